@@ -1,0 +1,330 @@
+package io.meshgate.gateway.config;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The whole {@code meshgate.yaml} (CONTRACT "Config" plus the documented additions). Immutable;
+ * {@link ConfigLoader} parses and {@link #validate(Path)} checks it before anything starts.
+ */
+public record MeshgateConfig(
+        String clusterDomain,
+        List<Listener> listeners,
+        Admin admin,
+        Tls tls,
+        Discovery discovery,
+        Timeouts timeouts,
+        Limits limits,
+        LoadBalancing loadBalancing,
+        Runtime runtime) {
+
+    public MeshgateConfig {
+        clusterDomain = clusterDomain == null ? "cluster.local" : clusterDomain;
+        listeners = listeners == null ? List.of() : List.copyOf(listeners);
+        admin = admin == null ? new Admin(null) : admin;
+        discovery = discovery == null ? new Discovery(null, null, null) : discovery;
+        timeouts = timeouts == null ? new Timeouts(null, null, null, null, null) : timeouts;
+        limits = limits == null ? new Limits(null, null) : limits;
+        loadBalancing = loadBalancing == null ? new LoadBalancing(null, null) : loadBalancing;
+        runtime = runtime == null ? new Runtime(null, null, null) : runtime;
+    }
+
+    /** How a listener treats the TLS stream. */
+    public enum ListenerMode {
+        /** Route on the SNI and relay the TLS stream untouched. */
+        @JsonProperty("passthrough") PASSTHROUGH,
+        /** Terminate mTLS, authorize the caller's SPIFFE identity, re-originate to the endpoint. */
+        @JsonProperty("terminate") TERMINATE
+    }
+
+    /** How the gateway talks to endpoints of terminated connections. */
+    public enum UpstreamTls {
+        @JsonProperty("mtls") MTLS,
+        @JsonProperty("plaintext") PLAINTEXT
+    }
+
+    /** How an endpoint is picked among a service's endpoints. */
+    public enum BalancingPolicy {
+        /** Power of two random choices by active connections. */
+        @JsonProperty("least-connections") LEAST_CONNECTIONS,
+        @JsonProperty("round-robin") ROUND_ROBIN
+    }
+
+    /** Which Netty transport runs the event loops. */
+    public enum Transport {
+        @JsonProperty("auto") AUTO,
+        @JsonProperty("epoll") EPOLL,
+        @JsonProperty("io_uring") IO_URING,
+        @JsonProperty("nio") NIO
+    }
+
+    public record Listener(String name, String address, ListenerMode mode, Integer maxConnections) {
+        public static final int DEFAULT_MAX_CONNECTIONS = 16_384;
+
+        public Listener {
+            mode = mode == null ? ListenerMode.PASSTHROUGH : mode;
+            maxConnections = maxConnections == null ? DEFAULT_MAX_CONNECTIONS : maxConnections;
+        }
+
+        public HostPort hostPort() {
+            return HostPort.parse(address);
+        }
+    }
+
+    public record Admin(String address) {
+        public Admin {
+            address = address == null ? "127.0.0.1:15000" : address;
+        }
+
+        public HostPort hostPort() {
+            return HostPort.parse(address);
+        }
+    }
+
+    public record Tls(String certificateChain, String privateKey, String trustBundle, UpstreamTls upstream,
+                      List<String> allowedTrustDomains) {
+        public Tls {
+            upstream = upstream == null ? UpstreamTls.MTLS : upstream;
+            allowedTrustDomains = allowedTrustDomains == null ? List.of() : List.copyOf(allowedTrustDomains);
+        }
+    }
+
+    /**
+     * @param namespaces namespaces whose Services the gateway exports; empty = all (see README)
+     */
+    public record Discovery(List<Cluster> clusters, @JsonProperty("static") List<StaticService> staticServices,
+                            List<String> namespaces) {
+        public Discovery {
+            clusters = clusters == null ? List.of() : List.copyOf(clusters);
+            staticServices = staticServices == null ? List.of() : List.copyOf(staticServices);
+            namespaces = namespaces == null ? List.of() : List.copyOf(namespaces);
+        }
+    }
+
+    /** A Kubernetes cluster to read Services and EndpointSlices from; no kubeconfig = in-cluster. */
+    public record Cluster(String name, String kubeconfig) {}
+
+    public record StaticService(String host, Integer port, List<String> endpoints, String protocol) {
+        public StaticService {
+            endpoints = endpoints == null ? List.of() : List.copyOf(endpoints);
+            protocol = protocol == null ? "tcp" : protocol;
+        }
+    }
+
+    public record Timeouts(String clientHello, String connect, String idle, String drain, String tlsHandshake) {
+        public Duration clientHelloDuration() {
+            return parse(clientHello, "10s");
+        }
+
+        public Duration connectDuration() {
+            return parse(connect, "5s");
+        }
+
+        public Duration idleDuration() {
+            return parse(idle, "1h");
+        }
+
+        public Duration drainDuration() {
+            return parse(drain, "30s");
+        }
+
+        public Duration tlsHandshakeDuration() {
+            return parse(tlsHandshake, "10s");
+        }
+
+        private static Duration parse(String value, String fallback) {
+            return Durations.parse(value == null ? fallback : value);
+        }
+    }
+
+    public record Limits(Integer clientHelloMaxBytes, Integer upstreamPoolSize) {
+        public static final int DEFAULT_CLIENT_HELLO_MAX_BYTES = 64 * 1024;
+
+        public Limits {
+            clientHelloMaxBytes = clientHelloMaxBytes == null ? DEFAULT_CLIENT_HELLO_MAX_BYTES : clientHelloMaxBytes;
+            upstreamPoolSize = upstreamPoolSize == null ? 64 : upstreamPoolSize;
+        }
+    }
+
+    public record LoadBalancing(BalancingPolicy policy, Integer connectAttempts) {
+        public LoadBalancing {
+            policy = policy == null ? BalancingPolicy.LEAST_CONNECTIONS : policy;
+            connectAttempts = connectAttempts == null ? 3 : connectAttempts;
+        }
+    }
+
+    /**
+     * @param workers event-loop threads; 0 = available processors
+     * @param splice  hand passthrough streams to the kernel (epoll only)
+     */
+    public record Runtime(Integer workers, Transport transport, Boolean splice) {
+        public Runtime {
+            workers = workers == null ? 0 : workers;
+            transport = transport == null ? Transport.AUTO : transport;
+            splice = splice == null ? Boolean.TRUE : splice;
+        }
+
+        public int effectiveWorkers() {
+            return workers > 0 ? workers : java.lang.Runtime.getRuntime().availableProcessors();
+        }
+    }
+
+    public boolean terminates() {
+        return listeners.stream().anyMatch(l -> l.mode() == ListenerMode.TERMINATE);
+    }
+
+    /**
+     * Checks everything that can be checked before binding: addresses, durations, files,
+     * uniqueness. {@code base} is the config file; relative paths resolve against its folder.
+     */
+    public MeshgateConfig validate(Path base) {
+        if (clusterDomain.isBlank()) {
+            throw new ConfigException("clusterDomain: must not be empty");
+        }
+        if (listeners.isEmpty()) {
+            throw new ConfigException("listeners: at least one listener is required");
+        }
+        Set<String> names = new HashSet<>();
+        Map<Integer, String> ports = new HashMap<>();
+        for (int i = 0; i < listeners.size(); i++) {
+            Listener l = listeners.get(i);
+            String key = "listeners[" + i + "]";
+            if (l.name() == null || l.name().isBlank()) {
+                throw new ConfigException(key + ".name: required");
+            }
+            if (!names.add(l.name())) {
+                throw new ConfigException(key + ".name: duplicate listener name '" + l.name() + "'");
+            }
+            HostPort hp = address(key + ".address", l.address());
+            String other = ports.putIfAbsent(hp.port(), l.name());
+            if (other != null && hp.port() != 0) {
+                throw new ConfigException(key + ".address: port " + hp.port() + " is already used by listener '" + other + "'");
+            }
+            if (l.maxConnections() < 1) {
+                throw new ConfigException(key + ".maxConnections: must be at least 1");
+            }
+        }
+        HostPort adminAddress = address("admin.address", admin.address());
+        String clash = ports.get(adminAddress.port());
+        if (clash != null && adminAddress.port() != 0) {
+            throw new ConfigException("admin.address: port " + adminAddress.port() + " is already used by listener '" + clash + "'");
+        }
+        if (terminates() && tls == null) {
+            throw new ConfigException("tls: required because a listener has mode: terminate");
+        }
+        if (tls != null) {
+            file(base, "tls.certificateChain", tls.certificateChain());
+            file(base, "tls.privateKey", tls.privateKey());
+            file(base, "tls.trustBundle", tls.trustBundle());
+        }
+        Set<String> clusterNames = new HashSet<>();
+        for (int i = 0; i < discovery.clusters().size(); i++) {
+            Cluster c = discovery.clusters().get(i);
+            String key = "discovery.clusters[" + i + "]";
+            if (c.name() == null || c.name().isBlank()) {
+                throw new ConfigException(key + ".name: required");
+            }
+            if (!clusterNames.add(c.name())) {
+                throw new ConfigException(key + ".name: duplicate cluster name '" + c.name() + "'");
+            }
+            if (c.kubeconfig() != null) {
+                file(base, key + ".kubeconfig", c.kubeconfig());
+            }
+        }
+        Set<String> services = new HashSet<>();
+        for (int i = 0; i < discovery.staticServices().size(); i++) {
+            StaticService s = discovery.staticServices().get(i);
+            String key = "discovery.static[" + i + "]";
+            if (s.host() == null || s.host().isBlank()) {
+                throw new ConfigException(key + ".host: required");
+            }
+            if (s.port() == null || s.port() < 1 || s.port() > 65535) {
+                throw new ConfigException(key + ".port: required, 1-65535");
+            }
+            if (!services.add(s.host().toLowerCase(Locale.ROOT) + ":" + s.port())) {
+                throw new ConfigException(key + ": duplicate entry for " + s.host() + ":" + s.port());
+            }
+            if (s.endpoints().isEmpty()) {
+                throw new ConfigException(key + ".endpoints: at least one ip:port is required");
+            }
+            for (int j = 0; j < s.endpoints().size(); j++) {
+                try {
+                    io.meshgate.routing.Endpoint.parse(s.endpoints().get(j));
+                } catch (IllegalArgumentException e) {
+                    throw new ConfigException(key + ".endpoints[" + j + "]: " + e.getMessage());
+                }
+            }
+            if (!s.protocol().equals("tcp") && !s.protocol().equals("http")) {
+                throw new ConfigException(key + ".protocol: '" + s.protocol() + "' is not tcp or http");
+            }
+        }
+        duration("timeouts.clientHello", timeouts::clientHelloDuration);
+        duration("timeouts.connect", timeouts::connectDuration);
+        duration("timeouts.idle", timeouts::idleDuration);
+        duration("timeouts.drain", timeouts::drainDuration);
+        duration("timeouts.tlsHandshake", timeouts::tlsHandshakeDuration);
+        if (limits.clientHelloMaxBytes() < 512 || limits.clientHelloMaxBytes() > 16 * 1024 * 1024) {
+            throw new ConfigException("limits.clientHelloMaxBytes: must be between 512 and 16777216");
+        }
+        if (limits.upstreamPoolSize() < 0) {
+            throw new ConfigException("limits.upstreamPoolSize: must not be negative");
+        }
+        if (loadBalancing.connectAttempts() < 1) {
+            throw new ConfigException("loadBalancing.connectAttempts: must be at least 1");
+        }
+        if (runtime.workers() < 0) {
+            throw new ConfigException("runtime.workers: must not be negative (0 = available processors)");
+        }
+        return this;
+    }
+
+    /** A path from the config, resolved against the config file's folder. */
+    public static Path resolve(Path base, String file) {
+        Path p = Path.of(file);
+        if (p.isAbsolute() || base == null) {
+            return p;
+        }
+        Path dir = base.toAbsolutePath().getParent();
+        return dir == null ? p : dir.resolve(p);
+    }
+
+    private static HostPort address(String key, String value) {
+        if (value == null) {
+            throw new ConfigException(key + ": required");
+        }
+        try {
+            return HostPort.parse(value);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(key + ": " + e.getMessage());
+        }
+    }
+
+    private static void file(Path base, String key, String value) {
+        if (value == null || value.isBlank()) {
+            throw new ConfigException(key + ": required");
+        }
+        Path p = resolve(base, value);
+        if (!Files.isReadable(p)) {
+            throw new ConfigException(key + ": file " + p + " does not exist or is not readable");
+        }
+    }
+
+    private static void duration(String key, java.util.function.Supplier<Duration> value) {
+        try {
+            Duration d = value.get();
+            if (d.isNegative()) {
+                throw new ConfigException(key + ": must not be negative");
+            }
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(key + ": " + e.getMessage());
+        }
+    }
+}
