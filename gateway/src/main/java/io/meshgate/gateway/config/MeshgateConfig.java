@@ -186,6 +186,14 @@ public record MeshgateConfig(
      * uniqueness. {@code base} is the config file; relative paths resolve against its folder.
      */
     public MeshgateConfig validate(Path base) {
+        return validate(base, true);
+    }
+
+    /**
+     * As {@link #validate(Path)}; {@code checkFiles = false} skips the existence of referenced files
+     * (for configs checked away from where they run, e.g. the shipped Kubernetes manifests).
+     */
+    public MeshgateConfig validate(Path base, boolean checkFiles) {
         if (clusterDomain.isBlank()) {
             throw new ConfigException("clusterDomain: must not be empty");
         }
@@ -221,9 +229,9 @@ public record MeshgateConfig(
             throw new ConfigException("tls: required because a listener has mode: terminate");
         }
         if (tls != null) {
-            file(base, "tls.certificateChain", tls.certificateChain());
-            file(base, "tls.privateKey", tls.privateKey());
-            file(base, "tls.trustBundle", tls.trustBundle());
+            file(base, "tls.certificateChain", tls.certificateChain(), checkFiles);
+            file(base, "tls.privateKey", tls.privateKey(), checkFiles);
+            file(base, "tls.trustBundle", tls.trustBundle(), checkFiles);
         }
         Set<String> clusterNames = new HashSet<>();
         for (int i = 0; i < discovery.clusters().size(); i++) {
@@ -236,7 +244,7 @@ public record MeshgateConfig(
                 throw new ConfigException(key + ".name: duplicate cluster name '" + c.name() + "'");
             }
             if (c.kubeconfig() != null) {
-                file(base, key + ".kubeconfig", c.kubeconfig());
+                file(base, key + ".kubeconfig", c.kubeconfig(), checkFiles);
             }
         }
         Set<String> services = new HashSet<>();
@@ -307,9 +315,12 @@ public record MeshgateConfig(
         }
     }
 
-    private static void file(Path base, String key, String value) {
+    private static void file(Path base, String key, String value, boolean mustExist) {
         if (value == null || value.isBlank()) {
             throw new ConfigException(key + ": required");
+        }
+        if (!mustExist) {
+            return;
         }
         Path p = resolve(base, value);
         if (!Files.isReadable(p)) {
