@@ -12,6 +12,7 @@ import io.netty.util.AttributeKey;
  */
 public final class Connection {
 
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Connection.class);
     private static final AttributeKey<Connection> KEY = AttributeKey.valueOf("meshgate.connection");
 
     private final ListenerContext listener;
@@ -94,6 +95,9 @@ public final class Connection {
 
     /** Refuses the connection: records why and closes it without forwarding a byte. */
     public void refuse(Outcome o) {
+        if (log.isDebugEnabled()) {
+            log.debug("{} {} refused: {} (sni {})", listener.name(), downstream.remoteAddress(), o.label(), serverName);
+        }
         outcome(o);
         downstream.close();
     }

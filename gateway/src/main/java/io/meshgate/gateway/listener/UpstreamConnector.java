@@ -14,6 +14,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.ReferenceCountUtil;
 
 /**
@@ -31,6 +32,8 @@ final class UpstreamConnector extends ChannelInboundHandlerAdapter {
     private final IdleTimeout idle;
     private CompositeByteBuf pending;
     private boolean connecting;
+    /** The downstream half-closed before the relay existed (epoll reads to EOF on RDHUP even with autoRead off). */
+    private boolean inputShutdown;
     private ChannelFuture attempt;
 
     UpstreamConnector(Connection connection, IdleTimeout idle) {
@@ -111,6 +114,22 @@ final class UpstreamConnector extends ChannelInboundHandlerAdapter {
         idle.start(upstream);
         ctx.pipeline().remove(this);
         connection.listener().relay().start(ctx.channel(), upstream);
+        if (inputShutdown) {
+            // Replay the FIN for the relay now that it can pass it on (after the bytes before it).
+            ctx.channel().pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+        }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            inputShutdown = true;
+            if (!connecting && pending != null) {
+                channelReadComplete(ctx); // the FIN came in the same read as the hello
+            }
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
     }
 
     @Override

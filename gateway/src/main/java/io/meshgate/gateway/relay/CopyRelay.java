@@ -7,10 +7,10 @@ public final class CopyRelay implements Relay {
 
     @Override
     public void start(Channel downstream, Channel upstream) {
-        downstream.pipeline().addLast(MeshgateHandlerNames.RELAY, new RelayHandler(upstream, true));
-        upstream.pipeline().addLast(MeshgateHandlerNames.RELAY, new RelayHandler(downstream, true));
-        downstream.config().setAutoRead(true);
-        upstream.config().setAutoRead(true);
+        downstream.pipeline().addLast(MeshgateHandlerNames.RELAY, new RelayHandler(upstream, true, RelayHandler.NOTHING_LEFT));
+        upstream.pipeline().addLast(MeshgateHandlerNames.RELAY, new RelayHandler(downstream, true, RelayHandler.NOTHING_LEFT));
+        Reading.set(downstream, true);
+        Reading.set(upstream, true);
     }
 
     @Override

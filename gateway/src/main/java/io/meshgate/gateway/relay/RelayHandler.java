@@ -16,20 +16,37 @@ import io.netty.channel.socket.DuplexChannel;
  */
 final class RelayHandler extends ChannelInboundHandlerAdapter {
 
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(RelayHandler.class);
+
+    /**
+     * What still has to reach the peer when a side's input ends, before the FIN is passed on:
+     * nothing for the copying relay (Netty read to EOF), the kernel-queued tail under splice.
+     */
+    interface Tail {
+        void forward(Channel from, Channel to, ChannelFutureListener then);
+    }
+
+    static final Tail NOTHING_LEFT = (from, to, then) -> to.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(then);
+
     private final Channel peer;
     private final boolean manageAutoRead;
+    private final Tail tail;
 
-    /** @param manageAutoRead false under splice, where Netty drives autoRead itself */
-    RelayHandler(Channel peer, boolean manageAutoRead) {
+    /**
+     * @param manageAutoRead false under splice, where Netty drives autoRead itself
+     * @param tail           forwards what is left after the input ended
+     */
+    RelayHandler(Channel peer, boolean manageAutoRead, Tail tail) {
         this.peer = peer;
         this.manageAutoRead = manageAutoRead;
+        this.tail = tail;
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         peer.write(msg, peer.voidPromise());
         if (manageAutoRead && !peer.isWritable()) {
-            ctx.channel().config().setAutoRead(false);
+            Reading.set(ctx.channel(), false);
         }
     }
 
@@ -42,7 +59,7 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         // Our side drained (or filled up): let the peer read again (or pause it).
         if (manageAutoRead) {
-            peer.config().setAutoRead(ctx.channel().isWritable());
+            Reading.set(peer, ctx.channel().isWritable());
         }
         ctx.fireChannelWritabilityChanged();
     }
@@ -51,8 +68,9 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof ChannelInputShutdownEvent) {
             Channel self = ctx.channel();
-            // Everything read before the FIN is queued on the peer: write it, then pass the FIN on.
-            peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) written -> {
+            log.trace("{}: input shut down, passing the FIN to {}", self, peer);
+            // Everything before the FIN must be written to the peer first; then pass the FIN on.
+            tail.forward(self, peer, written -> {
                 if (!written.isSuccess() || !(peer instanceof DuplexChannel duplex)) {
                     closeBoth(self, peer);
                     return;
@@ -70,6 +88,7 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        log.trace("{}: inactive, closing {} after its pending writes", ctx.channel(), peer);
         // The other side may still have bytes queued for the peer: deliver them, then close.
         if (peer.isActive()) {
             peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
@@ -79,6 +98,7 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.debug("{}: {}; closing both sides", ctx.channel(), cause.toString());
         closeBoth(ctx.channel(), peer);
     }
 

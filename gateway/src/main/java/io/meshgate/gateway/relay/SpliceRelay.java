@@ -18,12 +18,12 @@ public final class SpliceRelay implements Relay {
     public void start(Channel downstream, Channel upstream) {
         AbstractEpollStreamChannel down = (AbstractEpollStreamChannel) downstream;
         AbstractEpollStreamChannel up = (AbstractEpollStreamChannel) upstream;
-        downstream.pipeline().addLast(MeshgateHandlerNames.RELAY, new RelayHandler(upstream, false));
-        upstream.pipeline().addLast(MeshgateHandlerNames.RELAY, new RelayHandler(downstream, false));
+        downstream.pipeline().addLast(MeshgateHandlerNames.RELAY, new RelayHandler(upstream, false, SplicedTail::drain));
+        upstream.pipeline().addLast(MeshgateHandlerNames.RELAY, new RelayHandler(downstream, false, SplicedTail::drain));
         down.spliceTo(up, Integer.MAX_VALUE).addListener(f -> spliceEnded(f, downstream, upstream));
         up.spliceTo(down, Integer.MAX_VALUE).addListener(f -> spliceEnded(f, downstream, upstream));
-        downstream.config().setAutoRead(true);
-        upstream.config().setAutoRead(true);
+        Reading.set(downstream, true);
+        Reading.set(upstream, true);
     }
 
     private static void spliceEnded(io.netty.util.concurrent.Future<? super Void> f, Channel a, Channel b) {
