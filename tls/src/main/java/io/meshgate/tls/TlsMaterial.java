@@ -1,10 +1,14 @@
 package io.meshgate.tls;
 
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.ReferenceCountedOpenSslEngine;
 import io.netty.handler.ssl.SslProvider;
+import io.netty.internal.tcnative.SSL;
 import java.security.GeneralSecurityException;
 import java.security.PrivateKey;
 import java.security.SecureRandom;
@@ -112,7 +116,7 @@ public final class TlsMaterial {
      * The context for mTLS to endpoints: the gateway's identity as client certificate, the
      * endpoint verified against the bundle (serverAuth, one SPIFFE ID). No hostname check: the
      * SNI is an {@code outbound_...} name that no certificate carries; the caller sets it verbatim
-     * with {@code newHandler(alloc, sni, port)}.
+     * with {@link #upstreamHandler(SslContext, ByteBufAllocator, String, int)}.
      */
     public static SslContext upstreamContext(List<X509Certificate> chain, PrivateKey key, PeerVerifier serverVerifier)
             throws SSLException {
@@ -193,9 +197,36 @@ public final class TlsMaterial {
         return serverContext;
     }
 
-    /** For mTLS to endpoints: {@code upstreamContext().newHandler(ch.alloc(), sni, port)}. */
+    /** For mTLS to endpoints; prefer {@link #upstreamHandler}, which sends the SNI verbatim. */
     public SslContext upstreamContext() {
         return upstreamContext;
+    }
+
+    /** For terminate listeners: a new server-side handler with this generation's identity and trust. */
+    public SslHandler serverHandler(ByteBufAllocator alloc) {
+        return serverContext.newHandler(alloc);
+    }
+
+    /** An upstream handler that sends {@code sni} verbatim; see {@link #upstreamHandler(SslContext, ByteBufAllocator, String, int)}. */
+    public SslHandler upstreamHandler(ByteBufAllocator alloc, String sni, int port) {
+        return upstreamHandler(upstreamContext, alloc, sni, port);
+    }
+
+    /**
+     * A client handler whose ClientHello carries {@code sni} byte for byte. Netty only sends a
+     * peer host that {@code javax.net.ssl.SNIHostName} accepts, and its STD3 rules reject the
+     * underscores of every {@code outbound_.P_.S_.HOST} name (silently: no SNI at all), so the
+     * name is handed to BoringSSL directly before the handshake starts.
+     */
+    public static SslHandler upstreamHandler(SslContext context, ByteBufAllocator alloc, String sni, int port) {
+        SslHandler handler = context.newHandler(alloc, sni, port);
+        if (!(handler.engine() instanceof ReferenceCountedOpenSslEngine engine)) {
+            throw new IllegalStateException("upstream context is not BoringSSL: " + handler.engine().getClass().getName());
+        }
+        synchronized (engine) {
+            SSL.setTlsExtHostName(engine.sslPointer(), sni);
+        }
+        return handler;
     }
 
     public Instant loadedAt() {
