@@ -15,6 +15,9 @@ import io.meshgate.routing.Endpoint;
 import io.meshgate.routing.RouteSource;
 import io.meshgate.routing.Router;
 import io.meshgate.routing.StaticRoutes;
+import io.meshgate.tls.TlsFiles;
+import io.meshgate.tls.TlsMaterialException;
+import io.meshgate.tls.TlsMaterialSource;
 import io.netty.channel.EventLoopGroup;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -41,6 +44,7 @@ public final class Gateway implements AutoCloseable {
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private EventLoopGroup workers;
     private AdminServer admin;
+    private final java.util.Optional<TlsMaterialSource> tls;
     private volatile boolean draining;
     private volatile boolean started;
 
@@ -49,6 +53,18 @@ public final class Gateway implements AutoCloseable {
         this.configFile = configFile;
         this.transport = Transport.select(config.runtime().transport());
         this.router = new Router(routeSources());
+        this.tls = java.util.Optional.ofNullable(config.tls()).map(this::loadTls);
+    }
+
+    /** Loads the identity and bundle now: a broken file stops the start with a message naming it (exit 2). */
+    private TlsMaterialSource loadTls(MeshgateConfig.Tls t) {
+        TlsFiles files = new TlsFiles(MeshgateConfig.resolve(configFile, t.certificateChain()),
+                MeshgateConfig.resolve(configFile, t.privateKey()), MeshgateConfig.resolve(configFile, t.trustBundle()));
+        try {
+            return new TlsMaterialSource(files, java.util.Set.copyOf(t.allowedTrustDomains()), metrics.registry());
+        } catch (TlsMaterialException e) {
+            throw new io.meshgate.gateway.config.ConfigException("tls: " + e.getMessage(), e);
+        }
     }
 
     private List<RouteSource> routeSources() {
@@ -64,6 +80,14 @@ public final class Gateway implements AutoCloseable {
 
     /** Binds every listener and the admin server; throws if an address is taken. */
     public Gateway start() throws InterruptedException {
+        if (tls.isPresent()) {
+            try {
+                tls.get().start();
+            } catch (java.io.IOException e) {
+                throw new IllegalStateException("cannot watch the tls files: " + e.getMessage(), e);
+            }
+            closeables.add(tls.get());
+        }
         int threads = config.runtime().effectiveWorkers();
         workers = transport.newGroup(threads, "meshgate-worker");
         Relay relay = relay();
@@ -104,7 +128,12 @@ public final class Gateway implements AutoCloseable {
 
     /** What {@code /debug/trust} shows; empty when no TLS is configured. */
     public java.util.Optional<Object> trustView() {
-        return java.util.Optional.empty();
+        return tls.map(TlsMaterialSource::trustView);
+    }
+
+    /** The gateway's identity and trust bundle, hot-reloaded; empty when {@code tls:} is absent. */
+    public java.util.Optional<TlsMaterialSource> tls() {
+        return tls;
     }
 
     public Router router() {

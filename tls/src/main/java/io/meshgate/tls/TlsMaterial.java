@@ -6,9 +6,7 @@ import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
-import io.netty.handler.ssl.ReferenceCountedOpenSslEngine;
 import io.netty.handler.ssl.SslProvider;
-import io.netty.internal.tcnative.SSL;
 import java.security.GeneralSecurityException;
 import java.security.PrivateKey;
 import java.security.SecureRandom;
@@ -220,12 +218,7 @@ public final class TlsMaterial {
      */
     public static SslHandler upstreamHandler(SslContext context, ByteBufAllocator alloc, String sni, int port) {
         SslHandler handler = context.newHandler(alloc, sni, port);
-        if (!(handler.engine() instanceof ReferenceCountedOpenSslEngine engine)) {
-            throw new IllegalStateException("upstream context is not BoringSSL: " + handler.engine().getClass().getName());
-        }
-        synchronized (engine) {
-            SSL.setTlsExtHostName(engine.sslPointer(), sni);
-        }
+        OutboundServerName.apply(handler.engine(), sni);
         return handler;
     }
 
