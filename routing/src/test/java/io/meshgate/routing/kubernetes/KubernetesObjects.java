@@ -15,31 +15,31 @@ import java.util.List;
 import java.util.Map;
 
 /** Services and EndpointSlices as the API server stores them, written the way the tests read. */
-final class KubernetesObjects {
+public final class KubernetesObjects {
 
     private KubernetesObjects() {}
 
-    static Service service(String namespace, String name, ServicePort... ports) {
+    public static Service service(String namespace, String name, ServicePort... ports) {
         return new ServiceBuilder()
                 .withNewMetadata().withNamespace(namespace).withName(name).endMetadata()
                 .withNewSpec().withType("ClusterIP").withSelector(Map.of("app", name)).withPorts(ports).endSpec()
                 .build();
     }
 
-    static Service headless(String namespace, String name, ServicePort... ports) {
+    public static Service headless(String namespace, String name, ServicePort... ports) {
         Service s = service(namespace, name, ports);
         s.getSpec().setClusterIP("None");
         return s;
     }
 
     /** A Service without a selector: its slices are written by hand (or by another controller). */
-    static Service selectorless(String namespace, String name, ServicePort... ports) {
+    public static Service selectorless(String namespace, String name, ServicePort... ports) {
         Service s = service(namespace, name, ports);
         s.getSpec().setSelector(null);
         return s;
     }
 
-    static Service externalName(String namespace, String name, String target, ServicePort... ports) {
+    public static Service externalName(String namespace, String name, String target, ServicePort... ports) {
         return new ServiceBuilder()
                 .withNewMetadata().withNamespace(namespace).withName(name).endMetadata()
                 .withNewSpec().withType("ExternalName").withExternalName(target).withPorts(ports).endSpec()
@@ -47,34 +47,34 @@ final class KubernetesObjects {
     }
 
     /** A Service port; the target port is deliberately different, since routing must ignore it. */
-    static ServicePort port(String name, int port) {
+    public static ServicePort port(String name, int port) {
         return new ServicePortBuilder().withName(name).withPort(port).withProtocol("TCP")
                 .withNewTargetPort(port + 1000).build();
     }
 
-    static ServicePort port(String name, int port, String protocol) {
+    public static ServicePort port(String name, int port, String protocol) {
         return new ServicePortBuilder().withName(name).withPort(port).withProtocol(protocol)
                 .withNewTargetPort(port + 1000).build();
     }
 
-    static ServicePort appPort(String name, int port, String appProtocol) {
+    public static ServicePort appPort(String name, int port, String appProtocol) {
         return new ServicePortBuilder().withName(name).withPort(port).withAppProtocol(appProtocol).build();
     }
 
-    static EndpointPort slicePort(String name, int port) {
+    public static EndpointPort slicePort(String name, int port) {
         return new EndpointPortBuilder().withName(name).withPort(port).withProtocol("TCP").build();
     }
 
-    static EndpointPort slicePort(String name, int port, String protocol) {
+    public static EndpointPort slicePort(String name, int port, String protocol) {
         return new EndpointPortBuilder().withName(name).withPort(port).withProtocol(protocol).build();
     }
 
-    static EndpointSlice slice(String namespace, String sliceName, String service, List<EndpointPort> ports,
+    public static EndpointSlice slice(String namespace, String sliceName, String service, List<EndpointPort> ports,
                                Endpoint... endpoints) {
         return slice(namespace, sliceName, service, "IPv4", ports, endpoints);
     }
 
-    static EndpointSlice slice(String namespace, String sliceName, String service, String addressType,
+    public static EndpointSlice slice(String namespace, String sliceName, String service, String addressType,
                                List<EndpointPort> ports, Endpoint... endpoints) {
         return new EndpointSliceBuilder()
                 .withNewMetadata().withNamespace(namespace).withName(sliceName)
@@ -87,24 +87,24 @@ final class KubernetesObjects {
     }
 
     /** No conditions at all: ready and serving by the API's nil rules. */
-    static Endpoint endpoint(String... addresses) {
+    public static Endpoint endpoint(String... addresses) {
         return new EndpointBuilder().withAddresses(addresses).build();
     }
 
-    static Endpoint ready(String address) {
+    public static Endpoint ready(String address) {
         return endpoint(address, true, true, false);
     }
 
-    static Endpoint notReady(String address) {
+    public static Endpoint notReady(String address) {
         return endpoint(address, false, false, false);
     }
 
     /** A terminating endpoint (ready is always false then), still serving or not. */
-    static Endpoint terminating(String address, boolean serving) {
+    public static Endpoint terminating(String address, boolean serving) {
         return endpoint(address, false, serving, true);
     }
 
-    static Endpoint endpoint(String address, Boolean ready, Boolean serving, Boolean terminating) {
+    public static Endpoint endpoint(String address, Boolean ready, Boolean serving, Boolean terminating) {
         return new EndpointBuilder().withAddresses(address)
                 .withNewConditions().withReady(ready).withServing(serving).withTerminating(terminating).endConditions()
                 .build();

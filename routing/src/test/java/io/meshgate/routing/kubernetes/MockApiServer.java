@@ -17,7 +17,7 @@ import java.util.function.Consumer;
  * fabric8's CRUD-mode mock API server on 127.0.0.1 whose stored objects outlive the server, so a
  * test can take the API server down, change the cluster meanwhile and bring it back on the same port.
  */
-final class MockApiServer implements AutoCloseable {
+public final class MockApiServer implements AutoCloseable {
 
     private final KubernetesCrudDispatcher store = new KubernetesCrudDispatcher();
     private KubernetesMockServer server;
@@ -25,7 +25,7 @@ final class MockApiServer implements AutoCloseable {
     private KubernetesClient admin;
 
     /** Starts on a free port. */
-    static MockApiServer start() {
+    public static MockApiServer start() {
         MockApiServer api = new MockApiServer();
         api.server = api.listen(0);
         api.port = api.server.getPort();
@@ -40,7 +40,7 @@ final class MockApiServer implements AutoCloseable {
     }
 
     /** A client as the gateway would use it: short watch reconnect backoff so tests stay quick. */
-    static KubernetesClient client(int port) {
+    public static KubernetesClient client(int port) {
         Config config = Config.empty();
         config.setMasterUrl("http://127.0.0.1:" + port);
         config.setWatchReconnectInterval(100);
@@ -50,35 +50,35 @@ final class MockApiServer implements AutoCloseable {
         return new KubernetesClientBuilder().withConfig(config).build();
     }
 
-    KubernetesClient newClient() {
+    public KubernetesClient newClient() {
         return client(port);
     }
 
-    int port() {
+    public int port() {
         return port;
     }
 
     /** Creates or replaces objects as an operator would with kubectl apply. */
-    void apply(HasMetadata... objects) {
+    public void apply(HasMetadata... objects) {
         for (HasMetadata o : objects) {
             o.getMetadata().setResourceVersion(null);
             admin.resource(o).createOr(NonDeletingOperation::update);
         }
     }
 
-    void delete(HasMetadata... objects) {
+    public void delete(HasMetadata... objects) {
         for (HasMetadata o : objects) {
             admin.resource(o).delete();
         }
     }
 
     /** Takes the API server down; every open watch breaks. */
-    void stop() {
+    public void stop() {
         server.destroy();
     }
 
     /** Changes the stored objects while the API server is down, through a second server on another port. */
-    void changeWhileDown(Consumer<MockApiServer> change) {
+    public void changeWhileDown(Consumer<MockApiServer> change) {
         KubernetesMockServer side = listen(0);
         KubernetesClient realAdmin = admin;
         try (KubernetesClient sideAdmin = client(side.getPort())) {
@@ -91,7 +91,7 @@ final class MockApiServer implements AutoCloseable {
     }
 
     /** Brings the API server back on its old port with the objects stored so far. */
-    void restart() {
+    public void restart() {
         server = listen(port);
     }
 
