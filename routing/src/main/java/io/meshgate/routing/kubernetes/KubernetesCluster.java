@@ -173,7 +173,7 @@ public final class KubernetesCluster implements RouteSource, AutoCloseable {
         // Retry forever, also when the first list fails: a gateway started while the API server is
         // down must come up once it is back, not stay empty.
         informer.exceptionHandler((started, t) -> {
-            log.warn("cluster {}: {} watch failed ({}), retrying with backoff", name,
+            log.debug("cluster {}: {} list/watch failed ({}), retrying with backoff", name,
                     informer.getApiTypeClass().getSimpleName(), t.toString());
             return !closed;
         });
