@@ -1,0 +1,343 @@
+package io.meshgate.routing.kubernetes;
+
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.dsl.AnyNamespaceOperation;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.meshgate.routing.RouteSource;
+import io.meshgate.routing.RouteTable;
+import io.meshgate.routing.ServiceHost;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One Kubernetes cluster as a route source: informers on Services and {@code discovery.k8s.io/v1}
+ * EndpointSlices feed a {@link ClusterState} that is republished, coalesced, after every change.
+ *
+ * <p>Informer callbacks only mark the affected Service dirty; one publisher thread re-reads those
+ * Services and their slices from the informer caches, resolves them ({@link ServiceResolver}) and
+ * swaps in the next snapshot with one volatile write, at most {@link #PUBLISH_DELAY_MS} after the
+ * first change of a burst. Because the caches are the only truth, a late or repeated event can
+ * never leave a stale route behind. When the API server is unreachable the informers keep their
+ * caches and retry with backoff, so the last known table keeps serving.
+ */
+public final class KubernetesCluster implements RouteSource, AutoCloseable {
+
+    /** How long the publisher waits after a change for more changes of the same burst. */
+    public static final long PUBLISH_DELAY_MS = 20;
+
+    private static final Logger log = LoggerFactory.getLogger(KubernetesCluster.class);
+    private static final String BY_SERVICE = "meshgate-service";
+    private static final long WATCHDOG_MS = 250;
+
+    private final String name;
+    private final KubernetesClient client;
+    private final boolean ownsClient;
+    private final List<String> namespaces;
+    private final MeterRegistry registry;
+    private final List<Meter> meters = new ArrayList<>();
+    private final Counter reconnects;
+    private final ScheduledExecutorService publisher;
+    /** Informer pairs by namespace; the key {@code null} watches every namespace. */
+    private final Map<String, WatchedNamespace> watched = new LinkedHashMap<>();
+    private final Set<ServiceHost> dirty = ConcurrentHashMap.newKeySet();
+    private final AtomicBoolean publishScheduled = new AtomicBoolean();
+    private final long startNanos = System.nanoTime();
+
+    private volatile ClusterState state;
+    private volatile boolean synced;
+    private volatile long lastEventNanos = System.nanoTime();
+    private volatile boolean closed;
+
+    /**
+     * A cluster reached through a kubeconfig file, or through the pod's service account (fabric8
+     * auto-configuration) when {@code kubeconfig} is empty.
+     *
+     * @param namespaces namespaces whose Services are exported; empty = every namespace
+     * @throws IllegalArgumentException when the kubeconfig file cannot be read or parsed (names the file)
+     */
+    public KubernetesCluster(String name, Optional<Path> kubeconfig, List<String> namespaces, String clusterDomain,
+                             MeterRegistry registry) {
+        this(name, connect(kubeconfig), true, namespaces, clusterDomain, registry);
+    }
+
+    /** A cluster reached through a client the caller owns and closes (tests, the demo). */
+    public KubernetesCluster(String name, KubernetesClient client, List<String> namespaces, String clusterDomain,
+                             MeterRegistry registry) {
+        this(name, client, false, namespaces, clusterDomain, registry);
+    }
+
+    private KubernetesCluster(String name, KubernetesClient client, boolean ownsClient, List<String> namespaces,
+                              String clusterDomain, MeterRegistry registry) {
+        this.name = name;
+        this.client = client;
+        this.ownsClient = ownsClient;
+        this.namespaces = List.copyOf(namespaces);
+        this.registry = registry;
+        this.state = ClusterState.empty(clusterDomain);
+        this.publisher = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "meshgate-discovery-" + name);
+            t.setDaemon(true);
+            return t;
+        });
+        this.reconnects = Counter.builder("meshgate.discovery.watch.reconnects")
+                .description("Watches on the API server re-established after they broke")
+                .tag("cluster", name).register(registry);
+        meters.add(reconnects);
+        meters.add(Gauge.builder("meshgate.discovery.synced", this, c -> c.synced ? 1 : 0)
+                .description("1 once the cluster's Services and EndpointSlices were listed").tag("cluster", name)
+                .register(registry));
+        meters.add(Gauge.builder("meshgate.discovery.services", this, c -> c.state.serviceCount())
+                .description("Services in the published route table").tag("cluster", name).register(registry));
+        meters.add(Gauge.builder("meshgate.discovery.endpoints", this, c -> c.state.endpointCount())
+                .description("Routable endpoints summed over every Service port").tag("cluster", name)
+                .register(registry));
+        meters.add(Gauge.builder("meshgate.discovery.last.event.age", this, KubernetesCluster::lastEventAgeSeconds)
+                .baseUnit("seconds").description("Time since the last Service or EndpointSlice event (or start)")
+                .tag("cluster", name).register(registry));
+    }
+
+    private static KubernetesClient connect(Optional<Path> kubeconfig) {
+        Config config;
+        if (kubeconfig.isPresent()) {
+            Path file = kubeconfig.get();
+            if (!Files.isReadable(file)) {
+                throw new IllegalArgumentException("kubeconfig " + file + ": not a readable file");
+            }
+            try {
+                config = Config.fromKubeconfig(file.toFile());
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException("kubeconfig " + file + ": " + e.getMessage(), e);
+            }
+        } else {
+            config = Config.autoConfigure(null);
+        }
+        return new KubernetesClientBuilder().withConfig(config).build();
+    }
+
+    /** Starts the informers (non-blocking); {@link #synced()} turns true once both have listed. */
+    public KubernetesCluster start() {
+        List<CompletableFuture<Void>> starts = new ArrayList<>();
+        if (namespaces.isEmpty()) {
+            watch(null, starts);
+        } else {
+            namespaces.forEach(ns -> watch(ns, starts));
+        }
+        CompletableFuture.allOf(starts.toArray(CompletableFuture[]::new)).whenComplete((v, t) -> schedulePublish());
+        publisher.scheduleWithFixedDelay(this::checkWatches, WATCHDOG_MS, WATCHDOG_MS, TimeUnit.MILLISECONDS);
+        return this;
+    }
+
+    private void watch(String namespace, List<CompletableFuture<Void>> starts) {
+        var serviceOps = client.services();
+        var sliceOps = client.discovery().v1().endpointSlices();
+        SharedIndexInformer<Service> services = informer(namespace == null
+                ? serviceOps.inAnyNamespace() : serviceOps.inNamespace(namespace));
+        SharedIndexInformer<EndpointSlice> slices = informer(namespace == null
+                ? sliceOps.inAnyNamespace() : sliceOps.inNamespace(namespace));
+        slices.addIndexers(Map.of(BY_SERVICE, s -> ClusterState.ownerOf(s).map(o -> List.of(storeKey(o))).orElse(List.of())));
+        services.addEventHandler(handler(s -> List.of(ClusterState.keyOf(s))));
+        slices.addEventHandler(handler(s -> ClusterState.ownerOf(s).map(List::of).orElse(List.of())));
+        watched.put(namespace, new WatchedNamespace(new Watched<>(services), new Watched<>(slices)));
+        starts.add(services.start().toCompletableFuture());
+        starts.add(slices.start().toCompletableFuture());
+    }
+
+    private <T extends io.fabric8.kubernetes.api.model.HasMetadata> SharedIndexInformer<T> informer(
+            AnyNamespaceOperation<T, ?, ?> ops) {
+        SharedIndexInformer<T> informer = ops.runnableInformer(0);
+        // Retry forever, also when the first list fails: a gateway started while the API server is
+        // down must come up once it is back, not stay empty.
+        informer.exceptionHandler((started, t) -> {
+            log.debug("cluster {}: {} list/watch failed ({}), retrying with backoff", name,
+                    informer.getApiTypeClass().getSimpleName(), t.toString());
+            return !closed;
+        });
+        return informer;
+    }
+
+    private <T> ResourceEventHandler<T> handler(Function<T, List<ServiceHost>> keys) {
+        return new ResourceEventHandler<>() {
+            @Override
+            public void onAdd(T obj) {
+                changed(keys.apply(obj));
+            }
+
+            @Override
+            public void onUpdate(T oldObj, T newObj) {
+                changed(keys.apply(oldObj)); // a slice may move to another Service
+                changed(keys.apply(newObj));
+            }
+
+            @Override
+            public void onDelete(T obj, boolean deletedFinalStateUnknown) {
+                changed(keys.apply(obj));
+            }
+        };
+    }
+
+    private void changed(List<ServiceHost> keys) {
+        lastEventNanos = System.nanoTime();
+        dirty.addAll(keys);
+        schedulePublish();
+    }
+
+    private void schedulePublish() {
+        if (!closed && publishScheduled.compareAndSet(false, true)) {
+            publisher.schedule(this::publish, PUBLISH_DELAY_MS, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Runs on the publisher thread only, so snapshots are built by one writer in order. */
+    private void publish() {
+        publishScheduled.set(false);
+        try {
+            boolean firstSync = !synced && watched.values().stream().allMatch(WatchedNamespace::hasSynced);
+            if (!synced && !firstSync) {
+                return; // keep the dirty keys: the first complete table is built from the full caches
+            }
+            List<ServiceHost> keys = new ArrayList<>();
+            for (ServiceHost key : dirty) {
+                if (dirty.remove(key)) { // removed before the caches are read: a later event re-marks it
+                    keys.add(key);
+                }
+            }
+            if (firstSync) {
+                watched.values().forEach(w -> w.services.informer.getStore().list().forEach(s -> keys.add(ClusterState.keyOf(s))));
+            }
+            state = next(state, keys);
+            if (firstSync) {
+                synced = true;
+                log.info("cluster {}: synced, {} services, {} endpoints", name, state.serviceCount(), state.endpointCount());
+            }
+        } catch (RuntimeException e) {
+            log.error("cluster {}: publishing the route table failed, keeping the previous one", name, e);
+        }
+    }
+
+    private ClusterState next(ClusterState current, List<ServiceHost> keys) {
+        Map<ServiceHost, ServiceRoutes> changed = new HashMap<>();
+        List<ServiceHost> removed = new ArrayList<>();
+        for (ServiceHost key : keys) {
+            WatchedNamespace w = namespaces.isEmpty() ? watched.get(null) : watched.get(key.namespace());
+            Service service = w == null ? null : w.services.informer.getStore().getByKey(storeKey(key));
+            if (service == null) {
+                removed.add(key);
+            } else {
+                changed.put(key, ServiceResolver.routes(service, w.slices.informer.getIndexer().byIndex(BY_SERVICE, storeKey(key))));
+            }
+        }
+        return current.with(changed, removed);
+    }
+
+    private static String storeKey(ServiceHost key) {
+        return key.namespace() + "/" + key.name();
+    }
+
+    /** Counts a reconnect when a watch that broke (API server gone, connection cut) is back. */
+    private void checkWatches() {
+        try {
+            for (WatchedNamespace w : watched.values()) {
+                w.services.check();
+                w.slices.check();
+            }
+        } catch (RuntimeException e) {
+            log.warn("cluster {}: watch check failed", name, e);
+        }
+    }
+
+    private double lastEventAgeSeconds() {
+        return (System.nanoTime() - Math.max(lastEventNanos, startNanos)) / 1e9;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public RouteTable current() {
+        return state;
+    }
+
+    /** The latest snapshot with its counts, for tests and {@code /debug/routes}. */
+    public ClusterState state() {
+        return state;
+    }
+
+    /** True once Services and EndpointSlices were listed in every watched namespace and published. */
+    @Override
+    public boolean synced() {
+        return synced;
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        watched.values().forEach(w -> {
+            w.services.informer.close();
+            w.slices.informer.close();
+        });
+        publisher.shutdownNow();
+        meters.forEach(registry::remove);
+        if (ownsClient) {
+            client.close();
+        }
+    }
+
+    /** The Service and EndpointSlice informers of one watched namespace (or of all). */
+    private record WatchedNamespace(Watched<Service> services, Watched<EndpointSlice> slices) {
+        boolean hasSynced() {
+            return services.informer.hasSynced() && slices.informer.hasSynced();
+        }
+    }
+
+    /** One informer and whether its watch is up, to count reconnects and log breaks once. */
+    private final class Watched<T> {
+        final SharedIndexInformer<T> informer;
+        private boolean wasWatching;
+        private boolean broken;
+
+        Watched(SharedIndexInformer<T> informer) {
+            this.informer = informer;
+        }
+
+        void check() {
+            boolean watching = informer.isWatching();
+            if (watching && broken) {
+                broken = false;
+                reconnects.increment();
+                log.info("cluster {}: {} watch re-established", name, informer.getApiTypeClass().getSimpleName());
+            } else if (!watching && wasWatching) {
+                broken = true;
+                log.warn("cluster {}: {} watch broken, serving the last known routes while reconnecting", name,
+                        informer.getApiTypeClass().getSimpleName());
+            }
+            wasWatching = watching;
+        }
+    }
+}
