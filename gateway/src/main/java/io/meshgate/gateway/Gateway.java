@@ -15,6 +15,7 @@ import io.meshgate.routing.Endpoint;
 import io.meshgate.routing.RouteSource;
 import io.meshgate.routing.Router;
 import io.meshgate.routing.StaticRoutes;
+import io.meshgate.routing.kubernetes.KubernetesCluster;
 import io.meshgate.tls.TlsFiles;
 import io.meshgate.tls.TlsMaterialException;
 import io.meshgate.tls.TlsMaterialSource;
@@ -42,6 +43,7 @@ public final class Gateway implements AutoCloseable {
     private final Router router;
     private final List<Listener> listeners = new ArrayList<>();
     private final List<AutoCloseable> closeables = new ArrayList<>();
+    private final List<KubernetesCluster> clusters = new ArrayList<>();
     private EventLoopGroup workers;
     private AdminServer admin;
     private final java.util.Optional<TlsMaterialSource> tls;
@@ -75,6 +77,19 @@ public final class Gateway implements AutoCloseable {
                         s.protocol().equals("http") ? AppProtocol.HTTP : AppProtocol.TCP))
                 .toList();
         sources.add(new StaticRoutes(services));
+        for (int i = 0; i < config.discovery().clusters().size(); i++) {
+            MeshgateConfig.Cluster c = config.discovery().clusters().get(i);
+            try {
+                KubernetesCluster cluster = new KubernetesCluster(c.name(),
+                        java.util.Optional.ofNullable(c.kubeconfig()).map(k -> MeshgateConfig.resolve(configFile, k)),
+                        config.discovery().namespaces(), config.clusterDomain(), metrics.registry());
+                clusters.add(cluster);
+                sources.add(cluster);
+            } catch (IllegalArgumentException e) {
+                clusters.forEach(KubernetesCluster::close);
+                throw new io.meshgate.gateway.config.ConfigException("discovery.clusters[" + i + "]: " + e.getMessage(), e);
+            }
+        }
         return sources;
     }
 
@@ -87,6 +102,9 @@ public final class Gateway implements AutoCloseable {
                 throw new IllegalStateException("cannot watch the tls files: " + e.getMessage(), e);
             }
             closeables.add(tls.get());
+        }
+        for (KubernetesCluster c : clusters) {
+            closeables.add(c.start()); // watches run in the background; /readyz waits for their sync
         }
         int threads = config.runtime().effectiveWorkers();
         workers = transport.newGroup(threads, "meshgate-worker");

@@ -1,4 +1,4 @@
-package io.meshgate.gateway;
+package io.meshgate.gateway.discovery;
 
 import static io.meshgate.routing.kubernetes.KubernetesObjects.notReady;
 import static io.meshgate.routing.kubernetes.KubernetesObjects.port;
@@ -10,7 +10,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import io.fabric8.kubernetes.client.KubernetesClient;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -27,12 +26,11 @@ import io.netty.handler.codec.string.StringEncoder;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
+import io.meshgate.gateway.Gateway;
 import io.meshgate.gateway.config.ConfigLoader;
 import io.meshgate.routing.OutboundSni;
-import io.meshgate.routing.kubernetes.KubernetesCluster;
 import io.meshgate.routing.kubernetes.MockApiServer;
 import io.meshgate.tls.testing.TestPki;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -69,8 +67,8 @@ class KubernetesPassthroughTest {
     private EventLoopGroup backendGroup;
     private Channel backend;
     private MockApiServer api;
-    private KubernetesClient client;
-    private KubernetesCluster cluster;
+    @org.junit.jupiter.api.io.TempDir
+    Path dir;
     private Gateway gateway;
 
     @BeforeEach
@@ -104,25 +102,41 @@ class KubernetesPassthroughTest {
         clientTls.init(null, tmf.getTrustManagers(), null);
 
         api = MockApiServer.start();
-        client = api.newClient();
-        gateway = new Gateway(ConfigLoader.parse("""
+        // Configured the way a user does it: a kubeconfig file named in discovery.clusters.
+        java.nio.file.Files.writeString(dir.resolve("kubeconfig.yaml"), """
+                apiVersion: v1
+                kind: Config
+                clusters:
+                  - name: mock
+                    cluster: {server: "http://127.0.0.1:%d"}
+                contexts:
+                  - name: mock
+                    context: {cluster: mock, user: mock, namespace: default}
+                current-context: mock
+                users:
+                  - name: mock
+                    user: {token: test}
+                """.formatted(api.port()));
+        Path config = dir.resolve("meshgate.yaml");
+        java.nio.file.Files.writeString(config, """
                 listeners:
                   - name: eastwest
                     address: 127.0.0.1:0
                     mode: passthrough
                 admin:
                   address: 127.0.0.1:0
-                """), Path.of("test.yaml")).start();
-        cluster = new KubernetesCluster("cluster-a", client, List.of(), "cluster.local", new SimpleMeterRegistry()).start();
-        gateway.router().addSource(cluster);
+                discovery:
+                  clusters:
+                    - name: cluster-a
+                      kubeconfig: kubeconfig.yaml
+                """);
+        gateway = new Gateway(ConfigLoader.load(config), config).start();
         await().atMost(Duration.ofSeconds(10)).until(gateway::ready);
     }
 
     @AfterEach
     void stop() throws Exception {
         gateway.close();
-        cluster.close();
-        client.close();
         api.close();
         backend.close().sync();
         backendGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
