@@ -1,0 +1,81 @@
+package io.meshgate.gateway.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The CLI's exit codes and messages (CONTRACT: 0 ok, 2 usage/config with the key named, 1 otherwise). */
+class MainTest {
+
+    @TempDir
+    Path dir;
+
+    private record Result(int code, String out, String err) {}
+
+    private static Result run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        var cl = Main.commandLine();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        int code = cl.execute(args);
+        return new Result(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void versionPrintsOneLine() {
+        Result r = run("version");
+        assertThat(r.code()).isZero();
+        assertThat(r.out().strip()).startsWith("meshgate ").doesNotContain("\n");
+    }
+
+    @Test
+    void everyCommandHasHelp() {
+        for (String[] cmd : new String[][] {{"--help"}, {"run", "--help"}, {"version", "--help"}, {"pki", "--help"},
+                {"pki", "init-cluster", "--help"}, {"pki", "issue", "--help"}, {"pki", "bundle", "--help"}}) {
+            Result r = run(cmd);
+            assertThat(r.code()).as(String.join(" ", cmd)).isZero();
+            assertThat(r.out()).contains("Usage:");
+        }
+    }
+
+    @Test
+    void configMistakesExitTwoNamingTheKey() throws Exception {
+        Path f = dir.resolve("bad.yaml");
+        Files.writeString(f, "listeners:\n  - name: a\n    address: 127.0.0.1:0\n    bogus: 1\n");
+        Result r = run("run", "--config", f.toString());
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains("bad.yaml").contains("'bogus'").doesNotContain("\tat ");
+    }
+
+    @Test
+    void missingConfigFileExitsTwo() {
+        Result r = run("run", "--config", dir.resolve("nope.yaml").toString());
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains("nope.yaml");
+    }
+
+    @Test
+    void usageMistakesExitTwo() {
+        assertThat(run("run").code()).isEqualTo(2);
+        assertThat(run("frobnicate").code()).isEqualTo(2);
+        assertThat(run().code()).isEqualTo(2);
+    }
+
+    @Test
+    void anAddressInUseExitsOneWithAMessage() throws Exception {
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            Path f = dir.resolve("m.yaml");
+            Files.writeString(f, "listeners:\n  - name: a\n    address: 127.0.0.1:" + taken.getLocalPort()
+                    + "\nadmin: {address: 127.0.0.1:0}\n");
+            Result r = run("run", "--config", f.toString());
+            assertThat(r.code()).isEqualTo(1);
+            assertThat(r.err()).contains("bind").doesNotContain("\tat ");
+        }
+    }
+}

@@ -1,0 +1,113 @@
+package io.meshgate.gateway.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Strict config loading: every mistake is refused with a message that names the key or file. */
+class ConfigLoaderTest {
+
+    @TempDir
+    Path dir;
+
+    private static final String MINIMAL = """
+            listeners:
+              - name: eastwest
+                address: 0.0.0.0:15443
+                mode: passthrough
+            """;
+
+    private Path write(String yaml) throws Exception {
+        Path f = dir.resolve("meshgate.yaml");
+        Files.writeString(f, yaml);
+        return f;
+    }
+
+    @Test
+    void shouldApplyDocumentedDefaults() throws Exception {
+        MeshgateConfig c = ConfigLoader.load(write(MINIMAL));
+        assertThat(c.clusterDomain()).isEqualTo("cluster.local");
+        assertThat(c.admin().address()).isEqualTo("127.0.0.1:15000");
+        assertThat(c.timeouts().clientHelloDuration()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(c.timeouts().connectDuration()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(c.timeouts().idleDuration()).isEqualTo(Duration.ofHours(1));
+        assertThat(c.timeouts().drainDuration()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(c.limits().clientHelloMaxBytes()).isEqualTo(65536);
+        assertThat(c.listeners().get(0).maxConnections()).isEqualTo(16384);
+        assertThat(c.runtime().splice()).isTrue();
+    }
+
+    @Test
+    void shouldNameAnUnknownKeyWithItsPath() throws Exception {
+        Path f = write(MINIMAL.replace("mode: passthrough", "mode: passthrough\n    colour: blue"));
+        assertThatThrownBy(() -> ConfigLoader.load(f)).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("meshgate.yaml").hasMessageContaining("listeners[0]").hasMessageContaining("'colour'");
+    }
+
+    @Test
+    void shouldNameABadAddress() throws Exception {
+        Path f = write(MINIMAL.replace("0.0.0.0:15443", "0.0.0.0:http"));
+        assertThatThrownBy(() -> ConfigLoader.load(f)).hasMessageContaining("listeners[0].address");
+    }
+
+    @Test
+    void shouldRefuseADuplicateListenerPort() throws Exception {
+        Path f = write(MINIMAL + """
+                  - name: second
+                    address: 127.0.0.1:15443
+                """);
+        assertThatThrownBy(() -> ConfigLoader.load(f)).hasMessageContaining("listeners[1].address")
+                .hasMessageContaining("15443").hasMessageContaining("eastwest");
+    }
+
+    @Test
+    void shouldNameAMissingReferencedFile() throws Exception {
+        Path f = write(MINIMAL + """
+                tls:
+                  certificateChain: nowhere/chain.pem
+                  privateKey: key.pem
+                  trustBundle: bundle.pem
+                """);
+        assertThatThrownBy(() -> ConfigLoader.load(f)).hasMessageContaining("tls.certificateChain")
+                .hasMessageContaining("chain.pem");
+    }
+
+    @Test
+    void shouldNameAMissingConfigFile() {
+        assertThatThrownBy(() -> ConfigLoader.load(dir.resolve("absent.yaml"))).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("absent.yaml");
+    }
+
+    @Test
+    void shouldRefuseBadDurationsModesAndEndpoints() throws Exception {
+        assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "timeouts: {idle: forever}\n")))
+                .hasMessageContaining("timeouts.idle");
+        assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL.replace("passthrough", "sideways"))))
+                .hasMessageContaining("listeners[0].mode");
+        assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + """
+                discovery:
+                  static:
+                    - host: a.b.svc.cluster.local
+                      port: 80
+                      endpoints: ["db.example.com:80"]
+                """))).hasMessageContaining("discovery.static[0].endpoints[0]");
+    }
+
+    @Test
+    void shouldRequireTlsForTerminateListeners() throws Exception {
+        assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL.replace("passthrough", "terminate"))))
+                .hasMessageContaining("tls:");
+    }
+
+    @Test
+    void shouldParseDurations() {
+        assertThat(Durations.parse("500ms")).isEqualTo(Duration.ofMillis(500));
+        assertThat(Durations.parse("1m30s")).isEqualTo(Duration.ofSeconds(90));
+        assertThatThrownBy(() -> Durations.parse("10")).isInstanceOf(IllegalArgumentException.class);
+    }
+}
