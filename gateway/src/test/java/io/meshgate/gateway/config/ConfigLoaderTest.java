@@ -105,6 +105,12 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void shippedExampleIsValid() {
+        MeshgateConfig c = ConfigLoader.load(Path.of("../docs/examples/meshgate.yaml"));
+        assertThat(c.listeners()).hasSize(1);
+    }
+
+    @Test
     void shouldParseDurations() {
         assertThat(Durations.parse("500ms")).isEqualTo(Duration.ofMillis(500));
         assertThat(Durations.parse("1m30s")).isEqualTo(Duration.ofSeconds(90));

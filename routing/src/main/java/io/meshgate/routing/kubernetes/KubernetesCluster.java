@@ -91,11 +91,19 @@ public final class KubernetesCluster implements RouteSource, AutoCloseable {
         this(name, client, false, namespaces, clusterDomain, registry);
     }
 
-    private KubernetesCluster(String name, KubernetesClient client, boolean ownsClient, List<String> namespaces,
+    private KubernetesCluster(String name, KubernetesClient given, boolean ownsGiven, List<String> namespaces,
                               String clusterDomain, MeterRegistry registry) {
         this.name = name;
-        this.client = client;
-        this.ownsClient = ownsClient;
+        // Informers run on a client of our own with the same config plus a watch-counting interceptor:
+        // fabric8 re-establishes broken watches inside its watch manager, where isWatching() often
+        // never turns false, so counting watch requests is the reliable way to count reconnects.
+        this.client = new KubernetesClientBuilder().withConfig(given.getConfiguration())
+                .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("meshgate-watch-reconnects", new WatchRequests()))
+                .build();
+        if (ownsGiven) {
+            given.close();
+        }
+        this.ownsClient = true;
         this.namespaces = List.copyOf(namespaces);
         this.registry = registry;
         this.state = ClusterState.empty(clusterDomain);
@@ -169,15 +177,7 @@ public final class KubernetesCluster implements RouteSource, AutoCloseable {
 
     private <T extends io.fabric8.kubernetes.api.model.HasMetadata> SharedIndexInformer<T> informer(
             AnyNamespaceOperation<T, ?, ?> ops) {
-        SharedIndexInformer<T> informer = ops.runnableInformer(0);
-        // Retry forever, also when the first list fails: a gateway started while the API server is
-        // down must come up once it is back, not stay empty.
-        informer.exceptionHandler((started, t) -> {
-            log.debug("cluster {}: {} list/watch failed ({}), retrying with backoff", name,
-                    informer.getApiTypeClass().getSimpleName(), t.toString());
-            return !closed;
-        });
-        return informer;
+        return ops.runnableInformer(0);
     }
 
     private <T> ResourceEventHandler<T> handler(Function<T, List<ServiceHost>> keys) {
@@ -258,7 +258,22 @@ public final class KubernetesCluster implements RouteSource, AutoCloseable {
         return key.namespace() + "/" + key.name();
     }
 
-    /** Counts a reconnect when a watch that broke (API server gone, connection cut) is back. */
+    /** Counts every watch request after the first one per resource path as a reconnect. */
+    private final class WatchRequests implements io.fabric8.kubernetes.client.http.Interceptor {
+        private final java.util.Set<String> seen = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+        @Override
+        public void before(io.fabric8.kubernetes.client.http.BasicBuilder builder,
+                           io.fabric8.kubernetes.client.http.HttpRequest request,
+                           io.fabric8.kubernetes.client.http.Interceptor.RequestTags tags) {
+            java.net.URI uri = request.uri();
+            if (uri.getRawQuery() != null && uri.getRawQuery().contains("watch=true") && !seen.add(uri.getPath())) {
+                reconnects.increment();
+            }
+        }
+    }
+
+    /** Logs when a watch breaks and when it is back, for operators. */
     private void checkWatches() {
         try {
             for (WatchedNamespace w : watched.values()) {
@@ -320,17 +335,27 @@ public final class KubernetesCluster implements RouteSource, AutoCloseable {
     private final class Watched<T> {
         final SharedIndexInformer<T> informer;
         private boolean wasWatching;
-        private boolean broken;
+        private volatile boolean broken;
 
         Watched(SharedIndexInformer<T> informer) {
             this.informer = informer;
+            // Retry forever, also when the first list fails: a gateway started while the API server
+            // is down must come up once it is back, not stay empty. A failure after the first sync
+            // is a broken watch, whether or not the periodic check saw isWatching() drop.
+            informer.exceptionHandler((started, t) -> {
+                log.debug("cluster {}: {} list/watch failed ({}), retrying with backoff", name,
+                        informer.getApiTypeClass().getSimpleName(), t.toString());
+                if (informer.hasSynced()) {
+                    broken = true;
+                }
+                return !closed;
+            });
         }
 
         void check() {
             boolean watching = informer.isWatching();
             if (watching && broken) {
                 broken = false;
-                reconnects.increment();
                 log.info("cluster {}: {} watch re-established", name, informer.getApiTypeClass().getSimpleName());
             } else if (!watching && wasWatching) {
                 broken = true;
