@@ -48,6 +48,14 @@ class ManifestsTest {
     static final String BUNDLE_SECRET = "meshgate-trust-bundle";
 
     @EveryKustomization
+    void everyFieldIsOneKubernetesKnows(String kustomization) {
+        for (HasMetadata o : RenderedManifests.of(kustomization).objects()) {
+            assertThat(UnknownFields.in(o)).as("%s %s: fields not in the Kubernetes schema", o.getKind(),
+                    o.getMetadata().getName()).isEmpty();
+        }
+    }
+
+    @EveryKustomization
     void shippedConfigPassesMeshgateValidation(String kustomization) {
         MeshgateConfig config = RenderedManifests.of(kustomization).config();
 
