@@ -232,6 +232,12 @@ public record MeshgateConfig(
             file(base, "tls.certificateChain", tls.certificateChain(), checkFiles);
             file(base, "tls.privateKey", tls.privateKey(), checkFiles);
             file(base, "tls.trustBundle", tls.trustBundle(), checkFiles);
+            for (int i = 0; i < tls.allowedTrustDomains().size(); i++) {
+                String problem = io.meshgate.tls.SpiffeId.trustDomainProblem(tls.allowedTrustDomains().get(i));
+                if (problem != null) {
+                    throw new ConfigException("tls.allowedTrustDomains[" + i + "]: " + problem);
+                }
+            }
         }
         Set<String> clusterNames = new HashSet<>();
         for (int i = 0; i < discovery.clusters().size(); i++) {

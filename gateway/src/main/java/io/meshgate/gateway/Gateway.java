@@ -1,0 +1,218 @@
+package io.meshgate.gateway;
+
+import io.meshgate.gateway.admin.AdminServer;
+import io.meshgate.gateway.config.MeshgateConfig;
+import io.meshgate.gateway.listener.Listener;
+import io.meshgate.gateway.listener.ListenerContext;
+import io.meshgate.gateway.metrics.GatewayMetrics;
+import io.meshgate.gateway.metrics.ListenerMetrics;
+import io.meshgate.gateway.relay.CopyRelay;
+import io.meshgate.gateway.relay.Relay;
+import io.meshgate.gateway.relay.SpliceRelay;
+import io.meshgate.gateway.upstream.EndpointPicker;
+import io.meshgate.routing.AppProtocol;
+import io.meshgate.routing.Endpoint;
+import io.meshgate.routing.RouteSource;
+import io.meshgate.routing.Router;
+import io.meshgate.routing.StaticRoutes;
+import io.meshgate.tls.TlsFiles;
+import io.meshgate.tls.TlsMaterialException;
+import io.meshgate.tls.TlsMaterialSource;
+import io.netty.channel.EventLoopGroup;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The running gateway: builds everything a config describes (router and its sources, event
+ * loops, listeners, admin server), starts it, and drains it on shutdown.
+ */
+public final class Gateway implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(Gateway.class);
+
+    private final MeshgateConfig config;
+    private final Path configFile;
+    private final GatewayMetrics metrics = new GatewayMetrics();
+    private final Transport transport;
+    private final Router router;
+    private final List<Listener> listeners = new ArrayList<>();
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+    private EventLoopGroup workers;
+    private AdminServer admin;
+    private final java.util.Optional<TlsMaterialSource> tls;
+    private volatile boolean draining;
+    private volatile boolean started;
+
+    public Gateway(MeshgateConfig config, Path configFile) {
+        this.config = config;
+        this.configFile = configFile;
+        this.transport = Transport.select(config.runtime().transport());
+        this.router = new Router(routeSources());
+        this.tls = java.util.Optional.ofNullable(config.tls()).map(this::loadTls);
+    }
+
+    /** Loads the identity and bundle now: a broken file stops the start with a message naming it (exit 2). */
+    private TlsMaterialSource loadTls(MeshgateConfig.Tls t) {
+        TlsFiles files = new TlsFiles(MeshgateConfig.resolve(configFile, t.certificateChain()),
+                MeshgateConfig.resolve(configFile, t.privateKey()), MeshgateConfig.resolve(configFile, t.trustBundle()));
+        try {
+            return new TlsMaterialSource(files, java.util.Set.copyOf(t.allowedTrustDomains()), metrics.registry());
+        } catch (TlsMaterialException e) {
+            throw new io.meshgate.gateway.config.ConfigException("tls: " + e.getMessage(), e);
+        }
+    }
+
+    private List<RouteSource> routeSources() {
+        List<RouteSource> sources = new ArrayList<>();
+        List<StaticRoutes.StaticService> services = config.discovery().staticServices().stream()
+                .map(s -> new StaticRoutes.StaticService(s.host(), s.port(),
+                        s.endpoints().stream().map(Endpoint::parse).toList(),
+                        s.protocol().equals("http") ? AppProtocol.HTTP : AppProtocol.TCP))
+                .toList();
+        sources.add(new StaticRoutes(services));
+        return sources;
+    }
+
+    /** Binds every listener and the admin server; throws if an address is taken. */
+    public Gateway start() throws InterruptedException {
+        if (tls.isPresent()) {
+            try {
+                tls.get().start();
+            } catch (java.io.IOException e) {
+                throw new IllegalStateException("cannot watch the tls files: " + e.getMessage(), e);
+            }
+            closeables.add(tls.get());
+        }
+        int threads = config.runtime().effectiveWorkers();
+        workers = transport.newGroup(threads, "meshgate-worker");
+        Relay relay = relay();
+        EndpointPicker picker = new EndpointPicker(config.loadBalancing().policy());
+        for (MeshgateConfig.Listener l : config.listeners()) {
+            ListenerContext ctx = new ListenerContext(l.name(), l.mode(), new ListenerMetrics(metrics.registry(), l.name()),
+                    router, picker, transport, relay, l.maxConnections(), config.limits().clientHelloMaxBytes(),
+                    config.loadBalancing().connectAttempts(), config.timeouts().clientHelloDuration(),
+                    config.timeouts().connectDuration(), config.timeouts().idleDuration());
+            Listener listener = new Listener(ctx, l.hostPort());
+            listener.bind(workers);
+            listeners.add(listener);
+            log.info("listener {} ({}) on {}", l.name(), l.mode().name().toLowerCase(java.util.Locale.ROOT), listener.localAddress());
+        }
+        admin = new AdminServer(this, config.admin().hostPort());
+        admin.start();
+        started = true;
+        log.info("meshgate ready: {} listener(s), transport {}, relay {}, {} worker(s), admin on {}",
+                listeners.size(), transport.name(), relay.name(), threads, admin.localAddress());
+        return this;
+    }
+
+    private Relay relay() {
+        if (config.runtime().splice() && transport.canSplice()) {
+            return new SpliceRelay();
+        }
+        return new CopyRelay();
+    }
+
+    /** Ready: every listener bound, every route source synced, not draining. */
+    public boolean ready() {
+        return started && !draining && listeners.stream().allMatch(Listener::bound) && router.synced();
+    }
+
+    public boolean draining() {
+        return draining;
+    }
+
+    /** What {@code /debug/trust} shows; empty when no TLS is configured. */
+    public java.util.Optional<Object> trustView() {
+        return tls.map(TlsMaterialSource::trustView);
+    }
+
+    /** The gateway's identity and trust bundle, hot-reloaded; empty when {@code tls:} is absent. */
+    public java.util.Optional<TlsMaterialSource> tls() {
+        return tls;
+    }
+
+    public Router router() {
+        return router;
+    }
+
+    public GatewayMetrics metrics() {
+        return metrics;
+    }
+
+    public MeshgateConfig config() {
+        return config;
+    }
+
+    public Path configFile() {
+        return configFile;
+    }
+
+    public List<Listener> listeners() {
+        return List.copyOf(listeners);
+    }
+
+    public AdminServer admin() {
+        return admin;
+    }
+
+    /** Registers something to close on shutdown (discovery, TLS watchers). */
+    public void closeOnShutdown(AutoCloseable c) {
+        closeables.add(c);
+    }
+
+    /**
+     * The CONTRACT's SIGTERM sequence: /readyz turns 503, listeners stop accepting, open
+     * connections get up to {@code timeouts.drain} to finish, then everything is closed.
+     */
+    public void drain() {
+        draining = true;
+        Duration timeout = config.timeouts().drainDuration();
+        listeners.forEach(Listener::stopAccepting);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        int open;
+        while ((open = openConnections()) > 0 && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        if (open > 0) {
+            log.warn("drain timeout {} reached with {} connection(s) open; closing them", timeout, open);
+        } else {
+            log.info("drained: no connection open");
+        }
+        close();
+    }
+
+    public int openConnections() {
+        return listeners.stream().mapToInt(Listener::openConnections).sum();
+    }
+
+    @Override
+    public void close() {
+        draining = true;
+        listeners.forEach(Listener::stopAccepting);
+        listeners.forEach(Listener::closeConnections);
+        for (AutoCloseable c : closeables) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                log.warn("closing {}: {}", c, e.toString());
+            }
+        }
+        if (admin != null) {
+            admin.close();
+        }
+        if (workers != null) {
+            workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+        metrics.close();
+    }
+}

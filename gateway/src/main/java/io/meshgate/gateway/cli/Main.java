@@ -1,0 +1,59 @@
+package io.meshgate.gateway.cli;
+
+import io.meshgate.gateway.config.ConfigException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * {@code java -jar meshgate.jar COMMAND}: the CLI CONTRACT fixes. Exit codes: 0 success,
+ * 2 bad usage or configuration (message names the key or file), 1 anything else.
+ */
+@Command(name = "meshgate", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class,
+        description = "East-west mTLS gateway joining Kubernetes clusters into one service mesh.",
+        subcommands = {RunCommand.class, PkiCommand.class, VersionCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+
+    public static final int EXIT_OK = 0;
+    public static final int EXIT_FAILURE = 1;
+    public static final int EXIT_USAGE = 2;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (run, version, ...)");
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(args));
+    }
+
+    /** Runs a command line and returns its exit code (tests call this instead of main). */
+    public static int execute(String... args) {
+        return commandLine().execute(args);
+    }
+
+    public static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
+            if (ex instanceof ConfigException || ex instanceof UsageException) {
+                cmd.getErr().println("meshgate: " + ex.getMessage());
+                return EXIT_USAGE;
+            }
+            cmd.getErr().println("meshgate: " + ex.getMessage());
+            if (System.getenv("MESHGATE_DEBUG") != null) {
+                ex.printStackTrace(cmd.getErr());
+            }
+            return EXIT_FAILURE;
+        });
+        return cl;
+    }
+
+    /** A user mistake found while a command runs (bad argument value, unreadable input): exit 2. */
+    public static final class UsageException extends RuntimeException {
+        public UsageException(String message) {
+            super(message);
+        }
+    }
+}

@@ -1,0 +1,109 @@
+package io.meshgate.gateway.listener;
+
+import io.meshgate.tls.hello.ClientHelloReader;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Stage 1: accumulates the first flight until it holds a complete ClientHello, without consuming
+ * it, and learns the SNI. Then it leaves the pipeline and passes every byte read so far on,
+ * unchanged, behind a {@link ServerNameEvent}. Refusals (no SNI, not a hello, over the cap, EOF
+ * mid-hello, too slow) close the connection and nothing is forwarded.
+ */
+final class ClientHelloHandler extends ChannelInboundHandlerAdapter {
+
+    /** Fired once the SNI is known, just before the buffered bytes. */
+    record ServerNameEvent(String serverName) {}
+
+    private final Connection connection;
+    private final ClientHelloReader reader;
+    private ByteBuf cumulation;
+    private ScheduledFuture<?> timeout;
+
+    ClientHelloHandler(Connection connection) {
+        this.connection = connection;
+        this.reader = new ClientHelloReader(connection.listener().clientHelloMaxBytes());
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        long nanos = connection.listener().clientHelloTimeout().toNanos();
+        if (nanos > 0) {
+            timeout = ctx.executor().schedule(() -> connection.refuse(Outcome.TIMEOUT), nanos, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof ByteBuf in)) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        cumulation = cumulation == null ? in : ByteToMessageDecoder.MERGE_CUMULATOR.cumulate(ctx.alloc(), cumulation, in);
+        switch (reader.read(cumulation)) {
+            case NEED_MORE -> { }
+            case REFUSED -> connection.refuse(Outcome.BAD_HELLO);
+            case COMPLETE -> complete(ctx);
+        }
+    }
+
+    private void complete(ChannelHandlerContext ctx) {
+        cancelTimeout();
+        String sni = reader.serverName();
+        if (sni == null) {
+            connection.refuse(Outcome.NO_SNI);
+            return;
+        }
+        connection.serverName(sni);
+        // Nothing more is read until the next stages decide where the bytes go.
+        ctx.channel().config().setAutoRead(false);
+        ByteBuf hello = cumulation;
+        cumulation = null;
+        ctx.pipeline().remove(this);
+        ctx.fireUserEventTriggered(new ServerNameEvent(sni));
+        ctx.fireChannelRead(hello);
+        ctx.fireChannelReadComplete();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            connection.refuse(Outcome.BAD_HELLO); // EOF before the hello was complete
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        connection.refuse(Outcome.BAD_HELLO);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        connection.outcome(Outcome.BAD_HELLO);
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        cancelTimeout();
+        if (cumulation != null) {
+            cumulation.release();
+            cumulation = null;
+        }
+    }
+
+    private void cancelTimeout() {
+        if (timeout != null) {
+            timeout.cancel(false);
+            timeout = null;
+        }
+    }
+}

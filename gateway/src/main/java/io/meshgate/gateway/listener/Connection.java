@@ -1,0 +1,115 @@
+package io.meshgate.gateway.listener;
+
+import io.meshgate.routing.Endpoint;
+import io.meshgate.routing.EndpointSet;
+import io.netty.channel.Channel;
+import io.netty.util.AttributeKey;
+
+/**
+ * One downstream connection's state as it moves through the stages: the routing name it asked
+ * for, the endpoints it may use, its upstream once connected, and its outcome, which is counted
+ * exactly once. Confined to the connection's event loop.
+ */
+public final class Connection {
+
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Connection.class);
+    private static final AttributeKey<Connection> KEY = AttributeKey.valueOf("meshgate.connection");
+
+    private final ListenerContext listener;
+    private final Channel downstream;
+    private Outcome outcome;
+    private String serverName;
+    private EndpointSet endpoints;
+    private Channel upstream;
+    private Endpoint upstreamEndpoint;
+
+    private Connection(ListenerContext listener, Channel downstream) {
+        this.listener = listener;
+        this.downstream = downstream;
+    }
+
+    /** Attaches the state to a freshly accepted channel; counts it active until it closes. */
+    public static Connection accept(ListenerContext listener, Channel downstream) {
+        Connection c = new Connection(listener, downstream);
+        downstream.attr(KEY).set(c);
+        listener.metrics().active().incrementAndGet();
+        downstream.closeFuture().addListener(f -> c.closed());
+        return c;
+    }
+
+    public static Connection of(Channel downstream) {
+        return downstream.attr(KEY).get();
+    }
+
+    public ListenerContext listener() {
+        return listener;
+    }
+
+    public Channel downstream() {
+        return downstream;
+    }
+
+    public String serverName() {
+        return serverName;
+    }
+
+    public void serverName(String sni) {
+        this.serverName = sni;
+    }
+
+    public EndpointSet endpoints() {
+        return endpoints;
+    }
+
+    public void endpoints(EndpointSet set) {
+        this.endpoints = set;
+    }
+
+    public Channel upstream() {
+        return upstream;
+    }
+
+    /** The upstream is connected: it is closed with the downstream and counted on its endpoint. */
+    public void upstream(Channel channel, Endpoint endpoint) {
+        this.upstream = channel;
+        this.upstreamEndpoint = endpoint;
+        listener.picker().connected(endpoint);
+        channel.closeFuture().addListener(f -> listener.picker().disconnected(endpoint));
+    }
+
+    public Endpoint upstreamEndpoint() {
+        return upstreamEndpoint;
+    }
+
+    /** Records the outcome if none was recorded yet; later calls are ignored. */
+    public void outcome(Outcome o) {
+        if (outcome == null) {
+            outcome = o;
+            listener.metrics().outcome(o);
+        }
+    }
+
+    public Outcome outcome() {
+        return outcome;
+    }
+
+    /** Refuses the connection: records why and closes it without forwarding a byte. */
+    public void refuse(Outcome o) {
+        if (log.isDebugEnabled()) {
+            log.debug("{} {} refused: {} (sni {})", listener.name(), downstream.remoteAddress(), o.label(), serverName);
+        }
+        outcome(o);
+        downstream.close();
+    }
+
+    private void closed() {
+        listener.metrics().active().decrementAndGet();
+        if (outcome == null) {
+            // Closed before any stage decided: the peer went away mid-hello, or before an upstream answered.
+            outcome(serverName == null ? Outcome.BAD_HELLO : endpoints == null ? Outcome.NO_ROUTE : Outcome.UPSTREAM_FAILED);
+        }
+        if (upstream != null) {
+            upstream.close();
+        }
+    }
+}

@@ -1,0 +1,99 @@
+package io.meshgate.gateway.listener;
+
+import io.meshgate.gateway.config.HostPort;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.InetSocketAddress;
+
+/**
+ * One bound listener (Envoy's word): a server socket whose accepted connections run the
+ * pipeline of its mode. Tracks its open connections so a drain can wait for them.
+ */
+public final class Listener {
+
+    private final ListenerContext context;
+    private final HostPort address;
+    private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+    private Channel serverChannel;
+
+    private final DownstreamPipeline pipeline;
+
+    public Listener(ListenerContext context, HostPort address) {
+        this.context = context;
+        this.address = address;
+        this.pipeline = switch (context.mode()) {
+            case PASSTHROUGH -> new PassthroughPipeline();
+            case TERMINATE -> throw new UnsupportedOperationException("terminate listeners are not wired yet");
+        };
+    }
+
+    /** Binds (blocking, at start-up only); throws when the address is taken. */
+    public void bind(EventLoopGroup group) throws InterruptedException {
+        ServerBootstrap b = new ServerBootstrap()
+                .group(group)
+                .channel(context.transport().serverChannel())
+                .option(ChannelOption.SO_BACKLOG, 4096)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.SO_KEEPALIVE, true)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, UpstreamConnector.WATER_MARK)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        accept(ch);
+                    }
+                });
+        serverChannel = b.bind(address.toSocketAddress()).sync().channel();
+    }
+
+    private void accept(SocketChannel ch) {
+        connections.add(ch);
+        Connection connection = Connection.accept(context, ch);
+        if (context.metrics().active().get() > context.maxConnections()) {
+            connection.refuse(Outcome.OVERLOAD);
+            return;
+        }
+        pipeline.assemble(ch, connection);
+    }
+
+    public String name() {
+        return context.name();
+    }
+
+    public ListenerContext context() {
+        return context;
+    }
+
+    /** The bound address (the real port when the config asked for port 0). */
+    public InetSocketAddress localAddress() {
+        return (InetSocketAddress) serverChannel.localAddress();
+    }
+
+    public boolean bound() {
+        return serverChannel != null && serverChannel.isActive();
+    }
+
+    /** Stops accepting; open connections go on. */
+    public void stopAccepting() {
+        if (serverChannel != null) {
+            serverChannel.close().syncUninterruptibly();
+        }
+    }
+
+    public int openConnections() {
+        return connections.size();
+    }
+
+    /** Closes every open connection (end of a drain). */
+    public void closeConnections() {
+        connections.close().awaitUninterruptibly();
+    }
+}

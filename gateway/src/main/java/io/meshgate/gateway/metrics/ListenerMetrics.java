@@ -1,0 +1,79 @@
+package io.meshgate.gateway.metrics;
+
+import io.meshgate.gateway.listener.Outcome;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Every meter of one listener, registered once at start so the data path only increments
+ * (no registry lookups per connection).
+ */
+public final class ListenerMetrics {
+
+    private final Map<Outcome, Counter> outcomes = new EnumMap<>(Outcome.class);
+    private final AtomicInteger active = new AtomicInteger();
+    private final Counter bytesToUpstream;
+    private final Counter bytesToDownstream;
+    private final Timer upstreamConnect;
+    private final Counter upstreamConnectFailures;
+
+    public ListenerMetrics(MeterRegistry registry, String listener) {
+        for (Outcome o : Outcome.values()) {
+            outcomes.put(o, Counter.builder("meshgate.downstream.connections")
+                    .description("Accepted connections by their outcome, counted once when known")
+                    .tags("listener", listener, "outcome", o.label())
+                    .register(registry));
+        }
+        Gauge.builder("meshgate.downstream.connections.active", active, AtomicInteger::get)
+                .description("Downstream connections open now")
+                .tag("listener", listener)
+                .register(registry);
+        bytesToUpstream = Counter.builder("meshgate.relay.bytes").baseUnit("bytes")
+                .description("Bytes relayed, by where they went")
+                .tags("listener", listener, "direction", "upstream").register(registry);
+        bytesToDownstream = Counter.builder("meshgate.relay.bytes").baseUnit("bytes")
+                .description("Bytes relayed, by where they went")
+                .tags("listener", listener, "direction", "downstream").register(registry);
+        upstreamConnect = Timer.builder("meshgate.upstream.connect")
+                .description("Time to establish a TCP connection to an endpoint")
+                .tag("listener", listener)
+                .serviceLevelObjectives(Duration.ofNanos(250_000), Duration.ofNanos(500_000), Duration.ofMillis(1),
+                        Duration.ofMillis(2), Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(25),
+                        Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(250), Duration.ofMillis(500),
+                        Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofSeconds(5))
+                .register(registry);
+        upstreamConnectFailures = Counter.builder("meshgate.upstream.connect.failures")
+                .description("Failed attempts to connect to an endpoint (each try counts)")
+                .tag("listener", listener).register(registry);
+    }
+
+    public void outcome(Outcome outcome) {
+        outcomes.get(outcome).increment();
+    }
+
+    public AtomicInteger active() {
+        return active;
+    }
+
+    public Counter bytesToUpstream() {
+        return bytesToUpstream;
+    }
+
+    public Counter bytesToDownstream() {
+        return bytesToDownstream;
+    }
+
+    public void upstreamConnected(long nanos) {
+        upstreamConnect.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+    }
+
+    public void upstreamConnectFailed() {
+        upstreamConnectFailures.increment();
+    }
+}

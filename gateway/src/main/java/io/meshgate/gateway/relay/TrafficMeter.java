@@ -1,0 +1,74 @@
+package io.meshgate.gateway.relay;
+
+import io.micrometer.core.instrument.Counter;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufHolder;
+import io.netty.channel.FileRegion;
+import io.netty.channel.MessageSizeEstimator;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * Counts the bytes written to one side of a connection, whichever relay moves them: it is the
+ * channel's {@link MessageSizeEstimator}, which Netty consults for every write, including the
+ * kernel-side splice writes that never pass through the pipeline. It also marks the connection
+ * as active for the idle timeout.
+ */
+public final class TrafficMeter implements MessageSizeEstimator, MessageSizeEstimator.Handle {
+
+    /** Netty's splice write carries its length in a private field; read it without copying anything. */
+    private static final Class<?> SPLICE_OUT_TASK;
+    private static final VarHandle SPLICE_LEN;
+
+    static {
+        Class<?> type = null;
+        VarHandle len = null;
+        try {
+            type = Class.forName("io.netty.channel.epoll.AbstractEpollStreamChannel$SpliceOutTask");
+            len = MethodHandles.privateLookupIn(type, MethodHandles.lookup()).findVarHandle(type, "len", int.class);
+        } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+            type = null; // spliced bytes are then not counted; the relay tests catch this
+        }
+        SPLICE_OUT_TASK = type;
+        SPLICE_LEN = len;
+    }
+
+    private final Counter bytes;
+    private final IdleTimeout activity;
+
+    public TrafficMeter(Counter bytes, IdleTimeout activity) {
+        this.bytes = bytes;
+        this.activity = activity;
+    }
+
+    /** True when spliced bytes can be counted on this Netty version. */
+    public static boolean countsSplicedBytes() {
+        return SPLICE_OUT_TASK != null;
+    }
+
+    @Override
+    public Handle newHandle() {
+        return this;
+    }
+
+    @Override
+    public int size(Object msg) {
+        int n;
+        if (msg instanceof ByteBuf buf) {
+            n = buf.readableBytes();
+        } else if (msg instanceof ByteBufHolder holder) {
+            n = holder.content().readableBytes();
+        } else if (msg instanceof FileRegion region) {
+            n = (int) Math.min(Integer.MAX_VALUE, region.count() - region.transferred());
+        } else if (SPLICE_OUT_TASK != null && SPLICE_OUT_TASK.isInstance(msg)) {
+            n = (int) SPLICE_LEN.get(msg);
+        } else {
+            return 0;
+        }
+        if (n > 0) {
+            bytes.increment(n);
+            activity.touch();
+        }
+        return n;
+    }
+}

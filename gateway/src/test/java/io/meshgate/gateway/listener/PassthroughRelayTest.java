@@ -1,0 +1,242 @@
+package io.meshgate.gateway.listener;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.meshgate.gateway.testing.FirstFlightReframer;
+import io.meshgate.gateway.testing.RawBackend;
+import io.meshgate.gateway.testing.RelayMode;
+import io.meshgate.gateway.testing.RunningGateway;
+import io.meshgate.gateway.testing.TlsPeers;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The relay suite, run in every relay mode (kernel splice, copy on epoll, copy on NIO): the same
+ * behaviour is required of each.
+ */
+class PassthroughRelayTest {
+
+    static TlsPeers tls;
+    static InetSocketAddress tlsBackend;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void peers() throws Exception {
+        tls = new TlsPeers();
+        tlsBackend = tls.echoServer();
+    }
+
+    @AfterAll
+    static void closePeers() {
+        tls.close();
+    }
+
+    @ParameterizedTest
+    @EnumSource(RelayMode.class)
+    void shouldRelayRealTls13ThroughTheGatewayWithUnderscoreSni(RelayMode mode) throws Exception {
+        try (RunningGateway gw = RunningGateway.start(dir, mode.config("", "127.0.0.1:" + tlsBackend.getPort()))) {
+            assertThat(gw.gateway().listeners().get(0).context().relay().name()).isEqualTo(mode.relay());
+            byte[] payload = "hello through the east-west gateway".getBytes();
+            assertThat(tls.echo(gw.address(), TlsPeers.SNI, payload, null)).isEqualTo(payload);
+            await().atMost(Duration.ofSeconds(5)).until(() -> gw.outcomes("eastwest", "routed") == 1);
+            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+                assertThat(gw.bytes("eastwest", "upstream")).isGreaterThan(payload.length);
+                assertThat(gw.bytes("eastwest", "downstream")).isGreaterThan(payload.length);
+            });
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(RelayMode.class)
+    void shouldAcceptHelloInOneByteRecordsAndOneByteWrites(RelayMode mode) throws Exception {
+        try (RunningGateway gw = RunningGateway.start(dir, mode.config("", "127.0.0.1:" + tlsBackend.getPort()))) {
+            byte[] payload = "fragmented".getBytes();
+            assertThat(tls.echo(gw.address(), TlsPeers.SNI, payload, new FirstFlightReframer(new int[] {1}, 0)))
+                    .isEqualTo(payload);
+            assertThat(tls.echo(gw.address(), TlsPeers.SNI, payload, new FirstFlightReframer(null, 1)))
+                    .isEqualTo(payload);
+            // Three records with the 4-byte handshake header itself split across the first two.
+            assertThat(tls.echo(gw.address(), TlsPeers.SNI, payload, new FirstFlightReframer(new int[] {2, 3, 16384}, 0)))
+                    .isEqualTo(payload);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(RelayMode.class)
+    void shouldForwardMultiMegabyteStreamsByteExactBothWays(RelayMode mode) throws Exception {
+        try (RawBackend backend = new RawBackend(RawBackend.ECHO);
+             RunningGateway gw = RunningGateway.start(dir, mode.config("", backend.endpoint()))) {
+            byte[] hello = tls.clientHello(TlsPeers.SNI);
+            byte[] data = new byte[8 * 1024 * 1024];
+            new Random(42).nextBytes(data);
+            try (Socket s = new Socket(gw.address().getAddress(), gw.address().getPort())) {
+                s.setSoTimeout(20_000);
+                CompletableFuture<byte[]> echoed = CompletableFuture.supplyAsync(() -> readExactly(s, hello.length + data.length));
+                OutputStream out = s.getOutputStream();
+                out.write(hello);
+                out.write(data);
+                out.flush();
+                byte[] back = echoed.get(30, TimeUnit.SECONDS);
+                assertThat(Arrays.copyOf(back, hello.length)).isEqualTo(hello);
+                assertThat(sha256(Arrays.copyOfRange(back, hello.length, back.length))).isEqualTo(sha256(data));
+            }
+            assertThat(backend.connections()).hasSize(1);
+            byte[] received = backend.connections().get(0).bytes();
+            assertThat(Arrays.copyOf(received, hello.length)).as("first flight forwarded byte-identical").isEqualTo(hello);
+            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+                assertThat(gw.bytes("eastwest", "upstream")).isEqualTo(hello.length + data.length);
+                assertThat(gw.bytes("eastwest", "downstream")).isEqualTo(hello.length + data.length);
+            });
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(RelayMode.class)
+    void shouldPropagateHalfCloseFromDownstream(RelayMode mode) throws Exception {
+        byte[] answer = "answer after your FIN".getBytes();
+        RawBackend.Behaviour respondAfterEof = (s, r) -> {
+            r.readToEof(s.getInputStream());
+            s.getOutputStream().write(answer);
+            s.getOutputStream().flush();
+        };
+        try (RawBackend backend = new RawBackend(respondAfterEof);
+             RunningGateway gw = RunningGateway.start(dir, mode.config("", backend.endpoint()))) {
+            byte[] hello = tls.clientHello(TlsPeers.SNI);
+            try (Socket s = new Socket(gw.address().getAddress(), gw.address().getPort())) {
+                s.setSoTimeout(10_000);
+                s.getOutputStream().write(hello);
+                s.getOutputStream().write("request".getBytes());
+                s.shutdownOutput();
+                assertThat(s.getInputStream().readAllBytes()).isEqualTo(answer);
+            }
+            await().atMost(Duration.ofSeconds(5)).until(() -> backend.connections().get(0).sawEof());
+            assertThat(backend.connections().get(0).size()).isEqualTo(hello.length + "request".length());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(RelayMode.class)
+    void shouldPropagateHalfCloseFromUpstream(RelayMode mode) throws Exception {
+        byte[] greeting = "server speaks first and closes its side".getBytes();
+        RawBackend.Behaviour closeWriteFirst = (s, r) -> {
+            byte[] hello = new byte[5];
+            new java.io.DataInputStream(s.getInputStream()).readFully(hello);
+            s.getOutputStream().write(greeting);
+            s.shutdownOutput();
+            r.readToEof(s.getInputStream()); // keeps reading after its own FIN
+        };
+        try (RawBackend backend = new RawBackend(closeWriteFirst);
+             RunningGateway gw = RunningGateway.start(dir, mode.config("", backend.endpoint()))) {
+            byte[] hello = tls.clientHello(TlsPeers.SNI);
+            try (Socket s = new Socket(gw.address().getAddress(), gw.address().getPort())) {
+                s.setSoTimeout(10_000);
+                s.getOutputStream().write(hello);
+                assertThat(s.getInputStream().readAllBytes()).isEqualTo(greeting);
+                // Our direction is still open: bytes sent after the upstream's FIN still arrive.
+                s.getOutputStream().write("late words".getBytes());
+                s.shutdownOutput();
+                await().atMost(Duration.ofSeconds(5)).until(() -> backend.connections().get(0).sawEof());
+            }
+            assertThat(new String(backend.connections().get(0).bytes())).endsWith("late words");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(RelayMode.class)
+    void shouldCloseIdleConnections(RelayMode mode) throws Exception {
+        try (RawBackend backend = new RawBackend(RawBackend.ECHO);
+             RunningGateway gw = RunningGateway.start(dir, mode.config("timeouts: {idle: 400ms}", backend.endpoint()))) {
+            try (Socket s = new Socket(gw.address().getAddress(), gw.address().getPort())) {
+                s.setSoTimeout(10_000);
+                s.getOutputStream().write(tls.clientHello(TlsPeers.SNI));
+                long start = System.nanoTime();
+                InputStream in = s.getInputStream();
+                while (in.read() >= 0) {
+                    // the echoed hello, then EOF once idle
+                }
+                long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+                assertThat(ms).isBetween(300L, 5_000L);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(RelayMode.class)
+    void shouldNotBufferUnboundedlyForASlowReader(RelayMode mode) throws Exception {
+        long total = 256L * 1024 * 1024;
+        java.util.concurrent.atomic.AtomicLong sent = new java.util.concurrent.atomic.AtomicLong();
+        byte[] hello = tls.clientHello(TlsPeers.SNI);
+        RawBackend.Behaviour flood = (s, r) -> {
+            // Take the hello first: closing with unread input would reset the connection.
+            new java.io.DataInputStream(s.getInputStream()).readFully(new byte[hello.length]);
+            byte[] chunk = new byte[64 * 1024];
+            OutputStream out = s.getOutputStream();
+            for (long n = 0; n < total; n += chunk.length) {
+                out.write(chunk);
+                sent.addAndGet(chunk.length);
+            }
+            s.shutdownOutput();
+        };
+        try (RawBackend backend = new RawBackend(flood);
+             RunningGateway gw = RunningGateway.start(dir, mode.config("", backend.endpoint()))) {
+            io.netty.buffer.ByteBufAllocatorMetric alloc =
+                    ((io.netty.buffer.ByteBufAllocatorMetricProvider) io.netty.buffer.ByteBufAllocator.DEFAULT).metric();
+            try (Socket s = new Socket(gw.address().getAddress(), gw.address().getPort())) {
+                s.setReceiveBufferSize(64 * 1024);
+                s.getOutputStream().write(hello);
+                // The reader does not read: the backend must stall once the buffers on the path are full.
+                await().pollDelay(Duration.ofMillis(500)).atMost(Duration.ofSeconds(10)).until(() -> {
+                    long a = sent.get();
+                    Thread.sleep(300);
+                    return sent.get() == a && a > 0;
+                });
+                long stalledAt = sent.get();
+                assertThat(stalledAt).as("backend stalled long before the end of the stream").isLessThan(total / 4);
+                assertThat(alloc.usedDirectMemory() + alloc.usedHeapMemory())
+                        .as("gateway buffer memory while the reader is stalled").isLessThan(32L * 1024 * 1024);
+                // Now read everything: nothing was lost.
+                s.setSoTimeout(30_000);
+                long got = 0;
+                byte[] buf = new byte[256 * 1024];
+                InputStream in = s.getInputStream();
+                int n;
+                while ((n = in.read(buf)) > 0) {
+                    got += n;
+                }
+                assertThat(got).isEqualTo(total);
+            }
+        }
+    }
+
+    private static byte[] readExactly(Socket s, int n) {
+        try {
+            byte[] b = new byte[n];
+            new java.io.DataInputStream(s.getInputStream()).readFully(b);
+            return b;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static byte[] sha256(byte[] b) throws Exception {
+        return MessageDigest.getInstance("SHA-256").digest(b);
+    }
+}

@@ -1,0 +1,48 @@
+package io.meshgate.gateway.testing;
+
+/** The relay configurations every data-path behaviour must hold under. */
+public enum RelayMode {
+    SPLICE("splice", "runtime: {transport: epoll, splice: true, workers: 2}"),
+    COPY_EPOLL("copy", "runtime: {transport: epoll, splice: false, workers: 2}"),
+    COPY_NIO("copy", "runtime: {transport: nio, workers: 2}");
+
+    private final String relay;
+    private final String yaml;
+
+    RelayMode(String relay, String yaml) {
+        this.relay = relay;
+        this.yaml = yaml;
+    }
+
+    /** The relay name the gateway must report in this mode. */
+    public String relay() {
+        return relay;
+    }
+
+    /** A passthrough config routing {@link TlsPeers#HOST}:8080 to {@code endpoints}, plus {@code extra} top-level YAML. */
+    public String config(String extra, String... endpoints) {
+        return """
+                listeners:
+                  - name: eastwest
+                    address: 127.0.0.1:0
+                    mode: passthrough
+                admin:
+                  address: 127.0.0.1:0
+                discovery:
+                  static:
+                    - host: %s
+                      port: 8080
+                      endpoints: [%s]
+                %s
+                %s
+                """.formatted(TlsPeers.HOST, String.join(", ", quoted(endpoints)), yaml, extra);
+    }
+
+    private static String[] quoted(String[] endpoints) {
+        String[] q = new String[endpoints.length];
+        for (int i = 0; i < endpoints.length; i++) {
+            q[i] = '"' + endpoints[i] + '"';
+        }
+        return q;
+    }
+}

@@ -1,0 +1,80 @@
+package io.meshgate.gateway.testing;
+
+import io.meshgate.gateway.Gateway;
+import io.meshgate.gateway.config.ConfigLoader;
+import io.meshgate.gateway.config.MeshgateConfig;
+import io.meshgate.gateway.listener.Listener;
+import io.micrometer.core.instrument.Counter;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/** A gateway started in-process from YAML (ports 0), with accessors tests need. Close it. */
+public final class RunningGateway implements AutoCloseable {
+
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    private final Gateway gateway;
+
+    private RunningGateway(Gateway gateway) {
+        this.gateway = gateway;
+    }
+
+    /** Starts a gateway; {@code yaml} is a complete meshgate.yaml (use port 0 everywhere). */
+    public static RunningGateway start(Path dir, String yaml) throws Exception {
+        Path file = dir.resolve("meshgate.yaml");
+        Files.writeString(file, yaml);
+        MeshgateConfig config = ConfigLoader.load(file);
+        Gateway g = new Gateway(config, file);
+        try {
+            g.start();
+        } catch (Exception e) {
+            g.close();
+            throw e;
+        }
+        return new RunningGateway(g);
+    }
+
+    public Gateway gateway() {
+        return gateway;
+    }
+
+    public InetSocketAddress address(String listener) {
+        return gateway.listeners().stream().filter(l -> l.name().equals(listener)).findFirst()
+                .map(Listener::localAddress).orElseThrow();
+    }
+
+    public InetSocketAddress address() {
+        return gateway.listeners().get(0).localAddress();
+    }
+
+    /** {@code meshgate_downstream_connections_total{listener, outcome}}. */
+    public double outcomes(String listener, String outcome) {
+        Counter c = gateway.metrics().registry().find("meshgate.downstream.connections")
+                .tags("listener", listener, "outcome", outcome).counter();
+        return c == null ? 0 : c.count();
+    }
+
+    public double bytes(String listener, String direction) {
+        Counter c = gateway.metrics().registry().find("meshgate.relay.bytes")
+                .tags("listener", listener, "direction", direction).counter();
+        return c == null ? 0 : c.count();
+    }
+
+    /** GET on the admin server; returns status and body. */
+    public HttpResponse<String> admin(String pathAndQuery) throws Exception {
+        InetSocketAddress a = gateway.admin().localAddress();
+        return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + a.getPort() + pathAndQuery))
+                .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Override
+    public void close() {
+        gateway.close();
+    }
+}

@@ -1,0 +1,144 @@
+package io.meshgate.tls;
+
+import io.meshgate.tls.PeerRefusedException.Reason;
+import java.security.GeneralSecurityException;
+import java.security.InvalidAlgorithmParameterException;
+import java.security.cert.CertPath;
+import java.security.cert.CertPathValidator;
+import java.security.cert.CertPathValidatorException;
+import java.security.cert.CertificateExpiredException;
+import java.security.cert.CertificateFactory;
+import java.security.cert.CertificateNotYetValidException;
+import java.security.cert.CertificateParsingException;
+import java.security.cert.PKIXParameters;
+import java.security.cert.PKIXReason;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Date;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Supplier;
+
+/**
+ * Verifies a peer's certificate chain against the current trust bundle and turns it into the
+ * peer's SPIFFE ID: PKIX path to a root (validity dates, basic constraints, signatures), the
+ * role's extended key usage, exactly one SPIFFE ID, and an allowed trust domain. Thread-safe and
+ * lock-free; it reads the bundle through the supplier on every call so rotation needs no rebuild.
+ */
+public final class PeerVerifier {
+
+    private final Supplier<TrustBundle> bundle;
+    private final Set<String> allowedTrustDomains;
+    private final PeerRole role;
+    private final Clock clock;
+
+    /**
+     * @param allowedTrustDomains trust domains whose peers are accepted; empty accepts any whose
+     *     chain leads to a root of the bundle
+     */
+    public PeerVerifier(Supplier<TrustBundle> bundle, Set<String> allowedTrustDomains, PeerRole role) {
+        this(bundle, allowedTrustDomains, role, Clock.systemUTC());
+    }
+
+    public PeerVerifier(Supplier<TrustBundle> bundle, Set<String> allowedTrustDomains, PeerRole role, Clock clock) {
+        this.bundle = bundle;
+        this.allowedTrustDomains = Set.copyOf(allowedTrustDomains);
+        this.role = role;
+        this.clock = clock;
+    }
+
+    public PeerRole role() {
+        return role;
+    }
+
+    public Set<String> allowedTrustDomains() {
+        return allowedTrustDomains;
+    }
+
+    /** The peer's SPIFFE ID, or a refusal that says why. {@code chain} is leaf first, as the peer sent it. */
+    public SpiffeId verify(X509Certificate[] chain) throws PeerRefusedException {
+        if (chain == null || chain.length == 0) {
+            throw new PeerRefusedException(role == PeerRole.CLIENT ? Reason.NO_CLIENT_CERTIFICATE : Reason.INVALID_CHAIN,
+                    "the " + role.name().toLowerCase() + " sent no certificate");
+        }
+        X509Certificate leaf = chain[0];
+        Date now = Date.from(clock.instant());
+        // Dates first: PKIX would report an expired leaf behind a trusted root only after the path
+        // checks, and operators need "expired" rather than a generic path failure.
+        for (int i = 0; i < chain.length; i++) {
+            try {
+                chain[i].checkValidity(now);
+            } catch (CertificateExpiredException e) {
+                throw new PeerRefusedException(Reason.EXPIRED, describe(i, chain[i]) + " expired at "
+                        + chain[i].getNotAfter().toInstant(), e);
+            } catch (CertificateNotYetValidException e) {
+                throw new PeerRefusedException(Reason.NOT_YET_VALID, describe(i, chain[i]) + " is not valid before "
+                        + chain[i].getNotBefore().toInstant(), e);
+            }
+        }
+        if (leaf.getBasicConstraints() >= 0) {
+            throw new PeerRefusedException(Reason.INVALID_CHAIN, describe(0, leaf) + " is a CA certificate, not a workload leaf");
+        }
+        TrustBundle roots = bundle.get();
+        validatePath(chain, roots, now);
+        try {
+            if (!role.allows(leaf.getExtendedKeyUsage())) {
+                throw new PeerRefusedException(Reason.WRONG_KEY_USAGE,
+                        describe(0, leaf) + " does not allow " + role.keyPurposeName() + " (extended key usage)");
+            }
+        } catch (CertificateParsingException e) {
+            throw new PeerRefusedException(Reason.INVALID_CHAIN, describe(0, leaf) + ": bad extendedKeyUsage", e);
+        }
+        SpiffeId id = SpiffeId.of(leaf);
+        if (!allowedTrustDomains.isEmpty() && !allowedTrustDomains.contains(id.trustDomain())) {
+            throw new PeerRefusedException(Reason.TRUST_DOMAIN_NOT_ALLOWED,
+                    "trust domain of " + id + " is not in allowedTrustDomains " + allowedTrustDomains);
+        }
+        return id;
+    }
+
+    private void validatePath(X509Certificate[] chain, TrustBundle roots, Date now) throws PeerRefusedException {
+        // A peer may append its root; a root is an anchor, not part of the path.
+        List<X509Certificate> path = new ArrayList<>(Arrays.asList(chain));
+        List<X509Certificate> anchors = roots.certificates();
+        while (path.size() > 1 && anchors.contains(path.get(path.size() - 1))) {
+            path.remove(path.size() - 1);
+        }
+        try {
+            CertPath certPath = CertificateFactory.getInstance("X.509").generateCertPath(path);
+            PKIXParameters params = new PKIXParameters(roots.anchors());
+            params.setRevocationEnabled(false);
+            params.setDate(now);
+            CertPathValidator.getInstance("PKIX").validate(certPath, params);
+        } catch (CertPathValidatorException e) {
+            throw refusal(e);
+        } catch (InvalidAlgorithmParameterException e) {
+            throw new PeerRefusedException(Reason.UNTRUSTED_ROOT, "the trust bundle is empty", e);
+        } catch (GeneralSecurityException e) {
+            throw new PeerRefusedException(Reason.INVALID_CHAIN, "certificate chain cannot be checked: " + e.getMessage(), e);
+        }
+    }
+
+    private static PeerRefusedException refusal(CertPathValidatorException e) {
+        CertPathValidatorException.Reason why = e.getReason();
+        String where = e.getIndex() >= 0 && e.getCertPath() != null && e.getIndex() < e.getCertPath().getCertificates().size()
+                ? describe(e.getIndex(), (X509Certificate) e.getCertPath().getCertificates().get(e.getIndex())) + ": "
+                : "";
+        if (why == PKIXReason.NO_TRUST_ANCHOR) {
+            return new PeerRefusedException(Reason.UNTRUSTED_ROOT, "certificate chain does not lead to a root of the trust bundle", e);
+        }
+        if (why == CertPathValidatorException.BasicReason.EXPIRED) {
+            return new PeerRefusedException(Reason.EXPIRED, where + e.getMessage(), e);
+        }
+        if (why == CertPathValidatorException.BasicReason.NOT_YET_VALID) {
+            return new PeerRefusedException(Reason.NOT_YET_VALID, where + e.getMessage(), e);
+        }
+        return new PeerRefusedException(Reason.INVALID_CHAIN, where + e.getMessage(), e);
+    }
+
+    private static String describe(int index, X509Certificate certificate) {
+        return (index == 0 ? "leaf" : "chain certificate #" + index) + " '" + certificate.getSubjectX500Principal().getName() + "'";
+    }
+}

@@ -1,0 +1,228 @@
+package io.meshgate.tls;
+
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslProvider;
+import java.security.GeneralSecurityException;
+import java.security.PrivateKey;
+import java.security.SecureRandom;
+import java.security.Signature;
+import java.security.cert.CertificateExpiredException;
+import java.security.cert.CertificateNotYetValidException;
+import java.security.cert.X509Certificate;
+import java.time.Instant;
+import java.util.Date;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Supplier;
+import javax.net.ssl.SSLException;
+
+/**
+ * One consistent generation of the gateway's TLS material: trust bundle, serving chain and key,
+ * the serving SPIFFE ID, and the BoringSSL contexts built from them. Immutable; rotation builds a
+ * new one and publishes it in one volatile write ({@link TlsMaterialSource}), so a handshake
+ * always sees a matching chain, key and bundle.
+ */
+public final class TlsMaterial {
+
+    /** Both TLS versions meshgate speaks; 1.3 first. */
+    public static final List<String> PROTOCOLS = List.of("TLSv1.3", "TLSv1.2");
+
+    private final TlsFiles files;
+    private final TrustBundle bundle;
+    private final List<X509Certificate> chain;
+    private final PrivateKey key;
+    private final SpiffeId servingId;
+    private final SslContext serverContext;
+    private final SslContext upstreamContext;
+    private final Instant loadedAt;
+
+    private TlsMaterial(TlsFiles files, TrustBundle bundle, List<X509Certificate> chain, PrivateKey key, SpiffeId servingId,
+                        SslContext serverContext, SslContext upstreamContext, Instant loadedAt) {
+        this.files = files;
+        this.bundle = bundle;
+        this.chain = chain;
+        this.key = key;
+        this.servingId = servingId;
+        this.serverContext = serverContext;
+        this.upstreamContext = upstreamContext;
+        this.loadedAt = loadedAt;
+    }
+
+    /** Loads the three files with a fixed bundle (no rotation). */
+    public static TlsMaterial load(TlsFiles files, Set<String> allowedTrustDomains) throws TlsMaterialException {
+        return load(files, allowedTrustDomains, null, Instant.now());
+    }
+
+    /**
+     * Loads the three files. {@code liveBundle}, when not null, is what the trust managers read on
+     * every handshake (the source's current bundle); null pins this material's own bundle.
+     */
+    static TlsMaterial load(TlsFiles files, Set<String> allowedTrustDomains, Supplier<TrustBundle> liveBundle, Instant now)
+            throws TlsMaterialException {
+        requireBoringSsl();
+        TrustBundle bundle = TrustBundle.load(files.trustBundle(), now);
+        List<X509Certificate> chain = Pem.readCertificates(files.certificateChain());
+        PrivateKey key = Pem.readPrivateKey(files.privateKey());
+        for (int i = 0; i < chain.size(); i++) {
+            try {
+                chain.get(i).checkValidity(Date.from(now));
+            } catch (CertificateExpiredException | CertificateNotYetValidException e) {
+                throw new TlsMaterialException(files.certificateChain(), "certificate #" + (i + 1) + " ("
+                        + chain.get(i).getSubjectX500Principal().getName() + ") is outside its validity "
+                        + chain.get(i).getNotBefore().toInstant() + " .. " + chain.get(i).getNotAfter().toInstant());
+            }
+        }
+        SpiffeId servingId;
+        try {
+            servingId = SpiffeId.of(chain.get(0));
+        } catch (PeerRefusedException e) {
+            throw new TlsMaterialException(files.certificateChain(), "the gateway's certificate needs exactly one SPIFFE ID: "
+                    + e.getMessage());
+        }
+        requireMatchingKey(files, chain.get(0), key);
+        Supplier<TrustBundle> trust = liveBundle != null ? liveBundle : () -> bundle;
+        try {
+            SslContext server = serverContext(chain, key, new PeerVerifier(trust, allowedTrustDomains, PeerRole.CLIENT));
+            SslContext upstream = upstreamContext(chain, key, new PeerVerifier(trust, Set.of(), PeerRole.SERVER));
+            return new TlsMaterial(files, bundle, chain, key, servingId, server, upstream, now);
+        } catch (SSLException | RuntimeException e) {
+            throw new TlsMaterialException(files.certificateChain(), "BoringSSL refused the chain or key ("
+                    + files.privateKey() + "): " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The terminate listener's context: the gateway's chain and key, a client certificate
+     * required and verified against the bundle (clientAuth, allowed trust domains), TLS 1.3+1.2.
+     */
+    public static SslContext serverContext(List<X509Certificate> chain, PrivateKey key, PeerVerifier clientVerifier)
+            throws SSLException {
+        return SslContextBuilder.forServer(key, chain.toArray(new X509Certificate[0]))
+                .sslProvider(SslProvider.OPENSSL)
+                .protocols(PROTOCOLS)
+                .clientAuth(ClientAuth.REQUIRE)
+                .trustManager(new BundleTrustManager(clientVerifier))
+                .build();
+    }
+
+    /**
+     * The context for mTLS to endpoints: the gateway's identity as client certificate, the
+     * endpoint verified against the bundle (serverAuth, one SPIFFE ID). No hostname check: the
+     * SNI is an {@code outbound_...} name that no certificate carries; the caller sets it verbatim
+     * with {@link #upstreamHandler(SslContext, ByteBufAllocator, String, int)}.
+     */
+    public static SslContext upstreamContext(List<X509Certificate> chain, PrivateKey key, PeerVerifier serverVerifier)
+            throws SSLException {
+        return SslContextBuilder.forClient()
+                .sslProvider(SslProvider.OPENSSL)
+                .protocols(PROTOCOLS)
+                .keyManager(key, chain.toArray(new X509Certificate[0]))
+                .trustManager(new BundleTrustManager(serverVerifier))
+                .endpointIdentificationAlgorithm(null)
+                .build();
+    }
+
+    /** Fails fast with the reason when netty-tcnative's BoringSSL cannot load on this platform. */
+    public static void requireBoringSsl() {
+        if (!OpenSsl.isAvailable()) {
+            throw new IllegalStateException("BoringSSL (netty-tcnative) is not available on this platform",
+                    OpenSsl.unavailabilityCause());
+        }
+    }
+
+    private static void requireMatchingKey(TlsFiles files, X509Certificate leaf, PrivateKey key) throws TlsMaterialException {
+        String algorithm = switch (key.getAlgorithm()) {
+            case "EC" -> "SHA256withECDSA";
+            case "RSA" -> "SHA256withRSA";
+            case "Ed25519", "EdDSA" -> "Ed25519";
+            default -> null;
+        };
+        if (algorithm == null) {
+            throw new TlsMaterialException(files.privateKey(), "unsupported key algorithm " + key.getAlgorithm());
+        }
+        try {
+            byte[] probe = new byte[32];
+            new SecureRandom().nextBytes(probe);
+            Signature signer = Signature.getInstance(algorithm);
+            signer.initSign(key);
+            signer.update(probe);
+            byte[] signature = signer.sign();
+            Signature verifier = Signature.getInstance(algorithm);
+            verifier.initVerify(leaf.getPublicKey());
+            verifier.update(probe);
+            if (!verifier.verify(signature)) {
+                throw new TlsMaterialException(files.privateKey(), "does not match the certificate in " + files.certificateChain());
+            }
+        } catch (GeneralSecurityException e) {
+            throw new TlsMaterialException(files.privateKey(), "does not match the certificate in " + files.certificateChain()
+                    + ": " + e.getMessage(), e);
+        }
+    }
+
+    public TlsFiles files() {
+        return files;
+    }
+
+    public TrustBundle bundle() {
+        return bundle;
+    }
+
+    /** The serving chain, leaf first. */
+    public List<X509Certificate> chain() {
+        return chain;
+    }
+
+    public X509Certificate leaf() {
+        return chain.get(0);
+    }
+
+    public PrivateKey key() {
+        return key;
+    }
+
+    /** The gateway's own SPIFFE ID (XFCC {@code By=}). */
+    public SpiffeId servingId() {
+        return servingId;
+    }
+
+    /** For terminate listeners: {@code serverContext().newHandler(ch.alloc())}. */
+    public SslContext serverContext() {
+        return serverContext;
+    }
+
+    /** For mTLS to endpoints; prefer {@link #upstreamHandler}, which sends the SNI verbatim. */
+    public SslContext upstreamContext() {
+        return upstreamContext;
+    }
+
+    /** For terminate listeners: a new server-side handler with this generation's identity and trust. */
+    public SslHandler serverHandler(ByteBufAllocator alloc) {
+        return serverContext.newHandler(alloc);
+    }
+
+    /** An upstream handler that sends {@code sni} verbatim; see {@link #upstreamHandler(SslContext, ByteBufAllocator, String, int)}. */
+    public SslHandler upstreamHandler(ByteBufAllocator alloc, String sni, int port) {
+        return upstreamHandler(upstreamContext, alloc, sni, port);
+    }
+
+    /**
+     * A client handler whose ClientHello carries {@code sni} byte for byte. Netty only sends a
+     * peer host that {@code javax.net.ssl.SNIHostName} accepts, and its STD3 rules reject the
+     * underscores of every {@code outbound_.P_.S_.HOST} name (silently: no SNI at all), so the
+     * name is handed to BoringSSL directly before the handshake starts.
+     */
+    public static SslHandler upstreamHandler(SslContext context, ByteBufAllocator alloc, String sni, int port) {
+        SslHandler handler = context.newHandler(alloc, sni, port);
+        OutboundServerName.apply(handler.engine(), sni);
+        return handler;
+    }
+
+    public Instant loadedAt() {
+        return loadedAt;
+    }
+}
