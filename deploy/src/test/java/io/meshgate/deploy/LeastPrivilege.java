@@ -1,0 +1,66 @@
+package io.meshgate.deploy;
+
+import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * What meshgate may be granted: reading Services and EndpointSlices cluster-wide (discovery) and
+ * Secrets in its own namespace (remote clusters). Anything more in a rendered role is a finding.
+ */
+final class LeastPrivilege {
+
+    static final Set<String> READ_VERBS = Set.of("get", "list", "watch");
+    /** {@code group/resource}; the core group is empty. */
+    static final Set<String> DISCOVERY = Set.of("/services", "discovery.k8s.io/endpointslices");
+    static final Set<String> REMOTE_SECRETS = Set.of("/secrets");
+
+    private LeastPrivilege() {}
+
+    /** Every way {@code rules} go beyond reading {@code allowed}; empty when they do not. */
+    static List<String> violations(List<PolicyRule> rules, Set<String> allowed) {
+        List<String> found = new ArrayList<>();
+        for (int i = 0; i < rules.size(); i++) {
+            PolicyRule rule = rules.get(i);
+            String at = "rules[" + i + "]";
+            if (rule.getNonResourceURLs() != null && !rule.getNonResourceURLs().isEmpty()) {
+                found.add(at + ": nonResourceURLs " + rule.getNonResourceURLs());
+            }
+            for (String verb : nullSafe(rule.getVerbs())) {
+                if (!READ_VERBS.contains(verb)) {
+                    found.add(at + ": verb '" + verb + "' is not get/list/watch");
+                }
+            }
+            for (String group : nullSafe(rule.getApiGroups())) {
+                for (String resource : nullSafe(rule.getResources())) {
+                    String key = group + "/" + resource;
+                    if (!allowed.contains(key)) {
+                        found.add(at + ": resource '" + key + "' is not one of " + allowed);
+                    }
+                }
+            }
+        }
+        return found;
+    }
+
+    /** The {@code group/resource} pairs the rules let one get, list and watch. */
+    static Set<String> readable(List<PolicyRule> rules) {
+        Set<String> readable = new java.util.TreeSet<>();
+        for (PolicyRule rule : rules) {
+            if (!nullSafe(rule.getVerbs()).containsAll(READ_VERBS)) {
+                continue;
+            }
+            for (String group : nullSafe(rule.getApiGroups())) {
+                for (String resource : nullSafe(rule.getResources())) {
+                    readable.add(group + "/" + resource);
+                }
+            }
+        }
+        return readable;
+    }
+
+    private static List<String> nullSafe(List<String> list) {
+        return list == null ? List.of() : list;
+    }
+}
