@@ -410,7 +410,7 @@ class ClientHelloReaderTest {
     }
 
     @Test
-    void randomMutationsAndTruncationsNeverThrow() {
+    void randomMutationsAndTruncationsNeverThrowAndReadTheSameInPiecesAsWhole() {
         Random random = new Random(0xbad);
         List<byte[]> seeds = new ArrayList<>();
         for (int i = 0; i < 20; i++) {
@@ -427,6 +427,10 @@ class ClientHelloReaderTest {
                 throw new AssertionError("mutation " + i + " threw", e);
             }
             ClientHelloReader reader = fed.reader;
+            Fed whole = feed(UNTRACKED, new ClientHelloReader(cap), flight, n -> flight.length);
+            assertThat(fed.status).as("mutation %d: in pieces as whole", i).isEqualTo(whole.status);
+            assertThat(reader.refusal()).isEqualTo(whole.reader.refusal());
+            assertThat(reader.serverName()).isEqualTo(whole.reader.serverName());
             assertThat(reader.refusal() != null).isEqualTo(fed.status == Status.REFUSED);
             if (fed.status == Status.COMPLETE) {
                 assertThat(reader.helloBytes()).isBetween(1, flight.length);
