@@ -165,8 +165,13 @@ public final class ClientHelloReader {
             return null;
         }
         // SSLv2 record header: high bit set on a 2-byte length, then message type 1 (CLIENT-HELLO).
-        if ((first & 0x80) != 0 && (available < 3 || buf.getUnsignedByte(base + 2) == 1)) {
-            return Refusal.SSLV2;
+        if ((first & 0x80) != 0) {
+            if (available < 3) {
+                return null; // the third byte decides; judging earlier made the refusal depend on segmentation
+            }
+            if (buf.getUnsignedByte(base + 2) == 1) {
+                return Refusal.SSLV2;
+            }
         }
         return Refusal.NOT_HANDSHAKE;
     }

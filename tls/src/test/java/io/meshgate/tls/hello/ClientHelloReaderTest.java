@@ -310,7 +310,25 @@ class ClientHelloReaderTest {
     @Test
     void refusesAtTheFirstByteThatCannotStartATlsHandshake() {
         assertThat(feed(new ClientHelloReader(DEFAULT_CAP), ClientHellos.httpRequest(), n -> 1).fedBytes).isEqualTo(1);
-        assertThat(feed(new ClientHelloReader(DEFAULT_CAP), ClientHellos.sslv2Hello(), n -> 1).fedBytes).isLessThanOrEqualTo(3);
+        assertThat(feed(new ClientHelloReader(DEFAULT_CAP), ClientHellos.sslv2Hello(), n -> 1).fedBytes).isEqualTo(3);
+    }
+
+    @Test
+    void highBitFirstByteIsCalledSslv2OnlyWhenTheThirdByteSaysClientHelloHoweverItArrives() {
+        // Found by ClientHelloReaderFuzzTest: 1-2 bytes were judged SSLv2, 3 bytes not, so the
+        // refusal depended on TCP segmentation.
+        byte[] notSslv2 = {(byte) 0x80, 0x0a, 0x00, 0x06, 0x00, 0x04};
+        for (int chunk = 1; chunk <= notSslv2.length; chunk++) {
+            int size = chunk;
+            Fed fed = feed(new ClientHelloReader(DEFAULT_CAP), notSslv2, n -> size);
+            assertThat(fed.reader.refusal()).as("in %d-byte pieces", chunk).isEqualTo(Refusal.NOT_HANDSHAKE);
+            assertThat(fed.fedBytes).as("refused on the first read holding 3 bytes").isEqualTo((3 + chunk - 1) / chunk * chunk);
+        }
+        for (int chunk = 1; chunk <= 3; chunk++) {
+            int size = chunk;
+            byte[] sslv2 = ClientHellos.sslv2Hello();
+            assertThat(feed(new ClientHelloReader(DEFAULT_CAP), sslv2, n -> size).reader.refusal()).isEqualTo(Refusal.SSLV2);
+        }
     }
 
     @Test
