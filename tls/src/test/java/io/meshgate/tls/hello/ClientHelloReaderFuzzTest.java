@@ -10,7 +10,12 @@ import io.netty.buffer.Unpooled;
 /**
  * Coverage-guided search for a first flight that makes the reader throw, or answer differently
  * when the same bytes arrive in pieces. {@code mvn verify} replays the seed corpus
- * ({@code src/test/resources/.../ClientHelloReaderFuzzTestInputs}); {@code JAZZER_FUZZ=1} fuzzes.
+ * ({@code src/test/resources/.../ClientHelloReaderFuzzTestInputs}); to fuzz (the JUnit default
+ * timeout must be lifted; findings land in that folder, the working corpus in tls/.cifuzz-corpus):
+ * <pre>
+ * cd tls &amp;&amp; JAZZER_FUZZ=1 mvn -o test -Dtest=ClientHelloReaderFuzzTest \
+ *     -Djazzer.max_duration=100s -Djunit.jupiter.execution.timeout.default=10m
+ * </pre>
  */
 class ClientHelloReaderFuzzTest {
 
