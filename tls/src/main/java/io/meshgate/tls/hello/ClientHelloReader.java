@@ -134,27 +134,21 @@ public final class ClientHelloReader {
             if (next + RECORD_HEADER + length > maxBytes) {
                 return refuse(Refusal.TOO_LARGE);
             }
-            if (available - next - RECORD_HEADER < length) {
+            int arrived = Math.min(length, available - next - RECORD_HEADER);
+            if (messageLength < 0 && payload + arrived > 0) {
+                // Judge the handshake header as soon as its bytes are in, even in an incomplete
+                // record: a 16 KiB record must not be buffered to learn it is not a hello or too big.
+                Refusal r = readHandshakeHeader(cumulation, base, next + RECORD_HEADER, arrived);
+                if (r != null) {
+                    return refuse(r);
+                }
+            }
+            if (arrived < length) {
                 return status; // the record is not complete yet
             }
             addRecord(next + RECORD_HEADER, length);
             next += RECORD_HEADER + length;
             payload += length;
-            if (messageLength < 0 && payload >= HANDSHAKE_HEADER) {
-                int msgType = payloadByte(cumulation, base, 0);
-                if (msgType != HANDSHAKE_CLIENT_HELLO) {
-                    return refuse(Refusal.NOT_CLIENT_HELLO);
-                }
-                messageLength = payloadByte(cumulation, base, 1) << 16
-                        | payloadByte(cumulation, base, 2) << 8
-                        | payloadByte(cumulation, base, 3);
-                if (HANDSHAKE_HEADER + messageLength > maxBytes) {
-                    return refuse(Refusal.TOO_LARGE);
-                }
-                if (messageLength < 2 + 32 + 1 + 2 + 1) {
-                    return refuse(Refusal.BAD_LENGTH);
-                }
-            }
             if (messageLength >= 0 && payload >= HANDSHAKE_HEADER + messageLength) {
                 return complete(cumulation, base);
             }
@@ -171,10 +165,45 @@ public final class ClientHelloReader {
             return null;
         }
         // SSLv2 record header: high bit set on a 2-byte length, then message type 1 (CLIENT-HELLO).
-        if ((first & 0x80) != 0 && (available < 3 || buf.getUnsignedByte(base + 2) == 1)) {
-            return Refusal.SSLV2;
+        if ((first & 0x80) != 0) {
+            if (available < 3) {
+                return null; // the third byte decides; judging earlier made the refusal depend on segmentation
+            }
+            if (buf.getUnsignedByte(base + 2) == 1) {
+                return Refusal.SSLV2;
+            }
         }
         return Refusal.NOT_HANDSHAKE;
+    }
+
+    /**
+     * Checks the message type once its byte is in and learns the message length once the 4-byte
+     * header is; the header may continue into the record at {@code partial} that is still arriving.
+     */
+    private Refusal readHandshakeHeader(ByteBuf buf, int base, int partial, int arrived) {
+        if (payloadByte(buf, base, partial, 0) != HANDSHAKE_CLIENT_HELLO) {
+            return Refusal.NOT_CLIENT_HELLO;
+        }
+        if (payload + arrived < HANDSHAKE_HEADER) {
+            return null;
+        }
+        messageLength = payloadByte(buf, base, partial, 1) << 16
+                | payloadByte(buf, base, partial, 2) << 8
+                | payloadByte(buf, base, partial, 3);
+        if (minimumFlight(messageLength) > maxBytes) {
+            return Refusal.TOO_LARGE;
+        }
+        if (messageLength < 2 + 32 + 1 + 2 + 1) {
+            return Refusal.BAD_LENGTH;
+        }
+        return null;
+    }
+
+    /** The fewest bytes a flight carrying this message can take: every 16 KiB of it needs a record header. */
+    private static long minimumFlight(int messageLength) {
+        long handshake = HANDSHAKE_HEADER + (long) messageLength;
+        long records = (handshake + MAX_RECORD_PAYLOAD - 1) / MAX_RECORD_PAYLOAD;
+        return handshake + records * RECORD_HEADER;
     }
 
     private Status complete(ByteBuf buf, int base) {
@@ -212,8 +241,11 @@ public final class ClientHelloReader {
         recordCount++;
     }
 
-    /** The payload byte at handshake-stream index {@code i}, across record boundaries. */
-    private int payloadByte(ByteBuf buf, int base, int i) {
+    /**
+     * The payload byte at handshake-stream index {@code i}, across the complete records and then
+     * the record whose payload starts at reader-relative {@code partial} (the caller knows it is there).
+     */
+    private int payloadByte(ByteBuf buf, int base, int partial, int i) {
         for (int r = 0; r < recordCount; r++) {
             int len = records[r * 2 + 1];
             if (i < len) {
@@ -221,7 +253,7 @@ public final class ClientHelloReader {
             }
             i -= len;
         }
-        throw new IndexOutOfBoundsException();
+        return buf.getUnsignedByte(base + partial + i);
     }
 
     private void copyPayload(ByteBuf buf, int base, int from, byte[] dst) {
