@@ -143,13 +143,13 @@ class TerminateHttpTest {
     void shouldStreamLargeBodiesBothWays() throws Exception {
         try (MeshBackend backend = mtlsHttp(); RunningGateway gw = gateway("mtls", backend.endpoint());
              MtlsClient.Session s = callerB.connect(gw.address(), TlsPeers.SNI)) {
-            int n = 4 * 1024 * 1024;
+            int n = 2 * 1024 * 1024;
             byte[] body = s.send(MtlsClient.get("/bytes/" + n)).response().body();
             assertThat(body).hasSize(n);
             for (int i = 0; i < n; i += 4099) {
                 assertThat(body[i]).isEqualTo((byte) ('a' + i % 26));
             }
-            byte[] upload = new byte[2 * 1024 * 1024];
+            byte[] upload = new byte[1024 * 1024];
             new java.util.Random(3).nextBytes(upload);
             s.send(("POST /echo HTTP/1.1\r\nHost: " + TlsPeers.HOST + "\r\nContent-Length: " + upload.length + "\r\n\r\n")
                     .getBytes(StandardCharsets.US_ASCII));
