@@ -7,6 +7,7 @@ import io.meshgate.gateway.relay.CopyRelay;
 import io.meshgate.gateway.relay.IdleTimeout;
 import io.meshgate.gateway.relay.MeshgateHandlerNames;
 import io.meshgate.gateway.relay.Relay;
+import io.meshgate.routing.AppProtocol;
 import io.meshgate.tls.PeerIdentity;
 import io.meshgate.tls.PeerRefusedException;
 import io.meshgate.tls.TlsMaterial;
@@ -75,7 +76,8 @@ final class HandshakeOutcome extends ChannelInboundHandlerAdapter {
                     peer.spiffeId(), connection.serverName());
         }
         ChannelPipeline p = ctx.pipeline();
-        if (connection.endpoints().protocol().isHttp()) {
+        // HTTP/1.1 only: http2 and grpc ports are relayed as TCP until the proxy speaks HTTP/2.
+        if (connection.endpoints().protocol() == AppProtocol.HTTP) {
             // Nothing failed if a verified caller leaves before its first request.
             connection.outcomeIfClosed(Outcome.ROUTED);
             p.addAfter(ctx.name(), MeshgateHandlerNames.HTTP_CODEC, new HttpServerCodec());

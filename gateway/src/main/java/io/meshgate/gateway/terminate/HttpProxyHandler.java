@@ -143,9 +143,13 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Poo
             fail(HttpResponseStatus.SERVICE_UNAVAILABLE, Outcome.NO_ROUTE, "no healthy endpoints for " + connection.serverName());
             return;
         }
-        Reading.set(ctx.channel(), false); // until the upstream can take the body
-        acquiring = pool.acquire(connection, routed.endpoints());
-        acquiring.addListener((Future<PooledUpstream> f) -> {
+        Future<PooledUpstream> pending = pool.acquire(connection, routed.endpoints());
+        boolean pooled = pending.isDone(); // an idle pooled connection: no need to pause reads or flush early
+        if (!pooled) {
+            acquiring = pending;
+            Reading.set(ctx.channel(), false); // until the upstream can take the body
+        }
+        pending.addListener((Future<PooledUpstream> f) -> {
             acquiring = null;
             if (f.isCancelled()) {
                 return;
@@ -162,11 +166,12 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Poo
                 pool.release(f.getNow(), false);
                 return;
             }
-            upstreamReady(f.getNow());
+            upstreamReady(f.getNow(), !pooled);
         });
     }
 
-    private void upstreamReady(PooledUpstream up) {
+    /** {@code flush}: false when called within the downstream's read, whose completion flushes. */
+    private void upstreamReady(PooledUpstream up, boolean flush) {
         upstream = up;
         up.exchange(this);
         connection.outcome(Outcome.ROUTED);
@@ -175,7 +180,9 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Poo
             ch.write(part, ch.voidPromise());
         }
         waiting.clear();
-        ch.flush();
+        if (flush) {
+            ch.flush();
+        }
         if (!requestDone) {
             Reading.set(ctx.channel(), ch.isWritable());
         }
