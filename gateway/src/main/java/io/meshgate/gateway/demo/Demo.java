@@ -240,9 +240,8 @@ public final class Demo implements AutoCloseable {
     /** Closes the gateways, pods and API servers, then the demo's event loops; waits for their threads. */
     @Override
     public void close() {
-        List<DemoCluster> order = new ArrayList<>(clusters);
-        java.util.Collections.reverse(order);
-        order.forEach(DemoCluster::close);
+        clusters.forEach(DemoCluster::stopGateway); // every gateway watches every API server
+        clusters.forEach(DemoCluster::close);
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
     }
 }

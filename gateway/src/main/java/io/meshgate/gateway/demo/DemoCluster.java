@@ -240,7 +240,16 @@ final class DemoCluster implements AutoCloseable {
         return network.gatewayIp(index);
     }
 
-    /** Closes the gateway first (its watches end cleanly), then pods, then the API server. */
+    /** Closes the gateway alone: before any API server it watches goes away, so no watch breaks. */
+    void stopGateway() {
+        if (gateway != null) {
+            started.remove(gateway);
+            gateway.close();
+            gateway = null;
+        }
+    }
+
+    /** Closes what is left, last started first (pods before the API server). */
     @Override
     public void close() {
         List<AutoCloseable> order = new ArrayList<>(started);

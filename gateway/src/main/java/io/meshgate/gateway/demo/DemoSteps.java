@@ -164,9 +164,9 @@ final class DemoSteps {
     // 5
     private String scaleMovesConnections() throws Exception {
         List<String> expected = List.of(address(2), address(3));
-        long start = System.nanoTime();
         // httpbin-3 added, httpbin-1 made not-ready: one slice update, as the EndpointSlice controller writes it.
         a.apply(Demo.httpbinSlice(Demo.notReady(a, 1), Demo.ready(a, 2), Demo.ready(a, 3)));
+        long start = System.nanoTime(); // the API server holds the change from here on
         String resolveUrl = "/debug/resolve?sni=" + encode(Demo.SNI);
         List<String> seen = List.of();
         while (System.nanoTime() - start < SCALE_DEADLINE.toNanos()) {
@@ -186,7 +186,8 @@ final class DemoSteps {
             answered.add(who.pod());
         }
         expect(answered.contains("httpbin-3"), "20 new connections never reached the added httpbin-3: " + answered);
-        return "/debug/resolve showed " + expected + " " + millis + " ms after the change; new connections answered by "
+        return "/debug/resolve showed " + expected + " " + millis + " ms after the API server stored the change; "
+                + "new connections answered by "
                 + answered + ", none by the not-ready httpbin-1";
     }
 

@@ -22,6 +22,12 @@ import java.util.HashMap;
  */
 final class EmbeddedApiServer implements AutoCloseable {
 
+    /**
+     * The mock server logs every request at INFO through java.util.logging; the demo's output is
+     * its step lines. Held in a field because JUL keeps loggers only weakly.
+     */
+    private static final java.util.logging.Logger REQUEST_LOG = quiet(java.util.logging.Logger.getLogger("io.fabric8.mockwebserver"));
+
     private final KubernetesMockServer server;
     private final KubernetesClient admin;
     private final String url;
@@ -48,6 +54,11 @@ final class EmbeddedApiServer implements AutoCloseable {
             throw new IOException("cannot start the API server on " + host + ":" + port + ": " + e.getMessage(), e);
         }
         return new EmbeddedApiServer(server, "http://" + host + ":" + server.getPort());
+    }
+
+    private static java.util.logging.Logger quiet(java.util.logging.Logger logger) {
+        logger.setLevel(java.util.logging.Level.WARNING);
+        return logger;
     }
 
     String url() {
