@@ -29,7 +29,7 @@ public final class Listener {
         this.context = context;
         this.address = address;
         this.pipeline = switch (context.mode()) {
-            case PASSTHROUGH -> new PassthroughPipeline();
+            case PASSTHROUGH, EGRESS -> new PassthroughPipeline();
             case TERMINATE -> throw new UnsupportedOperationException("terminate listeners are not wired yet");
         };
     }

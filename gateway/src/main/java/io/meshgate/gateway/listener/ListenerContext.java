@@ -25,4 +25,5 @@ public record ListenerContext(
         int connectAttempts,
         Duration clientHelloTimeout,
         Duration connectTimeout,
-        Duration idleTimeout) {}
+        Duration idleTimeout,
+        Router.EgressPolicy egressPolicy) {}

@@ -4,6 +4,8 @@ import io.meshgate.gateway.relay.IdleTimeout;
 import io.meshgate.gateway.relay.TrafficMeter;
 import io.meshgate.routing.Endpoint;
 import io.meshgate.routing.EndpointSet;
+import io.meshgate.routing.Resolution;
+import java.util.List;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
@@ -57,14 +59,24 @@ final class UpstreamConnector extends ChannelInboundHandlerAdapter {
     public void channelReadComplete(ChannelHandlerContext ctx) {
         if (!connecting && pending != null) {
             connecting = true;
-            EndpointSet set = connection.endpoints();
-            int attempts = Math.min(connection.listener().connectAttempts(), set.size());
-            connect(ctx, set, connection.listener().picker().first(set), 0, attempts);
+            if (connection.gateways() != null) {
+                // Egress to other clusters: every candidate gateway once, in the router's order.
+                List<Endpoint> order = connection.gateways().stream().map(Resolution.RemoteGateway::gateway).toList();
+                connect(ctx, order, 0, order.size());
+            } else {
+                EndpointSet set = connection.endpoints();
+                int first = connection.listener().picker().first(set);
+                List<Endpoint> order = new java.util.ArrayList<>(set.size());
+                for (int i = 0; i < set.size(); i++) {
+                    order.add(set.get((first + i) % set.size()));
+                }
+                connect(ctx, order, 0, Math.min(connection.listener().connectAttempts(), set.size()));
+            }
         }
     }
 
-    private void connect(ChannelHandlerContext ctx, EndpointSet set, int first, int tried, int attempts) {
-        Endpoint endpoint = set.get((first + tried) % set.size());
+    private void connect(ChannelHandlerContext ctx, List<Endpoint> order, int tried, int attempts) {
+        Endpoint endpoint = order.get(tried);
         ListenerContext listener = connection.listener();
         Channel downstream = ctx.channel();
         long start = System.nanoTime();
@@ -97,7 +109,7 @@ final class UpstreamConnector extends ChannelInboundHandlerAdapter {
             } else {
                 listener.metrics().upstreamConnectFailed();
                 if (tried + 1 < attempts) {
-                    connect(ctx, set, first, tried + 1, attempts);
+                    connect(ctx, order, tried + 1, attempts);
                 } else {
                     connection.refuse(Outcome.UPSTREAM_FAILED);
                 }
@@ -107,6 +119,7 @@ final class UpstreamConnector extends ChannelInboundHandlerAdapter {
 
     private void connected(ChannelHandlerContext ctx, Channel upstream, Endpoint endpoint) {
         connection.upstream(upstream, endpoint);
+        connection.listener().metrics().upstreamConnection(destinationCluster(endpoint));
         connection.outcome(Outcome.ROUTED);
         ByteBuf hello = pending;
         pending = null;
@@ -130,6 +143,18 @@ final class UpstreamConnector extends ChannelInboundHandlerAdapter {
             return;
         }
         ctx.fireUserEventTriggered(evt);
+    }
+
+    /** The cluster a connection went to: a remote gateway's cluster, or the local source's name. */
+    private String destinationCluster(Endpoint endpoint) {
+        if (connection.gateways() != null) {
+            for (Resolution.RemoteGateway g : connection.gateways()) {
+                if (g.gateway().equals(endpoint)) {
+                    return g.cluster();
+                }
+            }
+        }
+        return connection.cluster();
     }
 
     @Override
