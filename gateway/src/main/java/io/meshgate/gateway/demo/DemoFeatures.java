@@ -7,6 +7,6 @@ package io.meshgate.gateway.demo;
 record DemoFeatures(boolean terminate, boolean multicluster) {
 
     static DemoFeatures current() {
-        return new DemoFeatures(false, false);
+        return new DemoFeatures(false, true);
     }
 }

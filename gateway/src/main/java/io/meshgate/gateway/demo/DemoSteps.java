@@ -26,6 +26,7 @@ final class DemoSteps {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String DOWNSTREAM = "meshgate_downstream_connections_total";
+    private static final String UPSTREAM = "meshgate_upstream_connections_total";
     private static final Duration RELOAD_TIMEOUT = Duration.ofSeconds(5);
     private static final Duration SCALE_DEADLINE = Duration.ofSeconds(1);
 
@@ -142,23 +143,45 @@ final class DemoSteps {
     // 4
     private String egressToRemoteCluster() throws Exception {
         requireMultiCluster();
-        AdminClient.Answer local = AdminClient.get(b.admin(), "/debug/resolve?sni=" + encode(Demo.SNI));
-        expect(!JSON.readTree(local.body()).has("endpoints") || JSON.readTree(local.body()).get("endpoints").isEmpty(),
-                "cluster-b has local httpbin endpoints: " + local.body());
+        // What cluster-b's meshgate knows: no local endpoint, cluster-a's gateway at the address its Service announces.
+        String expectedGateway = a.gatewayIp() + ":" + DemoNetwork.EASTWEST_PORT;
+        String resolveUrl = "/debug/resolve?sni=" + encode(Demo.SNI);
+        JsonNode resolved = within(Duration.ofSeconds(5), () -> {
+            JsonNode node = JSON.readTree(AdminClient.get(b.admin(), resolveUrl).body());
+            return remoteGateway(node, a.name()).equals(expectedGateway) ? node : null;
+        }, "cluster-b's /debug/resolve never listed cluster-a's gateway " + expectedGateway);
+        expect(endpoints(resolved).isEmpty(), "cluster-b has local httpbin endpoints: " + resolved);
         String[] routedA = {"listener=\"eastwest\"", "outcome=\"routed\""};
+        String[] toClusterA = {"listener=\"egress\"", "cluster=\"" + a.name() + "\""};
         double routedBefore = AdminClient.metric(a.admin(), DOWNSTREAM, routedA);
+        double sentBefore = AdminClient.metric(b.admin(), UPSTREAM, toClusterA);
         WhoAmI who = sleep.whoami(b.listener(DemoNetwork.EGRESS_PORT), Demo.SNI);
         expect(who.cluster().equals(a.name()), "answered by " + who.pod() + " of " + who.cluster());
         expect(who.peer().equals(sleep.spiffeId()) && who.peerRootSha256().equals(b.rootSha256()),
                 "end-to-end mTLS broken: the pod saw " + who.peer() + " signed by " + who.peerRoot());
-        double routedAfter = within(Duration.ofSeconds(2), () -> {
-            double now = AdminClient.metric(a.admin(), DOWNSTREAM, routedA);
-            return now > routedBefore ? now : null;
-        }, "cluster-a's east-west listener did not count the connection");
-        return "no httpbin endpoint in cluster-b, so meshgate-b sent it to cluster-a's gateway " + a.gatewayIp() + ":"
-                + DemoNetwork.EASTWEST_PORT + " (learned from Service " + DemoCluster.GATEWAY_NAMESPACE + "/"
-                + DemoCluster.GATEWAY_SERVICE + " in cluster-a's API server; eastwest routed " + (long) routedBefore
-                + " -> " + (long) routedAfter + "); " + who.pod() + " saw " + who.peer() + " signed by cluster-b's root";
+        within(Duration.ofSeconds(2), () -> AdminClient.metric(b.admin(), UPSTREAM, toClusterA) > sentBefore ? true : null,
+                "cluster-b's /metrics did not count an egress connection to cluster-a");
+        within(Duration.ofSeconds(2), () -> AdminClient.metric(a.admin(), DOWNSTREAM, routedA) > routedBefore ? true : null,
+                "cluster-a's east-west listener did not count the connection");
+        return "no httpbin endpoint in cluster-b; meshgate-b sent it to cluster-a's gateway " + expectedGateway
+                + " (from Service " + DemoCluster.GATEWAY_NAMESPACE + "/" + DemoCluster.GATEWAY_SERVICE
+                + " in cluster-a's API server), SNI unchanged; " + who.pod() + " saw " + who.peer()
+                + " signed by cluster-b's root";
+    }
+
+    private static String remoteGateway(JsonNode resolved, String cluster) {
+        for (JsonNode remote : resolved.path("remoteClusters")) {
+            if (remote.path("cluster").asText().equals(cluster)) {
+                return remote.path("gateway").asText();
+            }
+        }
+        return "";
+    }
+
+    private static List<String> endpoints(JsonNode resolved) {
+        List<String> list = new ArrayList<>();
+        resolved.path("endpoints").forEach(e -> list.add(e.asText()));
+        return list;
     }
 
     // 5
@@ -170,7 +193,7 @@ final class DemoSteps {
         String resolveUrl = "/debug/resolve?sni=" + encode(Demo.SNI);
         List<String> seen = List.of();
         while (System.nanoTime() - start < SCALE_DEADLINE.toNanos()) {
-            seen = endpoints(AdminClient.get(a.admin(), resolveUrl));
+            seen = endpoints(JSON.readTree(AdminClient.get(a.admin(), resolveUrl).body()));
             if (seen.equals(expected)) {
                 break;
             }
@@ -193,24 +216,30 @@ final class DemoSteps {
 
     // 6
     private String thirdClusterJoins() throws Exception {
-        requireTerminate();
         DemoCluster c = demo.extraCluster("cluster-c");
         Workload sleepOfC = c.workload("sleep", demo.group());
+        InetSocketAddress passthrough = a.listener(DemoNetwork.EASTWEST_PORT);
         InetSocketAddress terminate = a.listener(DemoNetwork.EASTWEST_MTLS_PORT);
-        refusal(() -> sleepOfC.whoami(terminate, Demo.SNI));
+        refusal(() -> sleepOfC.whoami(passthrough, Demo.SNI));
+        if (demo.features().terminate()) {
+            refusal(() -> sleepOfC.whoami(terminate, Demo.SNI));
+        }
 
         FederatedBundle.write(List.of(a.rootCertFile(), b.rootCertFile(), c.rootCertFile()), demo.bundle(), Instant.now());
         long start = System.nanoTime();
+        WhoAmI direct = within(RELOAD_TIMEOUT, () -> sleepOfC.whoami(passthrough, Demo.SNI),
+                "cluster-a's pods still refused cluster-c's workload " + RELOAD_TIMEOUT.toSeconds() + "s after the bundle changed");
+        long podMillis = (System.nanoTime() - start) / 1_000_000;
+        expect(direct.peerRootSha256().equals(c.rootSha256()), "the pod saw a chain signed by " + direct.peerRoot());
+        requireTerminate();
         WhoAmI viaGateway = within(RELOAD_TIMEOUT, () -> sleepOfC.whoami(terminate, Demo.SNI),
                 "cluster-a's gateway still refused cluster-c's workload " + RELOAD_TIMEOUT.toSeconds() + "s after the bundle changed");
-        long millis = (System.nanoTime() - start) / 1_000_000;
+        long gatewayMillis = (System.nanoTime() - start) / 1_000_000;
         expect(sleepOfC.spiffeId().equals(viaGateway.xfccUri()), "XFCC " + viaGateway.xfcc() + " does not name cluster-c's sleep");
-        WhoAmI direct = within(RELOAD_TIMEOUT, () -> sleepOfC.whoami(a.listener(DemoNetwork.EASTWEST_PORT), Demo.SNI),
-                "cluster-a's pods still refused cluster-c's workload " + RELOAD_TIMEOUT.toSeconds() + "s after the bundle changed");
-        expect(direct.peerRootSha256().equals(c.rootSha256()), "the pod saw a chain signed by " + direct.peerRoot());
-        return "cluster-c's sleep refused before; accepted " + millis + " ms after bundle.pem gained " + c.rootSubject()
-                + " through eastwest-mtls (XFCC URI=" + viaGateway.xfccUri() + ") and passthrough (" + direct.pod()
-                + " saw root sha256 " + Demo.shortHash(direct.peerRootSha256()) + "), same gateway process";
+        return "cluster-c's sleep was refused; once bundle.pem gained " + c.rootSubject() + " it was accepted through "
+                + "eastwest-mtls after " + gatewayMillis + " ms (XFCC URI=" + viaGateway.xfccUri() + ", same gateway process) "
+                + "and by the pods (passthrough) after " + podMillis + " ms (" + direct.pod() + " saw root sha256 "
+                + Demo.shortHash(direct.peerRootSha256()) + ")";
     }
 
     private void requireTerminate() throws StepFailure {
@@ -227,15 +256,6 @@ final class DemoSteps {
 
     private String address(int pod) {
         return a.pods().get(Demo.HTTPBIN + "-" + pod).address().getHostString() + ":" + DemoNetwork.POD_PORT;
-    }
-
-    private static List<String> endpoints(AdminClient.Answer answer) throws IOException {
-        JsonNode node = JSON.readTree(answer.body());
-        List<String> list = new ArrayList<>();
-        if (node.has("endpoints")) {
-            node.get("endpoints").forEach(e -> list.add(e.asText()));
-        }
-        return list;
     }
 
     /** A call that must fail; returns the failure, shortened for the step's line. */
