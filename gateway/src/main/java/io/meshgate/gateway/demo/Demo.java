@@ -159,8 +159,8 @@ public final class Demo implements AutoCloseable {
                 "  curl '" + adminUrl(a) + "/debug/resolve?sni=" + SNI + "'",
                 "  curl " + adminUrl(b) + "/debug/routes; curl " + adminUrl(a) + "/debug/trust; curl -s "
                         + adminUrl(a) + "/metrics | grep meshgate_downstream",
-                "  # change cluster-a (the embedded API server takes kubectl too)",
-                "  kubectl --kubeconfig " + a.dir().resolve("cluster-a.kubeconfig") + " get services,endpointslices -A",
+                "  # cluster-a's API server (fabric8's mock in CRUD mode: REST, no kubectl discovery); PUT a slice to scale",
+                "  curl " + a.api().url() + "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
                 "");
     }
 

@@ -144,7 +144,7 @@ final class DemoCluster implements AutoCloseable {
                 .withNewSpec().withType("LoadBalancer").withSelector(Map.of("app", GATEWAY_SERVICE))
                 .addNewPort().withName("tls-passthrough").withPort(DemoNetwork.EASTWEST_PORT).withProtocol("TCP")
                 .withNewTargetPort(DemoNetwork.EASTWEST_PORT).endPort()
-                .addNewPort().withName("tls-terminate").withPort(DemoNetwork.EASTWEST_MTLS_PORT).withProtocol("TCP")
+                .addNewPort().withName("tls-mtls").withPort(DemoNetwork.EASTWEST_MTLS_PORT).withProtocol("TCP")
                 .withNewTargetPort(DemoNetwork.EASTWEST_MTLS_PORT).endPort()
                 .endSpec()
                 .withNewStatus().withNewLoadBalancer().addNewIngress().withIp(network.gatewayIp(index)).endIngress()
@@ -163,7 +163,8 @@ final class DemoCluster implements AutoCloseable {
      * reached through their API servers, and the gateway's certificate; returns the file.
      */
     Path writeConfig(List<DemoCluster> remotes, DemoFeatures features) throws PkiException, IOException {
-        issue("meshgate", GATEWAY_ID.toString(), GATEWAY_SERVICE + "." + GATEWAY_NAMESPACE + ".svc");
+        // The routing name as a DNS name too, only so that curl's host name check passes in --keep-running.
+        issue("meshgate", GATEWAY_ID.toString(), GATEWAY_SERVICE + "." + GATEWAY_NAMESPACE + ".svc", Demo.SNI);
         writeKubeconfig(dir);
         StringBuilder clusters = new StringBuilder();
         clusters.append("    - name: ").append(name).append('\n')
