@@ -58,7 +58,13 @@ public final class Gateway implements AutoCloseable {
         this.configFile = configFile;
         this.transport = Transport.select(config.runtime().transport());
         this.router = new Router(routeSources());
-        this.tls = java.util.Optional.ofNullable(config.tls()).map(this::loadTls);
+        try {
+            this.tls = java.util.Optional.ofNullable(config.tls()).map(this::loadTls);
+        } catch (RuntimeException e) {
+            clusters.forEach(KubernetesCluster::close); // nothing half-built stays behind
+            metrics.close();
+            throw e;
+        }
     }
 
     /** Loads the identity and bundle now: a broken file stops the start with a message naming it (exit 2). */

@@ -26,8 +26,17 @@ public sealed interface Resolution {
     /** Not routable, with the {@code /debug/resolve} code. */
     record Refused(RouteError error) implements Resolution {}
 
+    /** The refusal for {@code error}: one shared instance per error, so refusing allocates nothing. */
     static Resolution refused(RouteError error) {
-        return new Refused(error);
+        return RefusedByError.ALL[error.ordinal()];
+    }
+
+    /** Holds the shared refusals (interfaces cannot have private static fields initialised lazily). */
+    final class RefusedByError {
+        private static final Refused[] ALL = java.util.Arrays.stream(RouteError.values())
+                .map(Refused::new).toArray(Refused[]::new);
+
+        private RefusedByError() {}
     }
 
     default boolean isRouted() {

@@ -49,17 +49,8 @@ class EgressTest {
         tls.close();
     }
 
-    private Path kubeconfig(String name, MockApiServer api) throws Exception {
-        Path f = dir.resolve(name + ".kubeconfig");
-        Files.writeString(f, """
-                apiVersion: v1
-                kind: Config
-                clusters: [{name: c, cluster: {server: "http://127.0.0.1:%d"}}]
-                contexts: [{name: c, context: {cluster: c, user: u}}]
-                current-context: c
-                users: [{name: u, user: {token: t}}]
-                """.formatted(api.port()));
-        return f;
+    private Path kubeconfig(String name, MockApiServer api) {
+        return api.writeKubeconfig(dir.resolve(name + ".kubeconfig"));
     }
 
     private static void httpbin(MockApiServer api, String ip) {

@@ -50,15 +50,8 @@ class RemoteClusterDiscoveryTest {
         remoteApi.close();
     }
 
-    private String kubeconfig(MockApiServer api) {
-        return """
-                apiVersion: v1
-                kind: Config
-                clusters: [{name: c, cluster: {server: "http://127.0.0.1:%d"}}]
-                contexts: [{name: c, context: {cluster: c, user: u}}]
-                current-context: c
-                users: [{name: u, user: {token: t}}]
-                """.formatted(api.port());
+    private static String kubeconfig(MockApiServer api) {
+        return api.kubeconfig();
     }
 
     private static Service loadBalancer(String ip, String hostname, int port) {
