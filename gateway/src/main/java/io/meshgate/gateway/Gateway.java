@@ -9,6 +9,9 @@ import io.meshgate.gateway.metrics.ListenerMetrics;
 import io.meshgate.gateway.relay.CopyRelay;
 import io.meshgate.gateway.relay.Relay;
 import io.meshgate.gateway.relay.SpliceRelay;
+import io.meshgate.gateway.terminate.HandshakeMetrics;
+import io.meshgate.gateway.terminate.Termination;
+import io.meshgate.gateway.upstream.EndpointDialer;
 import io.meshgate.gateway.upstream.EndpointPicker;
 import io.meshgate.routing.AppProtocol;
 import io.meshgate.routing.Endpoint;
@@ -124,10 +127,17 @@ public final class Gateway implements AutoCloseable {
         Relay relay = relay();
         EndpointPicker picker = new EndpointPicker(config.loadBalancing().policy());
         for (MeshgateConfig.Listener l : config.listeners()) {
-            ListenerContext ctx = new ListenerContext(l.name(), l.mode(), new ListenerMetrics(metrics.registry(), l.name()),
+            ListenerMetrics listenerMetrics = new ListenerMetrics(metrics.registry(), l.name());
+            EndpointDialer dialer = new EndpointDialer(transport, picker, listenerMetrics,
+                    config.loadBalancing().connectAttempts(), config.timeouts().connectDuration());
+            Termination termination = l.mode() == MeshgateConfig.ListenerMode.TERMINATE
+                    ? new Termination(tls.orElseThrow(), config.tls().upstream(), config.timeouts().tlsHandshakeDuration(),
+                            config.limits().upstreamPoolSize(), new HandshakeMetrics(metrics.registry(), l.name()))
+                    : null;
+            ListenerContext ctx = new ListenerContext(l.name(), l.mode(), listenerMetrics,
                     router, picker, transport, relay, l.maxConnections(), config.limits().clientHelloMaxBytes(),
                     config.loadBalancing().connectAttempts(), config.timeouts().clientHelloDuration(),
-                    config.timeouts().connectDuration(), config.timeouts().idleDuration(),
+                    config.timeouts().connectDuration(), config.timeouts().idleDuration(), dialer, termination,
                     config.discovery().egressPolicy() == MeshgateConfig.EgressPolicy.SPREAD
                             ? Router.EgressPolicy.SPREAD : Router.EgressPolicy.LOCAL_FIRST);
             Listener listener = new Listener(ctx, l.hostPort());

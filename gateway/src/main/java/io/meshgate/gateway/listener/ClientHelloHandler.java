@@ -16,7 +16,7 @@ import java.util.concurrent.TimeUnit;
  * unchanged, behind a {@link ServerNameEvent}. Refusals (no SNI, not a hello, over the cap, EOF
  * mid-hello, too slow) close the connection and nothing is forwarded.
  */
-final class ClientHelloHandler extends ChannelInboundHandlerAdapter {
+public final class ClientHelloHandler extends ChannelInboundHandlerAdapter {
 
     /** Fired once the SNI is known, just before the buffered bytes. */
     record ServerNameEvent(String serverName) {}
@@ -26,7 +26,7 @@ final class ClientHelloHandler extends ChannelInboundHandlerAdapter {
     private ByteBuf cumulation;
     private ScheduledFuture<?> timeout;
 
-    ClientHelloHandler(Connection connection) {
+    public ClientHelloHandler(Connection connection) {
         this.connection = connection;
         this.reader = new ClientHelloReader(connection.listener().clientHelloMaxBytes());
     }

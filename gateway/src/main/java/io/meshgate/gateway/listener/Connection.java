@@ -26,6 +26,7 @@ public final class Connection {
     private String cluster = "";
     private Channel upstream;
     private Endpoint upstreamEndpoint;
+    private Outcome closedOutcome;
 
     private Connection(ListenerContext listener, Channel downstream) {
         this.listener = listener;
@@ -115,6 +116,14 @@ public final class Connection {
         return outcome;
     }
 
+    /**
+     * What the connection counts as if it closes before a stage records an outcome, for stages
+     * where the default guess (by how far routing got) is wrong, e.g. mid-handshake = tls_error.
+     */
+    public void outcomeIfClosed(Outcome o) {
+        this.closedOutcome = o;
+    }
+
     /** Refuses the connection: records why and closes it without forwarding a byte. */
     public void refuse(Outcome o) {
         if (log.isDebugEnabled()) {
@@ -128,7 +137,7 @@ public final class Connection {
         listener.metrics().active().decrementAndGet();
         if (outcome == null) {
             // Closed before any stage decided: the peer went away mid-hello, or before an upstream answered.
-            outcome(serverName == null ? Outcome.BAD_HELLO : endpoints == null ? Outcome.NO_ROUTE : Outcome.UPSTREAM_FAILED);
+            outcome(closedOutcome != null ? closedOutcome : serverName == null ? Outcome.BAD_HELLO : endpoints == null ? Outcome.NO_ROUTE : Outcome.UPSTREAM_FAILED);
         }
         if (upstream != null) {
             upstream.close();

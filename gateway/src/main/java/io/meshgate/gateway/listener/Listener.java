@@ -1,6 +1,8 @@
 package io.meshgate.gateway.listener;
 
 import io.meshgate.gateway.config.HostPort;
+import io.meshgate.gateway.terminate.TerminatePipeline;
+import io.meshgate.gateway.upstream.EndpointDialer;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -30,7 +32,7 @@ public final class Listener {
         this.address = address;
         this.pipeline = switch (context.mode()) {
             case PASSTHROUGH, EGRESS -> new PassthroughPipeline();
-            case TERMINATE -> throw new UnsupportedOperationException("terminate listeners are not wired yet");
+            case TERMINATE -> new TerminatePipeline();
         };
     }
 
@@ -44,7 +46,7 @@ public final class Listener {
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.SO_KEEPALIVE, true)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, UpstreamConnector.WATER_MARK)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, EndpointDialer.WATER_MARK)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {

@@ -4,13 +4,16 @@ import io.meshgate.gateway.Transport;
 import io.meshgate.gateway.config.MeshgateConfig;
 import io.meshgate.gateway.metrics.ListenerMetrics;
 import io.meshgate.gateway.relay.Relay;
+import io.meshgate.gateway.terminate.Termination;
+import io.meshgate.gateway.upstream.EndpointDialer;
 import io.meshgate.gateway.upstream.EndpointPicker;
 import io.meshgate.routing.Router;
 import java.time.Duration;
 
 /**
  * What every connection of one listener shares: its name and metrics, the router, the endpoint
- * picker, the relay, and the limits and timeouts from the config. Immutable.
+ * picker and dialer, the relay, the limits and timeouts from the config, and for a terminate
+ * listener its {@link Termination} (null for passthrough). Immutable.
  */
 public record ListenerContext(
         String name,
@@ -26,4 +29,6 @@ public record ListenerContext(
         Duration clientHelloTimeout,
         Duration connectTimeout,
         Duration idleTimeout,
+        EndpointDialer dialer,
+        Termination termination,
         Router.EgressPolicy egressPolicy) {}

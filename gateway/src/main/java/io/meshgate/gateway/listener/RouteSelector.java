@@ -14,11 +14,11 @@ import io.netty.util.ReferenceCountUtil;
  * (one lock-free lookup). An SNI that names nothing routable closes the connection
  * ({@code no_route}) and the buffered hello is dropped, never forwarded.
  */
-final class RouteSelector extends ChannelInboundHandlerAdapter {
+public final class RouteSelector extends ChannelInboundHandlerAdapter {
 
     private final Connection connection;
 
-    RouteSelector(Connection connection) {
+    public RouteSelector(Connection connection) {
         this.connection = connection;
     }
 

@@ -1,46 +1,85 @@
 package io.meshgate.gateway.listener;
 
 import io.meshgate.gateway.relay.IdleTimeout;
+import io.meshgate.gateway.relay.Relay;
 import io.meshgate.gateway.relay.TrafficMeter;
+import io.meshgate.gateway.upstream.EndpointDialer;
 import io.meshgate.routing.Endpoint;
-import io.meshgate.routing.EndpointSet;
 import io.meshgate.routing.Resolution;
-import java.util.List;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
-import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
 
 /**
- * Stage 3 (passthrough): connects to an endpoint of the route on the downstream's own event loop
- * (splice needs both channels there, and it saves cross-thread hand-offs), trying the next
- * endpoint on failure up to the configured attempts. Then it forwards every byte read so far,
+ * Stage 3 (passthrough, and terminate TCP services after the handshake): connects to an endpoint
+ * of the route on the downstream's own event loop (splice needs both channels there, and it saves
+ * cross-thread hand-offs) through the {@link EndpointDialer}, which tries the next endpoint on
+ * failure; secures it if the listener re-originates TLS. Then it forwards every byte read so far,
  * byte-identical, and hands both channels to the relay.
  */
-final class UpstreamConnector extends ChannelInboundHandlerAdapter {
+public final class UpstreamConnector extends ChannelInboundHandlerAdapter {
 
-    /** Larger than Netty's default so bulk streams toggle autoRead less often; still bounded per connection. */
-    static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(64 * 1024, 256 * 1024);
+    /**
+     * What happens on a freshly connected upstream before bytes flow: nothing for passthrough,
+     * the mTLS handshake with the gateway's identity for a terminate listener. A failed future
+     * counts the connection {@code upstream_failed}.
+     */
+    public interface Origination {
+        Origination NONE = (upstream, endpoint) -> upstream.newSucceededFuture();
+
+        Future<?> secure(Channel upstream, Endpoint endpoint);
+    }
+
+    /** The relay installs its handlers once connected. */
+    private static final ChannelHandler NO_HANDLERS = new ChannelInitializer<>() {
+        @Override
+        protected void initChannel(Channel ch) {
+        }
+    };
 
     private final Connection connection;
     private final IdleTimeout idle;
+    private final Relay relay;
+    private final Origination origination;
+    /** Connect as soon as the stage is added instead of waiting for the first bytes (server-speaks-first services). */
+    private final boolean eager;
     private CompositeByteBuf pending;
     private boolean connecting;
     /** The downstream half-closed before the relay existed (epoll reads to EOF on RDHUP even with autoRead off). */
     private boolean inputShutdown;
-    private ChannelFuture attempt;
+    private Future<EndpointDialer.Dialed> attempt;
 
+    /** Passthrough: connect once the hello is buffered, relay with the listener's relay. */
     UpstreamConnector(Connection connection, IdleTimeout idle) {
+        this(connection, idle, connection.listener().relay(), Origination.NONE, false);
+    }
+
+    /** Connects at once, secures the upstream with {@code origination}, relays with {@code relay}. */
+    public UpstreamConnector(Connection connection, IdleTimeout idle, Relay relay, Origination origination) {
+        this(connection, idle, relay, origination, true);
+    }
+
+    private UpstreamConnector(Connection connection, IdleTimeout idle, Relay relay, Origination origination, boolean eager) {
         this.connection = connection;
         this.idle = idle;
+        this.relay = relay;
+        this.origination = origination;
+        this.eager = eager;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        if (eager && !connecting) {
+            connecting = true;
+            connect(ctx);
+        }
     }
 
     @Override
@@ -59,74 +98,59 @@ final class UpstreamConnector extends ChannelInboundHandlerAdapter {
     public void channelReadComplete(ChannelHandlerContext ctx) {
         if (!connecting && pending != null) {
             connecting = true;
-            if (connection.gateways() != null) {
-                // Egress to other clusters: every candidate gateway once, in the router's order.
-                List<Endpoint> order = connection.gateways().stream().map(Resolution.RemoteGateway::gateway).toList();
-                connect(ctx, order, 0, order.size());
-            } else {
-                EndpointSet set = connection.endpoints();
-                int first = connection.listener().picker().first(set);
-                List<Endpoint> order = new java.util.ArrayList<>(set.size());
-                for (int i = 0; i < set.size(); i++) {
-                    order.add(set.get((first + i) % set.size()));
-                }
-                connect(ctx, order, 0, Math.min(connection.listener().connectAttempts(), set.size()));
-            }
+            connect(ctx);
         }
     }
 
-    private void connect(ChannelHandlerContext ctx, List<Endpoint> order, int tried, int attempts) {
-        Endpoint endpoint = order.get(tried);
+    private void connect(ChannelHandlerContext ctx) {
         ListenerContext listener = connection.listener();
         Channel downstream = ctx.channel();
-        long start = System.nanoTime();
-        Bootstrap b = new Bootstrap()
-                .group(downstream.eventLoop())
-                .channel(listener.transport().socketChannel())
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, listener.connectTimeout().toMillis()))
-                .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.SO_KEEPALIVE, true)
-                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
-                .option(ChannelOption.MESSAGE_SIZE_ESTIMATOR, new TrafficMeter(listener.metrics().bytesToUpstream(), idle))
-                .handler(new ChannelInitializer<>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        // The relay installs its handlers once connected.
-                    }
-                });
-        attempt = b.connect(endpoint.socketAddress());
-        attempt.addListener((ChannelFuture f) -> {
+        TrafficMeter meter = new TrafficMeter(listener.metrics().bytesToUpstream(), idle);
+        attempt = connection.gateways() != null
+                // Egress to other clusters: every candidate gateway once, in the router's order.
+                ? listener.dialer().dial(downstream.eventLoop(),
+                        connection.gateways().stream().map(Resolution.RemoteGateway::gateway).toList(),
+                        connection.gateways().size(), meter, NO_HANDLERS)
+                : listener.dialer().dial(downstream.eventLoop(), connection.endpoints(), meter, NO_HANDLERS);
+        attempt.addListener((Future<EndpointDialer.Dialed> f) -> {
             attempt = null;
-            if (!downstream.isActive()) {
-                f.channel().close();
+            if (f.isCancelled()) {
                 return;
             }
-            if (f.isSuccess()) {
-                listener.metrics().upstreamConnected(System.nanoTime() - start);
-                connected(ctx, f.channel(), endpoint);
-            } else {
-                listener.metrics().upstreamConnectFailed();
-                if (tried + 1 < attempts) {
-                    connect(ctx, order, tried + 1, attempts);
-                } else {
-                    connection.refuse(Outcome.UPSTREAM_FAILED);
+            if (!downstream.isActive()) {
+                if (f.isSuccess()) {
+                    f.getNow().channel().close();
                 }
+                return;
             }
+            if (!f.isSuccess()) {
+                connection.refuse(Outcome.UPSTREAM_FAILED);
+                return;
+            }
+            Channel upstream = f.getNow().channel();
+            // From here the upstream closes with the downstream, also while it is being secured.
+            connection.upstream(upstream, f.getNow().endpoint());
+            listener.metrics().upstreamConnection(destinationCluster(f.getNow().endpoint()));
+            origination.secure(upstream, f.getNow().endpoint()).addListener(secured -> {
+                if (!secured.isSuccess()) {
+                    connection.refuse(Outcome.UPSTREAM_FAILED);
+                } else if (downstream.isActive()) {
+                    connected(ctx, upstream);
+                }
+            });
         });
     }
 
-    private void connected(ChannelHandlerContext ctx, Channel upstream, Endpoint endpoint) {
-        connection.upstream(upstream, endpoint);
-        connection.listener().metrics().upstreamConnection(destinationCluster(endpoint));
+    private void connected(ChannelHandlerContext ctx, Channel upstream) {
         connection.outcome(Outcome.ROUTED);
-        ByteBuf hello = pending;
-        pending = null;
-        upstream.writeAndFlush(hello);
+        if (pending != null) {
+            ByteBuf first = pending;
+            pending = null;
+            upstream.writeAndFlush(first);
+        }
         idle.start(upstream);
         ctx.pipeline().remove(this);
-        connection.listener().relay().start(ctx.channel(), upstream);
+        relay.start(ctx.channel(), upstream);
         if (inputShutdown) {
             // Replay the FIN for the relay now that it can pass it on (after the bytes before it).
             ctx.channel().pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);

@@ -5,14 +5,27 @@ package io.meshgate.gateway.relay;
  * <pre>
  *   hello (ClientHelloHandler)  → route (RouteSelector) → connect (UpstreamConnector) → relay (RelayHandler)
  * </pre>
- * Each stage removes itself when done, so an established connection carries only {@code relay};
- * the upstream channel carries only {@code relay}.
+ * A terminate downstream (io.meshgate.gateway.terminate.TerminatePipeline):
+ * <pre>
+ *   hello → route → tls (DownstreamTls, then the SslHandler it installs) → handshake (HandshakeOutcome)
+ *     TCP service:  tls → connect (TcpUpstream) → relay
+ *     HTTP service: tls → http-codec (HttpServerCodec) → http (HttpProxyHandler)
+ * </pre>
+ * Each stage removes itself when done, so an established connection carries only {@code relay}
+ * (passthrough), {@code tls, relay} (terminate, TCP) or {@code tls, http-codec, http} (terminate,
+ * HTTP). Upstream channels carry {@code relay} (passthrough), {@code tls, relay} (terminate, TCP),
+ * or {@code tls, http-codec, exchange} (pooled HTTP); {@code tls} only with {@code tls.upstream: mtls}.
  */
 public final class MeshgateHandlerNames {
     public static final String CLIENT_HELLO = "hello";
     public static final String ROUTE = "route";
     public static final String CONNECT = "connect";
     public static final String RELAY = "relay";
+    public static final String TLS = "tls";
+    public static final String HANDSHAKE = "handshake";
+    public static final String HTTP_CODEC = "http-codec";
+    public static final String HTTP = "http";
+    public static final String EXCHANGE = "exchange";
 
     private MeshgateHandlerNames() {}
 }

@@ -36,6 +36,7 @@ public final class TrafficMeter implements MessageSizeEstimator, MessageSizeEsti
     private final Counter bytes;
     private final IdleTimeout activity;
 
+    /** {@code activity} may be null for channels shared by many connections (pooled upstreams). */
     public TrafficMeter(Counter bytes, IdleTimeout activity) {
         this.bytes = bytes;
         this.activity = activity;
@@ -67,7 +68,9 @@ public final class TrafficMeter implements MessageSizeEstimator, MessageSizeEsti
         }
         if (n > 0) {
             bytes.increment(n);
-            activity.touch();
+            if (activity != null) {
+                activity.touch();
+            }
         }
         return n;
     }

@@ -60,6 +60,17 @@ public final class RunningGateway implements AutoCloseable {
         return c == null ? 0 : c.count();
     }
 
+    /** Any counter by its Micrometer name and tags; 0 when absent. */
+    public double counter(String name, String... tags) {
+        Counter c = gateway.metrics().registry().find(name).tags(tags).counter();
+        return c == null ? 0 : c.count();
+    }
+
+    /** {@code meshgate_tls_handshakes_total{listener, result}}. */
+    public double handshakes(String listener, String result) {
+        return counter("meshgate.tls.handshakes", "listener", listener, "result", result);
+    }
+
     public double bytes(String listener, String direction) {
         Counter c = gateway.metrics().registry().find("meshgate.relay.bytes")
                 .tags("listener", listener, "direction", direction).counter();

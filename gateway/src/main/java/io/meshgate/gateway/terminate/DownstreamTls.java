@@ -1,0 +1,39 @@
+package io.meshgate.gateway.terminate;
+
+import io.meshgate.gateway.listener.Connection;
+import io.meshgate.gateway.listener.Outcome;
+import io.meshgate.gateway.relay.MeshgateHandlerNames;
+import io.meshgate.tls.TlsMaterial;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.ssl.SslHandler;
+
+/**
+ * Stage 3 (terminate): once the route is known and the buffered ClientHello arrives, puts the
+ * server {@link SslHandler} of the CURRENT TLS material in its own place, so each new handshake
+ * uses the newest identity and trust bundle while open connections keep theirs. The hello bytes
+ * then flow into the SslHandler unchanged.
+ */
+final class DownstreamTls extends ChannelInboundHandlerAdapter {
+
+    private final Connection connection;
+    private final HandshakeOutcome handshake;
+
+    DownstreamTls(Connection connection, HandshakeOutcome handshake) {
+        this.connection = connection;
+        this.handshake = handshake;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        Termination termination = connection.listener().termination();
+        TlsMaterial material = termination.tls().current();
+        SslHandler ssl = material.serverHandler(ctx.alloc());
+        ssl.setHandshakeTimeoutMillis(termination.handshakeTimeout().toMillis());
+        // A peer that goes away mid-handshake is a TLS failure, not a routing one.
+        connection.outcomeIfClosed(Outcome.TLS_ERROR);
+        handshake.terminatingWith(material, ssl);
+        ctx.pipeline().replace(this, MeshgateHandlerNames.TLS, ssl);
+        ctx.fireChannelRead(msg); // a replaced context forwards to its replacement
+    }
+}

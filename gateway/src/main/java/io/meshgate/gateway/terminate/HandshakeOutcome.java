@@ -1,0 +1,115 @@
+package io.meshgate.gateway.terminate;
+
+import io.meshgate.gateway.listener.Connection;
+import io.meshgate.gateway.listener.Outcome;
+import io.meshgate.gateway.listener.UpstreamConnector;
+import io.meshgate.gateway.relay.CopyRelay;
+import io.meshgate.gateway.relay.IdleTimeout;
+import io.meshgate.gateway.relay.MeshgateHandlerNames;
+import io.meshgate.gateway.relay.Relay;
+import io.meshgate.routing.AppProtocol;
+import io.meshgate.tls.PeerIdentity;
+import io.meshgate.tls.PeerRefusedException;
+import io.meshgate.tls.TlsMaterial;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import java.util.Optional;
+
+/**
+ * Stage 4 (terminate): the downstream handshake's verdict. A failure closes the connection (the
+ * SslHandler has already sent BoringSSL's alert) as {@code denied} when meshgate refused the
+ * client's certificate or identity, else {@code tls_error}. A success reads the caller's
+ * {@link PeerIdentity} and installs the service stage: the TCP relay or the HTTP proxy, by what
+ * the route's port speaks.
+ */
+final class HandshakeOutcome extends ChannelInboundHandlerAdapter {
+
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(HandshakeOutcome.class);
+    /** TLS termination rules out splice: decrypted bytes pass through the JVM anyway. */
+    private static final Relay RELAY = new CopyRelay();
+
+    private final Connection connection;
+    private final IdleTimeout idle;
+    private TlsMaterial material;
+    private SslHandler ssl;
+
+    HandshakeOutcome(Connection connection, IdleTimeout idle) {
+        this.connection = connection;
+        this.idle = idle;
+    }
+
+    /** The material and handler this connection's handshake runs with. */
+    void terminatingWith(TlsMaterial material, SslHandler ssl) {
+        this.material = material;
+        this.ssl = ssl;
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof SslHandshakeCompletionEvent done) {
+            if (done.isSuccess()) {
+                verified(ctx);
+            } else {
+                refuse(done.cause());
+            }
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    private void verified(ChannelHandlerContext ctx) {
+        PeerIdentity peer;
+        try {
+            peer = PeerIdentity.of(ssl.engine().getSession());
+        } catch (Exception e) { // the trust manager verified the leaf already; this is a safety net
+            refuse(e);
+            return;
+        }
+        Termination termination = connection.listener().termination();
+        termination.handshakes().ok();
+        if (log.isDebugEnabled()) {
+            log.debug("{} {} verified {} (sni {})", connection.listener().name(), ctx.channel().remoteAddress(),
+                    peer.spiffeId(), connection.serverName());
+        }
+        ChannelPipeline p = ctx.pipeline();
+        // HTTP/1.1 only: http2 and grpc ports are relayed as TCP until the proxy speaks HTTP/2.
+        if (connection.endpoints().protocol() == AppProtocol.HTTP) {
+            // Nothing failed if a verified caller leaves before its first request.
+            connection.outcomeIfClosed(Outcome.ROUTED);
+            p.addAfter(ctx.name(), MeshgateHandlerNames.HTTP_CODEC, new HttpServerCodec());
+            p.addAfter(MeshgateHandlerNames.HTTP_CODEC, MeshgateHandlerNames.HTTP,
+                    new HttpProxyHandler(connection, peer.forwardedClientCert(material.servingId())));
+            idle.start(null);
+        } else {
+            connection.outcomeIfClosed(null);
+            p.addAfter(ctx.name(), MeshgateHandlerNames.CONNECT, new UpstreamConnector(connection, idle, RELAY,
+                    new UpstreamOrigination(termination, connection.serverName())));
+        }
+        p.remove(this);
+    }
+
+    private void refuse(Throwable cause) {
+        Termination termination = connection.listener().termination();
+        Optional<PeerRefusedException.Reason> reason = PeerRefusedException.reasonOf(cause);
+        if (reason.isPresent()) {
+            termination.handshakes().denied();
+        } else {
+            termination.handshakes().error();
+        }
+        if (log.isDebugEnabled()) {
+            log.debug("{} {} handshake failed ({}): {}", connection.listener().name(), connection.downstream().remoteAddress(),
+                    reason.map(Enum::name).orElse("tls_error"), cause.toString());
+        }
+        connection.refuse(reason.isPresent() ? Outcome.DENIED : Outcome.TLS_ERROR);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        // Decoding failures arrive here after the handshake event has recorded the outcome.
+        ctx.close();
+    }
+}

@@ -1,0 +1,39 @@
+package io.meshgate.gateway.terminate;
+
+import io.meshgate.gateway.config.MeshgateConfig.UpstreamTls;
+import io.meshgate.gateway.listener.UpstreamConnector;
+import io.meshgate.gateway.relay.MeshgateHandlerNames;
+import io.meshgate.routing.Endpoint;
+import io.netty.channel.Channel;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.concurrent.Future;
+
+/**
+ * How a terminate listener reaches an endpoint once TCP is up, per {@code tls.upstream}: mTLS with
+ * the gateway's own identity (current material), the endpoint verified against the bundle, and
+ * the caller's original {@code outbound_...} SNI sent verbatim so the endpoint's sidecar sees the
+ * same routing name; or plaintext.
+ */
+final class UpstreamOrigination implements UpstreamConnector.Origination {
+
+    private final Termination termination;
+    private final String serverName;
+
+    UpstreamOrigination(Termination termination, String serverName) {
+        this.termination = termination;
+        this.serverName = serverName;
+    }
+
+    @Override
+    public Future<?> secure(Channel upstream, Endpoint endpoint) {
+        if (termination.upstream() == UpstreamTls.PLAINTEXT) {
+            return upstream.newSucceededFuture();
+        }
+        SslHandler ssl = termination.tls().current().upstreamHandler(upstream.alloc(), serverName, endpoint.port());
+        ssl.setHandshakeTimeoutMillis(termination.handshakeTimeout().toMillis());
+        upstream.pipeline().addFirst(MeshgateHandlerNames.TLS, ssl);
+        // autoRead is off until the relay starts; the SslHandler keeps reading until the handshake is done.
+        upstream.read();
+        return ssl.handshakeFuture();
+    }
+}

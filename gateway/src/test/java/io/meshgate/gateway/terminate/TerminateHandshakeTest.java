@@ -1,0 +1,214 @@
+package io.meshgate.gateway.terminate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.meshgate.gateway.testing.MeshBackend;
+import io.meshgate.gateway.testing.MeshPki;
+import io.meshgate.gateway.testing.MtlsClient;
+import io.meshgate.gateway.testing.RunningGateway;
+import io.meshgate.gateway.testing.TlsPeers;
+import io.meshgate.tls.pki.ClusterCa;
+import io.meshgate.tls.pki.IssuedIdentity;
+import java.io.InputStream;
+import java.net.Socket;
+import java.net.SocketException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The terminate listener's handshake with callers (who is accepted, who is refused and how it is
+ * counted) and its TCP services: the decrypted stream re-originated to the endpoint over mTLS with
+ * the gateway's identity and the caller's routing name, or over plaintext.
+ */
+class TerminateHandshakeTest {
+
+    static final String LISTENER = "eastwest-mtls";
+    static MeshPki pki;
+    static ClusterCa foreign;
+    static TlsPeers hello;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void certificates() throws Exception {
+        pki = new MeshPki();
+        foreign = ClusterCa.create("cluster-f", "other.example", Instant.now());
+        hello = new TlsPeers();
+    }
+
+    @AfterAll
+    static void close() {
+        hello.close();
+    }
+
+    private MeshBackend mtlsEcho() throws InterruptedException {
+        return new MeshBackend(MeshBackend.App.TCP_ECHO, MeshPki.server(pki.backend, List.of(pki.clusterA.rootCert())));
+    }
+
+    private MtlsClient caller(IssuedIdentity identity) {
+        return new MtlsClient(MeshPki.client(identity, pki.clusterA.rootCert()));
+    }
+
+    private static byte[] echo(MtlsClient client, RunningGateway gw, String text) throws Exception {
+        try (MtlsClient.Session s = client.connect(gw.address(), TlsPeers.SNI)) {
+            assertThat(s.handshakeFailure()).isNull();
+            return s.send(text).read(text.length());
+        }
+    }
+
+    @Test
+    void shouldAcceptCallerOfClusterBOnceItsRootIsInTheBundle() throws Exception {
+        pki.writeGatewayFiles(dir, pki.clusterA);
+        try (MeshBackend backend = mtlsEcho();
+             RunningGateway gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "tcp", "mtls", backend.endpoint(), ""));
+             MtlsClient callerB = caller(pki.callerB)) {
+            try (MtlsClient.Session s = callerB.connect(gw.address(), TlsPeers.SNI)) {
+                s.send("before");
+                assertThat(s.awaitClosed()).isTrue();
+                assertThat(s.available()).isZero();
+            }
+            await().atMost(Duration.ofSeconds(5)).until(() -> gw.outcomes(LISTENER, "denied") == 1);
+
+            MeshPki.writeBundle(dir, pki.clusterA, pki.clusterB);
+            await().atMost(Duration.ofSeconds(10))
+                    .until(() -> gw.gateway().tls().orElseThrow().current().bundle().roots().size() == 2);
+            assertThat(new String(echo(callerB, gw, "after B joined"), StandardCharsets.UTF_8)).isEqualTo("after B joined");
+            await().atMost(Duration.ofSeconds(5)).until(() -> gw.outcomes(LISTENER, "routed") == 1);
+            assertThat(gw.handshakes(LISTENER, "ok")).isEqualTo(1);
+            assertThat(gw.handshakes(LISTENER, "denied")).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void shouldRelayTcpOverMtlsWithTheGatewaysIdentityAndTheOriginalSniVerbatim() throws Exception {
+        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
+        try (MeshBackend backend = mtlsEcho();
+             RunningGateway gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "tcp", "mtls", backend.endpoint(), ""));
+             MtlsClient callerB = caller(pki.callerB)) {
+            byte[] big = new byte[3 * 1024 * 1024];
+            new java.util.Random(7).nextBytes(big);
+            try (MtlsClient.Session s = callerB.connect(gw.address(), TlsPeers.SNI)) {
+                assertThat(s.send(big).read(big.length)).isEqualTo(big);
+            }
+            assertThat(backend.serverNames()).containsExactly(TlsPeers.SNI);
+            assertThat(backend.peers()).hasSize(1);
+            assertThat(backend.peers().get(0).spiffeId().toString()).isEqualTo(MeshPki.GATEWAY_ID);
+            await().atMost(Duration.ofSeconds(5)).until(() -> gw.outcomes(LISTENER, "routed") == 1);
+            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+                assertThat(gw.bytes(LISTENER, "upstream")).isGreaterThan(big.length);
+                assertThat(gw.bytes(LISTENER, "downstream")).isGreaterThan(big.length);
+            });
+        }
+    }
+
+    @Test
+    void shouldRelayTcpInPlaintextWhenUpstreamIsPlaintext() throws Exception {
+        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
+        try (MeshBackend backend = new MeshBackend(MeshBackend.App.TCP_ECHO, null);
+             RunningGateway gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "tcp", "plaintext", backend.endpoint(), ""));
+             MtlsClient callerB = caller(pki.callerB)) {
+            assertThat(new String(echo(callerB, gw, "in the clear upstream"), StandardCharsets.UTF_8))
+                    .isEqualTo("in the clear upstream");
+            assertThat(backend.accepted()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void shouldCountUpstreamFailedWhenTheEndpointFailsVerification() throws Exception {
+        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
+        IssuedIdentity impostor = MeshPki.issue(pki.rogue, MeshPki.BACKEND_ID, TlsPeers.HOST);
+        try (MeshBackend backend = new MeshBackend(MeshBackend.App.TCP_ECHO,
+                     MeshPki.server(impostor, List.of(pki.clusterA.rootCert())));
+             RunningGateway gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "tcp", "mtls", backend.endpoint(), ""));
+             MtlsClient callerB = caller(pki.callerB);
+             MtlsClient.Session s = callerB.connect(gw.address(), TlsPeers.SNI)) {
+            s.send("anyone there?");
+            assertThat(s.awaitClosed()).isTrue();
+            assertThat(s.available()).isZero();
+            await().atMost(Duration.ofSeconds(5)).until(() -> gw.outcomes(LISTENER, "upstream_failed") == 1);
+            assertThat(gw.handshakes(LISTENER, "ok")).isEqualTo(1);
+        }
+    }
+
+    /** Callers the listener must refuse during the handshake. */
+    enum Refused {
+        ROGUE_ROOT, EXPIRED_LEAF, NO_CLIENT_CERTIFICATE, FOREIGN_TRUST_DOMAIN;
+
+        IssuedIdentity identity() {
+            return switch (this) {
+                case ROGUE_ROOT -> MeshPki.issue(pki.rogue, MeshPki.CALLER_ID);
+                case EXPIRED_LEAF -> MeshPki.issue(pki.clusterB, MeshPki.CALLER_ID, Instant.now().minus(Duration.ofDays(10)),
+                        Duration.ofDays(1));
+                case NO_CLIENT_CERTIFICATE -> null;
+                case FOREIGN_TRUST_DOMAIN -> MeshPki.issue(foreign, "spiffe://other.example/ns/default/sa/sleep");
+            };
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Refused.class)
+    void shouldDenyCallersTheBundleOrAllowedTrustDomainsDoNotCover(Refused who) throws Exception {
+        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB, foreign);
+        try (MeshBackend backend = mtlsEcho();
+             RunningGateway gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "tcp", "mtls", backend.endpoint(), ""));
+             MtlsClient client = caller(who.identity());
+             MtlsClient.Session s = client.connect(gw.address(), TlsPeers.SNI)) {
+            // TLS 1.3: the client may finish its side before the gateway judges its certificate.
+            s.send("let me in");
+            assertThat(s.awaitClosed()).isTrue();
+            assertThat(s.available()).isZero();
+            await().atMost(Duration.ofSeconds(5)).until(() -> gw.outcomes(LISTENER, "denied") == 1);
+            assertThat(gw.handshakes(LISTENER, "denied")).isEqualTo(1);
+            assertThat(gw.outcomes(LISTENER, "tls_error")).isZero();
+            assertThat(backend.accepted()).isZero();
+        }
+    }
+
+    @Test
+    void shouldCountGarbageAfterAValidHelloAsTlsError() throws Exception {
+        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
+        try (MeshBackend backend = mtlsEcho();
+             RunningGateway gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "tcp", "mtls", backend.endpoint(), ""));
+             Socket socket = new Socket(gw.address().getAddress(), gw.address().getPort())) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(hello.clientHello(TlsPeers.SNI));
+            socket.getOutputStream().write("GET / HTTP/1.1\r\nHost: not-tls\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            InputStream in = socket.getInputStream();
+            try {
+                while (in.read() >= 0) {
+                    // ServerHello and the alert, then EOF
+                }
+            } catch (SocketException reset) {
+                // closed by the gateway, possibly with unread bytes
+            }
+            await().atMost(Duration.ofSeconds(5)).until(() -> gw.outcomes(LISTENER, "tls_error") == 1);
+            assertThat(gw.handshakes(LISTENER, "error")).isEqualTo(1);
+            assertThat(gw.outcomes(LISTENER, "denied")).isZero();
+            assertThat(backend.accepted()).isZero();
+        }
+    }
+
+    @Test
+    void shouldRefuseUnknownRoutingNamesBeforeAnyHandshakeLikePassthrough() throws Exception {
+        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
+        try (MeshBackend backend = mtlsEcho();
+             RunningGateway gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "tcp", "mtls", backend.endpoint(), ""));
+             MtlsClient callerB = caller(pki.callerB);
+             MtlsClient.Session s = callerB.connect(gw.address(), "outbound_.8080_._.nothing.default.svc.cluster.local")) {
+            assertThat(s.handshakeFailure()).isNotNull();
+            await().atMost(Duration.ofSeconds(5)).until(() -> gw.outcomes(LISTENER, "no_route") == 1);
+            assertThat(gw.handshakes(LISTENER, "ok") + gw.handshakes(LISTENER, "error")).isZero();
+        }
+    }
+}
