@@ -40,7 +40,6 @@ public final class Demo implements AutoCloseable {
     private final Path dir;
     private final DemoNetwork network;
     private final PrintWriter out;
-    private final DemoFeatures features = DemoFeatures.current();
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(2,
             new DefaultThreadFactory("meshgate-demo", true), NioIoHandler.newFactory());
     private final List<DemoCluster> clusters = new ArrayList<>();
@@ -88,8 +87,8 @@ public final class Demo implements AutoCloseable {
         // The same Service exists in cluster-b, without a single endpoint there.
         b.apply(httpbinService(), b.gatewayService());
 
-        a.writeConfig(List.of(b), features);
-        b.writeConfig(List.of(a), features);
+        a.writeConfig(List.of(b));
+        b.writeConfig(List.of(a));
         a.startGateway();
         b.startGateway();
         long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
@@ -182,10 +181,6 @@ public final class Demo implements AutoCloseable {
 
     DemoCluster clusterB() {
         return b;
-    }
-
-    DemoFeatures features() {
-        return features;
     }
 
     EventLoopGroup group() {

@@ -162,7 +162,7 @@ final class DemoCluster implements AutoCloseable {
      * Writes {@code meshgate.yaml} for this cluster, with {@code remotes} as remote clusters
      * reached through their API servers, and the gateway's certificate; returns the file.
      */
-    Path writeConfig(List<DemoCluster> remotes, DemoFeatures features) throws PkiException, IOException {
+    Path writeConfig(List<DemoCluster> remotes) throws PkiException, IOException {
         // The routing name as a DNS name too, only so that curl's host name check passes in --keep-running.
         issue("meshgate", GATEWAY_ID.toString(), GATEWAY_SERVICE + "." + GATEWAY_NAMESPACE + ".svc", Demo.SNI);
         writeKubeconfig(dir);
@@ -173,23 +173,17 @@ final class DemoCluster implements AutoCloseable {
             remote.writeKubeconfig(dir);
             clusters.append("    - name: ").append(remote.name).append('\n')
                     .append("      kubeconfig: ").append(remote.name).append(".kubeconfig\n");
-            if (features.multicluster()) {
-                clusters.append("      remote: true            # its gateway: from its Service ")
-                        .append(GATEWAY_NAMESPACE).append('/').append(GATEWAY_SERVICE).append('\n');
-            }
+            clusters.append("      remote: true            # its gateway: from its Service ")
+                    .append(GATEWAY_NAMESPACE).append('/').append(GATEWAY_SERVICE).append('\n');
         }
         String ip = network.gatewayIp(index);
         StringBuilder listeners = new StringBuilder();
         listeners.append("  - {name: eastwest, address: \"").append(ip).append(':').append(DemoNetwork.EASTWEST_PORT)
                 .append("\", mode: passthrough}     # from other clusters: local endpoints only\n");
-        if (features.terminate()) {
-            listeners.append("  - {name: eastwest-mtls, address: \"").append(ip).append(':')
-                    .append(DemoNetwork.EASTWEST_MTLS_PORT).append("\", mode: terminate}\n");
-        }
-        if (features.multicluster()) {
-            listeners.append("  - {name: egress, address: \"").append(ip).append(':').append(DemoNetwork.EGRESS_PORT)
-                    .append("\", mode: egress}             # from this cluster's workloads: local, else a remote gateway\n");
-        }
+        listeners.append("  - {name: eastwest-mtls, address: \"").append(ip).append(':').append(DemoNetwork.EASTWEST_MTLS_PORT)
+                .append("\", mode: terminate}  # the same, mTLS terminated here: caller in XFCC\n");
+        listeners.append("  - {name: egress, address: \"").append(ip).append(':').append(DemoNetwork.EGRESS_PORT)
+                .append("\", mode: egress}             # from this cluster's workloads: local, else a remote gateway\n");
         String yaml = """
                 # meshgate for %1$s, written by `meshgate demo`: the file a user writes, started as
                 # `meshgate run --config %2$s`.
@@ -203,12 +197,13 @@ final class DemoCluster implements AutoCloseable {
                   trustBundle: ../%7$s
                   upstream: mtls
                 discovery:
-                %8$s  clusters:
-                %9$stimeouts:
+                  egressPolicy: local-first
+                  clusters:
+                %8$stimeouts:
                   connect: 2s
                   drain: 1s
                 """.formatted(name, dir.resolve("meshgate.yaml"), TRUST_DOMAIN, listeners, ip, DemoNetwork.ADMIN_PORT,
-                bundle.getFileName(), features.multicluster() ? "  egressPolicy: local-first\n" : "", clusters);
+                bundle.getFileName(), clusters);
         Path file = dir.resolve("meshgate.yaml");
         Files.writeString(file, yaml);
         return file;

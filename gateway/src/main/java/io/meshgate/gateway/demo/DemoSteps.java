@@ -17,6 +17,8 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The six things the demo proves, each from what a user could observe (a pod's answer, an admin
@@ -25,6 +27,7 @@ import java.util.concurrent.Callable;
 final class DemoSteps {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Pattern TLS_ALERT = Pattern.compile("ALERT_([A-Z_]+)");
     private static final String DOWNSTREAM = "meshgate_downstream_connections_total";
     private static final String UPSTREAM = "meshgate_upstream_connections_total";
     private static final Duration RELOAD_TIMEOUT = Duration.ofSeconds(5);
@@ -105,7 +108,6 @@ final class DemoSteps {
 
     // 2
     private String terminateAcrossClusters() throws Exception {
-        requireTerminate();
         WhoAmI who = sleep.whoami(a.listener(DemoNetwork.EASTWEST_MTLS_PORT), Demo.SNI);
         expect(who.cluster().equals(a.name()), "answered by " + who.pod() + " of " + who.cluster());
         expect(who.peer().equals(DemoCluster.GATEWAY_ID.toString()), "the pod saw " + who.peer()
@@ -126,7 +128,6 @@ final class DemoSteps {
         String passthroughError = refusal(() -> rogue.whoami(a.listener(DemoNetwork.EASTWEST_PORT), Demo.SNI));
         within(Duration.ofSeconds(2), () -> refusedByPods() > refusedBefore ? true : null,
                 "no pod of cluster-a counted a refused handshake");
-        requireTerminate();
         InetSocketAddress admin = a.admin();
         String[] denied = {"listener=\"eastwest-mtls\"", "outcome=\"denied\""};
         double deniedBefore = AdminClient.metric(admin, DOWNSTREAM, denied);
@@ -142,7 +143,6 @@ final class DemoSteps {
 
     // 4
     private String egressToRemoteCluster() throws Exception {
-        requireMultiCluster();
         // What cluster-b's meshgate knows: no local endpoint, cluster-a's gateway at the address its Service announces.
         String expectedGateway = a.gatewayIp() + ":" + DemoNetwork.EASTWEST_PORT;
         String resolveUrl = "/debug/resolve?sni=" + encode(Demo.SNI);
@@ -221,9 +221,7 @@ final class DemoSteps {
         InetSocketAddress passthrough = a.listener(DemoNetwork.EASTWEST_PORT);
         InetSocketAddress terminate = a.listener(DemoNetwork.EASTWEST_MTLS_PORT);
         refusal(() -> sleepOfC.whoami(passthrough, Demo.SNI));
-        if (demo.features().terminate()) {
-            refusal(() -> sleepOfC.whoami(terminate, Demo.SNI));
-        }
+        refusal(() -> sleepOfC.whoami(terminate, Demo.SNI));
 
         FederatedBundle.write(List.of(a.rootCertFile(), b.rootCertFile(), c.rootCertFile()), demo.bundle(), Instant.now());
         long start = System.nanoTime();
@@ -231,7 +229,6 @@ final class DemoSteps {
                 "cluster-a's pods still refused cluster-c's workload " + RELOAD_TIMEOUT.toSeconds() + "s after the bundle changed");
         long podMillis = (System.nanoTime() - start) / 1_000_000;
         expect(direct.peerRootSha256().equals(c.rootSha256()), "the pod saw a chain signed by " + direct.peerRoot());
-        requireTerminate();
         WhoAmI viaGateway = within(RELOAD_TIMEOUT, () -> sleepOfC.whoami(terminate, Demo.SNI),
                 "cluster-a's gateway still refused cluster-c's workload " + RELOAD_TIMEOUT.toSeconds() + "s after the bundle changed");
         long gatewayMillis = (System.nanoTime() - start) / 1_000_000;
@@ -240,14 +237,6 @@ final class DemoSteps {
                 + "eastwest-mtls after " + gatewayMillis + " ms (XFCC URI=" + viaGateway.xfccUri() + ", same gateway process) "
                 + "and by the pods (passthrough) after " + podMillis + " ms (" + direct.pod() + " saw root sha256 "
                 + Demo.shortHash(direct.peerRootSha256()) + ")";
-    }
-
-    private void requireTerminate() throws StepFailure {
-        expect(demo.features().terminate(), "this build's gateway has no terminate listener yet");
-    }
-
-    private void requireMultiCluster() throws StepFailure {
-        expect(demo.features().multicluster(), "this build's gateway has no remote clusters or egress listener yet");
     }
 
     private int refusedByPods() {
@@ -265,6 +254,10 @@ final class DemoSteps {
             who = call.call();
         } catch (IOException e) {
             String m = String.valueOf(e.getMessage());
+            Matcher alert = TLS_ALERT.matcher(m); // BoringSSL says e.g. "...:SSLV3_ALERT_BAD_CERTIFICATE"
+            if (alert.find()) {
+                return "TLS alert " + alert.group(1).toLowerCase(java.util.Locale.ROOT);
+            }
             return m.length() > 80 ? m.substring(0, 80) + "…" : m;
         }
         throw new StepFailure("it was accepted: " + who.pod() + " answered, having seen " + who.peer());
