@@ -177,13 +177,12 @@ final class DemoCluster implements AutoCloseable {
                     .append(GATEWAY_NAMESPACE).append('/').append(GATEWAY_SERVICE).append('\n');
         }
         String ip = network.gatewayIp(index);
-        StringBuilder listeners = new StringBuilder();
-        listeners.append("  - {name: eastwest, address: \"").append(ip).append(':').append(DemoNetwork.EASTWEST_PORT)
-                .append("\", mode: passthrough}     # from other clusters: local endpoints only\n");
-        listeners.append("  - {name: eastwest-mtls, address: \"").append(ip).append(':').append(DemoNetwork.EASTWEST_MTLS_PORT)
-                .append("\", mode: terminate}  # the same, mTLS terminated here: caller in XFCC\n");
-        listeners.append("  - {name: egress, address: \"").append(ip).append(':').append(DemoNetwork.EGRESS_PORT)
-                .append("\", mode: egress}             # from this cluster's workloads: local, else a remote gateway\n");
+        String listeners = listener("eastwest", ip, DemoNetwork.EASTWEST_PORT, "passthrough",
+                "from other clusters: local endpoints only")
+                + listener("eastwest-mtls", ip, DemoNetwork.EASTWEST_MTLS_PORT, "terminate",
+                "the same, mTLS terminated here: caller in XFCC")
+                + listener("egress", ip, DemoNetwork.EGRESS_PORT, "egress",
+                "from this cluster's workloads: local, else a remote gateway");
         String yaml = """
                 # meshgate for %1$s, written by `meshgate demo`: the file a user writes, started as
                 # `meshgate run --config %2$s`.
@@ -207,6 +206,11 @@ final class DemoCluster implements AutoCloseable {
         Path file = dir.resolve("meshgate.yaml");
         Files.writeString(file, yaml);
         return file;
+    }
+
+    private static String listener(String name, String ip, int port, String mode, String comment) {
+        return String.format("  %-70s # %s%n", "- {name: " + name + ", address: \"" + ip + ":" + port + "\", mode: " + mode + "}",
+                comment);
     }
 
     /** Loads {@code meshgate.yaml} as {@code meshgate run} does and starts the gateway in-process. */
