@@ -1,6 +1,7 @@
 package io.meshgate.gateway.cli;
 
 import io.meshgate.gateway.config.ConfigException;
+import io.meshgate.gateway.demo.DemoCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -10,7 +11,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "meshgate", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class,
         description = "East-west mTLS gateway joining Kubernetes clusters into one service mesh.",
-        subcommands = {RunCommand.class, PkiCommand.class, RemoteSecretCommand.class, VersionCommand.class,
+        subcommands = {RunCommand.class, DemoCommand.class, PkiCommand.class, RemoteSecretCommand.class, VersionCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
