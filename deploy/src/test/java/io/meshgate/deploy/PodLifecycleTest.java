@@ -23,7 +23,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -42,9 +41,8 @@ import org.junit.jupiter.api.io.TempDir;
  * args and JAVA_TOOL_OPTIONS, the shipped meshgate.yaml. Then asks what the kubelet asks.
  *
  * <p>Deviations from the pod, all in {@link #podConfig}: addresses become 127.0.0.1 with free
- * ports (tests stay on loopback); the in-cluster discovery entry is dropped (no API server here);
- * terminate listeners are dropped because the gateway does not wire them yet — remove that line
- * once it does, and the shipped config then runs whole.
+ * ports (tests stay on loopback); the in-cluster discovery entry is dropped (no API server here).
+ * Both listeners, passthrough and terminate, run as shipped.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -166,11 +164,6 @@ class PodLifecycleTest {
         YAMLMapper yaml = new YAMLMapper();
         ObjectNode config = (ObjectNode) yaml.readTree(shipped);
         ArrayNode listeners = (ArrayNode) config.get("listeners");
-        for (Iterator<JsonNode> it = listeners.elements(); it.hasNext(); ) {
-            if ("terminate".equals(it.next().path("mode").asText())) {
-                it.remove(); // not wired in the gateway yet
-            }
-        }
         for (JsonNode listener : listeners) {
             ((ObjectNode) listener).put("address", "127.0.0.1:" + freePort());
         }

@@ -18,7 +18,10 @@ import io.meshgate.routing.Endpoint;
 import io.meshgate.routing.RouteSource;
 import io.meshgate.routing.Router;
 import io.meshgate.routing.StaticRoutes;
+import io.meshgate.routing.RemoteCluster;
 import io.meshgate.routing.kubernetes.KubernetesCluster;
+import io.meshgate.routing.kubernetes.RemoteClusters;
+import io.meshgate.routing.kubernetes.RemoteSecrets;
 import io.meshgate.tls.TlsFiles;
 import io.meshgate.tls.TlsMaterialException;
 import io.meshgate.tls.TlsMaterialSource;
@@ -58,7 +61,13 @@ public final class Gateway implements AutoCloseable {
         this.configFile = configFile;
         this.transport = Transport.select(config.runtime().transport());
         this.router = new Router(routeSources());
-        this.tls = java.util.Optional.ofNullable(config.tls()).map(this::loadTls);
+        try {
+            this.tls = java.util.Optional.ofNullable(config.tls()).map(this::loadTls);
+        } catch (RuntimeException e) {
+            clusters.forEach(KubernetesCluster::close); // nothing half-built stays behind
+            metrics.close();
+            throw e;
+        }
     }
 
     /** Loads the identity and bundle now: a broken file stops the start with a message naming it (exit 2). */
@@ -82,6 +91,9 @@ public final class Gateway implements AutoCloseable {
         sources.add(new StaticRoutes(services));
         for (int i = 0; i < config.discovery().clusters().size(); i++) {
             MeshgateConfig.Cluster c = config.discovery().clusters().get(i);
+            if (c.remote()) {
+                continue; // opened in start(): remote clusters join the router at runtime
+            }
             try {
                 KubernetesCluster cluster = new KubernetesCluster(c.name(),
                         java.util.Optional.ofNullable(c.kubeconfig()).map(k -> MeshgateConfig.resolve(configFile, k)),
@@ -109,6 +121,7 @@ public final class Gateway implements AutoCloseable {
         for (KubernetesCluster c : clusters) {
             closeables.add(c.start()); // watches run in the background; /readyz waits for their sync
         }
+        openRemoteClusters();
         int threads = config.runtime().effectiveWorkers();
         workers = transport.newGroup(threads, "meshgate-worker");
         Relay relay = relay();
@@ -124,7 +137,9 @@ public final class Gateway implements AutoCloseable {
             ListenerContext ctx = new ListenerContext(l.name(), l.mode(), listenerMetrics,
                     router, picker, transport, relay, l.maxConnections(), config.limits().clientHelloMaxBytes(),
                     config.loadBalancing().connectAttempts(), config.timeouts().clientHelloDuration(),
-                    config.timeouts().connectDuration(), config.timeouts().idleDuration(), dialer, termination);
+                    config.timeouts().connectDuration(), config.timeouts().idleDuration(), dialer, termination,
+                    config.discovery().egressPolicy() == MeshgateConfig.EgressPolicy.SPREAD
+                            ? Router.EgressPolicy.SPREAD : Router.EgressPolicy.LOCAL_FIRST);
             Listener listener = new Listener(ctx, l.hostPort());
             listener.bind(workers);
             listeners.add(listener);
@@ -136,6 +151,43 @@ public final class Gateway implements AutoCloseable {
         log.info("meshgate ready: {} listener(s), transport {}, relay {}, {} worker(s), admin on {}",
                 listeners.size(), transport.name(), relay.name(), threads, admin.localAddress());
         return this;
+    }
+
+    /**
+     * Remote clusters from the config, and the Secret watcher that adds more at runtime. They never
+     * hold readiness back: an unreachable remote only shows in its metrics and /debug/routes.
+     */
+    private void openRemoteClusters() {
+        for (int i = 0; i < config.discovery().clusters().size(); i++) {
+            MeshgateConfig.Cluster c = config.discovery().clusters().get(i);
+            if (!c.remote()) {
+                continue;
+            }
+            Path kubeconfig = MeshgateConfig.resolve(configFile, c.kubeconfig());
+            String content;
+            try {
+                content = java.nio.file.Files.readString(kubeconfig);
+            } catch (java.io.IOException e) {
+                throw new io.meshgate.gateway.config.ConfigException("discovery.clusters[" + i + "].kubeconfig: cannot read "
+                        + kubeconfig + ": " + e.getMessage(), e);
+            }
+            RemoteCluster remote;
+            try {
+                remote = RemoteClusters.open(c.name(), RemoteClusters.kubeconfig(content, kubeconfig.toString()),
+                        java.util.Optional.ofNullable(c.gateway()).map(Endpoint::parse), c.gatewayService(),
+                        config.clusterDomain(), metrics.registry());
+            } catch (IllegalArgumentException e) {
+                throw new io.meshgate.gateway.config.ConfigException("discovery.clusters[" + i + "]: " + e.getMessage(), e);
+            }
+            router.addSource(remote);
+            closeables.add(remote);
+        }
+        MeshgateConfig.RemoteSecrets secrets = config.discovery().remoteSecrets();
+        if (secrets != null) {
+            KubernetesCluster local = clusters.get(0);
+            closeables.add(new RemoteSecrets(local.client(), secrets.namespace(), router, config.clusterDomain(),
+                    metrics.registry()).start());
+        }
     }
 
     private Relay relay() {

@@ -16,4 +16,12 @@ public interface RouteSource {
     default boolean synced() {
         return true;
     }
+
+    /**
+     * True for what this gateway's own cluster serves (static entries, the local cluster): only
+     * these answer east-west traffic and count towards readiness.
+     */
+    default boolean local() {
+        return true;
+    }
 }

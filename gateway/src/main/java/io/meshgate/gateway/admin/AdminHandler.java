@@ -88,15 +88,30 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         Resolution r = parsed.isPresent() ? gateway.router().resolve(parsed.get()) : Resolution.refused(RouteError.BAD_SNI);
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("sni", sni);
+        // Other clusters that could serve it (egress listeners use them; east-west never does).
+        List<Map<String, Object>> remotes = parsed.map(o -> gateway.router().remoteGateways(o)).orElse(List.of()).stream()
+                .map(g -> {
+                    Map<String, Object> m = new LinkedHashMap<>();
+                    m.put("cluster", g.cluster());
+                    m.put("gateway", g.gateway().toString());
+                    m.put("healthyEndpoints", g.healthyEndpoints());
+                    return m;
+                }).toList();
         if (r instanceof Resolution.Routed routed) {
             OutboundSni o = parsed.get();
             body.put("host", o.host());
             body.put("port", o.port());
             body.put("subset", o.subset());
             body.put("endpoints", routed.endpoints().endpoints().stream().map(Object::toString).toList());
+            if (!remotes.isEmpty()) {
+                body.put("remoteClusters", remotes);
+            }
             return json(HttpResponseStatus.OK, body);
         }
         body.put("error", ((Resolution.Refused) r).error().code());
+        if (!remotes.isEmpty()) {
+            body.put("remoteClusters", remotes);
+        }
         return json(HttpResponseStatus.NOT_FOUND, body);
     }
 
@@ -114,7 +129,12 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
             }
             Map<String, Object> source = new LinkedHashMap<>();
             source.put("name", s.name());
+            source.put("local", s.local());
             source.put("synced", s.synced());
+            if (s instanceof io.meshgate.routing.RemoteCluster remote) {
+                source.put("gateway", remote.gateway().map(Object::toString).orElse(null));
+                source.put("gatewaySource", remote.gatewaySource());
+            }
             source.put("services", services);
             sources.add(source);
         }

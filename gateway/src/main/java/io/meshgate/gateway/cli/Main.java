@@ -10,7 +10,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "meshgate", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class,
         description = "East-west mTLS gateway joining Kubernetes clusters into one service mesh.",
-        subcommands = {RunCommand.class, PkiCommand.class, VersionCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, PkiCommand.class, RemoteSecretCommand.class, VersionCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     public static final int EXIT_OK = 0;

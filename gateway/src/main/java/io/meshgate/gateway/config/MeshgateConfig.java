@@ -30,7 +30,7 @@ public record MeshgateConfig(
         clusterDomain = clusterDomain == null ? "cluster.local" : clusterDomain;
         listeners = listeners == null ? List.of() : List.copyOf(listeners);
         admin = admin == null ? new Admin(null) : admin;
-        discovery = discovery == null ? new Discovery(null, null, null) : discovery;
+        discovery = discovery == null ? new Discovery(null, null, null, null, null) : discovery;
         timeouts = timeouts == null ? new Timeouts(null, null, null, null, null) : timeouts;
         limits = limits == null ? new Limits(null, null) : limits;
         loadBalancing = loadBalancing == null ? new LoadBalancing(null, null) : loadBalancing;
@@ -42,7 +42,12 @@ public record MeshgateConfig(
         /** Route on the SNI and relay the TLS stream untouched. */
         @JsonProperty("passthrough") PASSTHROUGH,
         /** Terminate mTLS, authorize the caller's SPIFFE identity, re-originate to the endpoint. */
-        @JsonProperty("terminate") TERMINATE
+        @JsonProperty("terminate") TERMINATE,
+        /**
+         * For callers inside the cluster: passthrough to local endpoints when there are healthy ones,
+         * else to a remote cluster's east-west gateway (SNI unchanged).
+         */
+        @JsonProperty("egress") EGRESS
     }
 
     /** How the gateway talks to endpoints of terminated connections. */
@@ -101,16 +106,47 @@ public record MeshgateConfig(
      * @param namespaces namespaces whose Services the gateway exports; empty = all (see README)
      */
     public record Discovery(List<Cluster> clusters, @JsonProperty("static") List<StaticService> staticServices,
-                            List<String> namespaces) {
+                            List<String> namespaces, EgressPolicy egressPolicy, RemoteSecrets remoteSecrets) {
         public Discovery {
             clusters = clusters == null ? List.of() : List.copyOf(clusters);
             staticServices = staticServices == null ? List.of() : List.copyOf(staticServices);
             namespaces = namespaces == null ? List.of() : List.copyOf(namespaces);
+            egressPolicy = egressPolicy == null ? EgressPolicy.LOCAL_FIRST : egressPolicy;
         }
     }
 
-    /** A Kubernetes cluster to read Services and EndpointSlices from; no kubeconfig = in-cluster. */
-    public record Cluster(String name, String kubeconfig) {}
+    /** How an egress listener chooses between local endpoints and remote clusters. */
+    public enum EgressPolicy {
+        /** Local endpoints when there are healthy ones, else the remote cluster with the most. */
+        @JsonProperty("local-first") LOCAL_FIRST,
+        /** Clusters (local included) weighted by their healthy endpoint counts. */
+        @JsonProperty("spread") SPREAD
+    }
+
+    /** Remote clusters added at runtime from labelled Secrets in the gateway's own namespace. */
+    public record RemoteSecrets(String namespace) {
+        public RemoteSecrets {
+            namespace = namespace == null ? "meshgate-system" : namespace;
+        }
+    }
+
+    /**
+     * A Kubernetes cluster to read Services and EndpointSlices from; no kubeconfig = in-cluster.
+     * A remote one also names its east-west gateway: fixed ({@code gateway}, wins) or discovered
+     * from its meshgate LoadBalancer Service ({@code gatewayService}, default meshgate-system/meshgate).
+     */
+    public record Cluster(String name, String kubeconfig, Boolean remote, String gateway, String gatewayService) {
+        public static final String DEFAULT_GATEWAY_SERVICE = "meshgate-system/meshgate";
+
+        public Cluster {
+            remote = remote != null && remote;
+            gatewayService = gatewayService == null ? DEFAULT_GATEWAY_SERVICE : gatewayService;
+        }
+
+        public Cluster(String name, String kubeconfig) {
+            this(name, kubeconfig, null, null, null);
+        }
+    }
 
     public record StaticService(String host, Integer port, List<String> endpoints, String protocol) {
         public StaticService {
@@ -225,6 +261,9 @@ public record MeshgateConfig(
         if (clash != null && adminAddress.port() != 0) {
             throw new ConfigException("admin.address: port " + adminAddress.port() + " is already used by listener '" + clash + "'");
         }
+        if (discovery.remoteSecrets() != null && discovery.clusters().stream().allMatch(Cluster::remote)) {
+            throw new ConfigException("discovery.remoteSecrets: needs a local cluster (a discovery.clusters entry without remote: true) to read Secrets from");
+        }
         if (terminates() && tls == null) {
             throw new ConfigException("tls: required because a listener has mode: terminate");
         }
@@ -251,6 +290,23 @@ public record MeshgateConfig(
             }
             if (c.kubeconfig() != null) {
                 file(base, key + ".kubeconfig", c.kubeconfig(), checkFiles);
+            }
+            if (!c.remote() && (c.gateway() != null)) {
+                throw new ConfigException(key + ".gateway: only a remote cluster (remote: true) has a gateway address");
+            }
+            if (c.remote() && c.kubeconfig() == null) {
+                throw new ConfigException(key + ".kubeconfig: required for a remote cluster");
+            }
+            if (c.gateway() != null) {
+                try {
+                    io.meshgate.routing.Endpoint.parse(c.gateway());
+                } catch (IllegalArgumentException e) {
+                    throw new ConfigException(key + ".gateway: " + e.getMessage());
+                }
+            }
+            String[] svc = c.gatewayService().split("/", -1);
+            if (svc.length != 2 || svc[0].isBlank() || svc[1].isBlank()) {
+                throw new ConfigException(key + ".gatewayService: '" + c.gatewayService() + "' is not namespace/name");
             }
         }
         Set<String> services = new HashSet<>();

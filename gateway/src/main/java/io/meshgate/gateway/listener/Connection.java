@@ -2,6 +2,8 @@ package io.meshgate.gateway.listener;
 
 import io.meshgate.routing.Endpoint;
 import io.meshgate.routing.EndpointSet;
+import io.meshgate.routing.Resolution;
+import java.util.List;
 import io.netty.channel.Channel;
 import io.netty.util.AttributeKey;
 
@@ -20,6 +22,8 @@ public final class Connection {
     private Outcome outcome;
     private String serverName;
     private EndpointSet endpoints;
+    private List<Resolution.RemoteGateway> gateways;
+    private String cluster = "";
     private Channel upstream;
     private Endpoint upstreamEndpoint;
     private Outcome closedOutcome;
@@ -62,8 +66,26 @@ public final class Connection {
         return endpoints;
     }
 
-    public void endpoints(EndpointSet set) {
+    public void endpoints(EndpointSet set, String cluster) {
         this.endpoints = set;
+        this.cluster = cluster;
+    }
+
+    /** Egress to other clusters: their east-west gateways, in the order to try them. */
+    public void gateways(List<Resolution.RemoteGateway> gateways) {
+        this.gateways = gateways;
+        this.endpoints = new EndpointSet(gateways.stream().map(Resolution.RemoteGateway::gateway).toList(),
+                io.meshgate.routing.AppProtocol.TCP);
+    }
+
+    /** The remote gateways of an egress route, or null when the route is local. */
+    public List<Resolution.RemoteGateway> gateways() {
+        return gateways;
+    }
+
+    /** The cluster (route source) the local endpoints come from. */
+    public String cluster() {
+        return cluster;
     }
 
     public Channel upstream() {

@@ -31,7 +31,7 @@ public final class Listener {
         this.context = context;
         this.address = address;
         this.pipeline = switch (context.mode()) {
-            case PASSTHROUGH -> new PassthroughPipeline();
+            case PASSTHROUGH, EGRESS -> new PassthroughPipeline();
             case TERMINATE -> new TerminatePipeline();
         };
     }

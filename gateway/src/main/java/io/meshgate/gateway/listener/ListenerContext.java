@@ -30,4 +30,5 @@ public record ListenerContext(
         Duration connectTimeout,
         Duration idleTimeout,
         EndpointDialer dialer,
-        Termination termination) {}
+        Termination termination,
+        Router.EgressPolicy egressPolicy) {}

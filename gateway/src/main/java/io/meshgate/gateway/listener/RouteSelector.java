@@ -1,6 +1,10 @@
 package io.meshgate.gateway.listener;
 
+import io.meshgate.gateway.config.MeshgateConfig;
+import io.meshgate.routing.OutboundSni;
 import io.meshgate.routing.Resolution;
+import io.meshgate.routing.RouteError;
+import java.util.concurrent.ThreadLocalRandom;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.ReferenceCountUtil;
@@ -21,9 +25,12 @@ public final class RouteSelector extends ChannelInboundHandlerAdapter {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof ClientHelloHandler.ServerNameEvent sni) {
-            Resolution r = connection.listener().router().resolve(sni.serverName());
+            Resolution r = resolve(sni.serverName());
             if (r instanceof Resolution.Routed routed) {
-                connection.endpoints(routed.endpoints());
+                connection.endpoints(routed.endpoints(), routed.source());
+                ctx.pipeline().remove(this);
+            } else if (r instanceof Resolution.ViaGateways via) {
+                connection.gateways(via.gateways());
                 ctx.pipeline().remove(this);
             } else {
                 connection.refuse(Outcome.NO_ROUTE);
@@ -31,6 +38,20 @@ public final class RouteSelector extends ChannelInboundHandlerAdapter {
             return;
         }
         ctx.fireUserEventTriggered(evt);
+    }
+
+    /**
+     * East-west listeners route to local endpoints only (that prevents loops between gateways);
+     * egress listeners may hand the connection to another cluster's east-west gateway.
+     */
+    private Resolution resolve(String serverName) {
+        ListenerContext listener = connection.listener();
+        if (listener.mode() != MeshgateConfig.ListenerMode.EGRESS) {
+            return listener.router().resolve(serverName);
+        }
+        return OutboundSni.parse(serverName)
+                .map(o -> listener.router().resolveEgress(o, listener.egressPolicy(), ThreadLocalRandom.current()))
+                .orElse(Resolution.refused(RouteError.BAD_SNI));
     }
 
     @Override

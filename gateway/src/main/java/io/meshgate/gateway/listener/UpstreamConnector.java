@@ -5,6 +5,7 @@ import io.meshgate.gateway.relay.Relay;
 import io.meshgate.gateway.relay.TrafficMeter;
 import io.meshgate.gateway.upstream.EndpointDialer;
 import io.meshgate.routing.Endpoint;
+import io.meshgate.routing.Resolution;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.Channel;
@@ -104,8 +105,13 @@ public final class UpstreamConnector extends ChannelInboundHandlerAdapter {
     private void connect(ChannelHandlerContext ctx) {
         ListenerContext listener = connection.listener();
         Channel downstream = ctx.channel();
-        attempt = listener.dialer().dial(downstream.eventLoop(), connection.endpoints(),
-                new TrafficMeter(listener.metrics().bytesToUpstream(), idle), NO_HANDLERS);
+        TrafficMeter meter = new TrafficMeter(listener.metrics().bytesToUpstream(), idle);
+        attempt = connection.gateways() != null
+                // Egress to other clusters: every candidate gateway once, in the router's order.
+                ? listener.dialer().dial(downstream.eventLoop(),
+                        connection.gateways().stream().map(Resolution.RemoteGateway::gateway).toList(),
+                        connection.gateways().size(), meter, NO_HANDLERS)
+                : listener.dialer().dial(downstream.eventLoop(), connection.endpoints(), meter, NO_HANDLERS);
         attempt.addListener((Future<EndpointDialer.Dialed> f) -> {
             attempt = null;
             if (f.isCancelled()) {
@@ -124,6 +130,7 @@ public final class UpstreamConnector extends ChannelInboundHandlerAdapter {
             Channel upstream = f.getNow().channel();
             // From here the upstream closes with the downstream, also while it is being secured.
             connection.upstream(upstream, f.getNow().endpoint());
+            listener.metrics().upstreamConnection(destinationCluster(f.getNow().endpoint()));
             origination.secure(upstream, f.getNow().endpoint()).addListener(secured -> {
                 if (!secured.isSuccess()) {
                     connection.refuse(Outcome.UPSTREAM_FAILED);
@@ -160,6 +167,18 @@ public final class UpstreamConnector extends ChannelInboundHandlerAdapter {
             return;
         }
         ctx.fireUserEventTriggered(evt);
+    }
+
+    /** The cluster a connection went to: a remote gateway's cluster, or the local source's name. */
+    private String destinationCluster(Endpoint endpoint) {
+        if (connection.gateways() != null) {
+            for (Resolution.RemoteGateway g : connection.gateways()) {
+                if (g.gateway().equals(endpoint)) {
+                    return g.cluster();
+                }
+            }
+        }
+        return connection.cluster();
     }
 
     @Override

@@ -22,8 +22,13 @@ public final class ListenerMetrics {
     private final Counter bytesToDownstream;
     private final Timer upstreamConnect;
     private final Counter upstreamConnectFailures;
+    private final MeterRegistry registry;
+    private final String listener;
+    private final java.util.concurrent.ConcurrentHashMap<String, Counter> byCluster = new java.util.concurrent.ConcurrentHashMap<>();
 
     public ListenerMetrics(MeterRegistry registry, String listener) {
+        this.registry = registry;
+        this.listener = listener;
         for (Outcome o : Outcome.values()) {
             outcomes.put(o, Counter.builder("meshgate.downstream.connections")
                     .description("Accepted connections by their outcome, counted once when known")
@@ -71,6 +76,13 @@ public final class ListenerMetrics {
 
     public void upstreamConnected(long nanos) {
         upstreamConnect.record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+    }
+
+    /** An upstream connection was established to {@code cluster} (the route source, or a remote cluster's gateway). */
+    public void upstreamConnection(String cluster) {
+        byCluster.computeIfAbsent(cluster, c -> Counter.builder("meshgate.upstream.connections")
+                .description("Upstream connections established, by destination cluster")
+                .tags("listener", listener, "cluster", c).register(registry)).increment();
     }
 
     public void upstreamConnectFailed() {

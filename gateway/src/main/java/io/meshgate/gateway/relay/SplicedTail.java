@@ -3,75 +3,57 @@ package io.meshgate.gateway.relay;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
-import io.netty.channel.unix.UnixChannel;
 import io.netty.channel.unix.FileDescriptor;
+import io.netty.channel.unix.UnixChannel;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Delivers the end of a spliced stream that Netty leaves behind. Under splice, Netty 4.2.18 shuts
  * a channel's input as soon as it has seen EPOLLRDHUP after one splice round, which moves at most
  * a pipe's worth (64 KiB); whatever else the peer sent before its FIN is still queued in the
  * socket (Linux keeps it readable after SHUT_RD) but Netty no longer reads it, so the stream would
- * be cut short. This reads that queue to its end and writes it to the other side, one chunk in
- * flight while the other side is not writable, before the relay passes the FIN on. The queue is
- * bounded by the socket's receive buffer, because the FIN arrived after every byte before it.
+ * be cut short.
+ *
+ * <p>This reads that queue to its end at once and queues it on the other side, then the FIN.
+ * At once, not paced by writability: Netty itself may close the source channel a moment later
+ * (its splice re-enables reading on the input-shut channel when a pending splice write completes,
+ * which epoll refuses), and the tail must already be on its way by then. The memory this takes is
+ * bounded by the socket's receive queue, because the FIN arrived after every byte before it.
  */
 final class SplicedTail {
 
+    private static final Logger log = LoggerFactory.getLogger(SplicedTail.class);
     private static final int CHUNK = 64 * 1024;
 
     private SplicedTail() {}
 
     static void drain(Channel from, Channel to, ChannelFutureListener then) {
-        new Pump(from, to, then).run();
-    }
-
-    private static final class Pump {
-        private final Channel from;
-        private final Channel to;
-        private final ChannelFutureListener then;
-        private final FileDescriptor fd;
-
-        Pump(Channel from, Channel to, ChannelFutureListener then) {
-            this.from = from;
-            this.to = to;
-            this.then = then;
-            this.fd = ((UnixChannel) from).fd();
-        }
-
-        void run() {
-            while (true) {
-                ByteBuf buf = from.alloc().directBuffer(CHUNK);
-                int n;
-                try {
-                    ByteBuffer nio = buf.internalNioBuffer(0, CHUNK);
-                    n = fd.read(nio, nio.position(), nio.limit());
-                } catch (IOException e) {
-                    buf.release();
-                    to.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(then); // reset by peer: nothing more to take
-                    return;
-                }
-                if (n <= 0) { // -1: end of stream; 0: nothing queued
-                    buf.release();
-                    to.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(then);
-                    return;
-                }
-                buf.writerIndex(n);
-                ChannelFuture written = to.writeAndFlush(buf);
-                if (!to.isWritable()) {
-                    written.addListener((ChannelFutureListener) f -> {
-                        if (f.isSuccess()) {
-                            run();
-                        } else {
-                            then.operationComplete(f);
-                        }
-                    });
-                    return;
-                }
+        FileDescriptor fd = ((UnixChannel) from).fd();
+        long drained = 0;
+        int n = 0;
+        while (true) {
+            ByteBuf buf = from.alloc().directBuffer(CHUNK);
+            try {
+                ByteBuffer nio = buf.internalNioBuffer(0, CHUNK);
+                n = fd.read(nio, nio.position(), nio.limit());
+            } catch (IOException e) {
+                n = -1; // reset by the peer: nothing more to take
             }
+            if (n <= 0) { // -1: end of stream; 0: nothing queued
+                buf.release();
+                break;
+            }
+            buf.writerIndex(n);
+            drained += n;
+            to.write(buf, to.voidPromise());
         }
+        if (drained > 0) {
+            log.debug("{}: forwarded a spliced stream's tail of {} bytes", from, drained);
+        }
+        to.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(then);
     }
 }

@@ -15,6 +15,8 @@ import io.netty.channel.WriteBufferWaterMark;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Opens a TCP connection to one endpoint of a route on a given event loop: the endpoint picker
@@ -51,15 +53,25 @@ public final class EndpointDialer {
      * attempt in flight; a connection made after all is closed.
      */
     public Future<Dialed> dial(EventLoop loop, EndpointSet set, MessageSizeEstimator meter, ChannelHandler handler) {
+        int first = picker.first(set);
+        List<Endpoint> order = new ArrayList<>(set.size());
+        for (int i = 0; i < set.size(); i++) {
+            order.add(set.get((first + i) % set.size()));
+        }
+        return dial(loop, order, Math.min(connectAttempts, set.size()), meter, handler);
+    }
+
+    /** As {@link #dial(EventLoop, EndpointSet, MessageSizeEstimator, ChannelHandler)}, trying {@code order} as given. */
+    public Future<Dialed> dial(EventLoop loop, List<Endpoint> order, int attempts, MessageSizeEstimator meter,
+                               ChannelHandler handler) {
         Promise<Dialed> result = loop.newPromise();
-        int attempts = Math.min(connectAttempts, set.size());
-        attempt(loop, set, picker.first(set), 0, attempts, meter, handler, result);
+        attempt(loop, order, 0, Math.min(attempts, order.size()), meter, handler, result);
         return result;
     }
 
-    private void attempt(EventLoop loop, EndpointSet set, int first, int tried, int attempts, MessageSizeEstimator meter,
+    private void attempt(EventLoop loop, List<Endpoint> order, int tried, int attempts, MessageSizeEstimator meter,
                          ChannelHandler handler, Promise<Dialed> result) {
-        Endpoint endpoint = set.get((first + tried) % set.size());
+        Endpoint endpoint = order.get(tried);
         long start = System.nanoTime();
         ChannelFuture connect = new Bootstrap()
                 .group(loop)
@@ -89,7 +101,7 @@ public final class EndpointDialer {
             } else {
                 metrics.upstreamConnectFailed();
                 if (tried + 1 < attempts) {
-                    attempt(loop, set, first, tried + 1, attempts, meter, handler, result);
+                    attempt(loop, order, tried + 1, attempts, meter, handler, result);
                 } else {
                     result.tryFailure(f.cause());
                 }

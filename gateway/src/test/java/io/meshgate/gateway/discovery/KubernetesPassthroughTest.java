@@ -103,20 +103,7 @@ class KubernetesPassthroughTest {
 
         api = MockApiServer.start();
         // Configured the way a user does it: a kubeconfig file named in discovery.clusters.
-        java.nio.file.Files.writeString(dir.resolve("kubeconfig.yaml"), """
-                apiVersion: v1
-                kind: Config
-                clusters:
-                  - name: mock
-                    cluster: {server: "http://127.0.0.1:%d"}
-                contexts:
-                  - name: mock
-                    context: {cluster: mock, user: mock, namespace: default}
-                current-context: mock
-                users:
-                  - name: mock
-                    user: {token: test}
-                """.formatted(api.port()));
+        api.writeKubeconfig(dir.resolve("kubeconfig.yaml"));
         Path config = dir.resolve("meshgate.yaml");
         java.nio.file.Files.writeString(config, """
                 listeners:

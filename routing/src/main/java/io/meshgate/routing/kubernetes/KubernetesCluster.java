@@ -299,6 +299,11 @@ public final class KubernetesCluster implements RouteSource, AutoCloseable {
         return state;
     }
 
+    /** The client the informers use (read-only access to this cluster's API server). */
+    public KubernetesClient client() {
+        return client;
+    }
+
     /** The latest snapshot with its counts, for tests and {@code /debug/routes}. */
     public ClusterState state() {
         return state;

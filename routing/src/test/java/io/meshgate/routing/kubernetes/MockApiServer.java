@@ -58,6 +58,27 @@ public final class MockApiServer implements AutoCloseable {
         return port;
     }
 
+    /** A kubeconfig for this server, as a user would hand one to meshgate. */
+    public String kubeconfig() {
+        return """
+                apiVersion: v1
+                kind: Config
+                clusters: [{name: mock, cluster: {server: "http://127.0.0.1:%d"}}]
+                contexts: [{name: mock, context: {cluster: mock, user: mock, namespace: default}}]
+                current-context: mock
+                users: [{name: mock, user: {token: test}}]
+                """.formatted(port);
+    }
+
+    /** Writes {@link #kubeconfig()} to {@code file}; returns it. */
+    public java.nio.file.Path writeKubeconfig(java.nio.file.Path file) {
+        try {
+            return java.nio.file.Files.writeString(file, kubeconfig());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     /** Creates or replaces objects as an operator would with kubectl apply. */
     public void apply(HasMetadata... objects) {
         for (HasMetadata o : objects) {

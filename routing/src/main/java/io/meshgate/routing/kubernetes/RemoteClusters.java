@@ -1,0 +1,44 @@
+package io.meshgate.routing.kubernetes;
+
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.meshgate.routing.Endpoint;
+import io.meshgate.routing.RemoteCluster;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Opens a remote cluster the same way whether it comes from the config or from a remote Secret:
+ * its Services/EndpointSlices (same semantics as the local cluster) and its gateway address.
+ */
+public final class RemoteClusters {
+
+    private RemoteClusters() {}
+
+    /**
+     * Starts watching a remote cluster. {@code fixedGateway} wins over the address discovered from
+     * {@code gatewayService} ({@code namespace/name}).
+     */
+    public static RemoteCluster open(String name, Config kubeconfig, Optional<Endpoint> fixedGateway,
+                                     String gatewayService, String clusterDomain, MeterRegistry registry) {
+        KubernetesClient client = new KubernetesClientBuilder().withConfig(kubeconfig).build();
+        KubernetesCluster routes = new KubernetesCluster(name, client, List.of(), clusterDomain, registry).start();
+        GatewayService gateway = new GatewayService(name, routes.client(), gatewayService).start();
+        return new RemoteCluster(name, routes, fixedGateway, gateway::address, () -> {
+            gateway.close();
+            routes.close();
+            client.close();
+        });
+    }
+
+    /** A kubeconfig file's content as a client config; {@link IllegalArgumentException} names what is wrong. */
+    public static Config kubeconfig(String content, String origin) {
+        try {
+            return Config.fromKubeconfig(content);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(origin + ": not a usable kubeconfig: " + e.getMessage(), e);
+        }
+    }
+}

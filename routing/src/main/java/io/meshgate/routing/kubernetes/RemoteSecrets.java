@@ -1,0 +1,142 @@
+package io.meshgate.routing.kubernetes;
+
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.meshgate.routing.Endpoint;
+import io.meshgate.routing.RemoteCluster;
+import io.meshgate.routing.Router;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Adds and removes remote clusters at runtime from Secrets in the gateway's own namespace, like
+ * Istio's remote secrets: a Secret labelled {@code meshgate.io/remote-cluster: "true"} carries a
+ * {@code kubeconfig} (read access to that cluster's Services and EndpointSlices), optionally a
+ * fixed {@code gateway} ({@code host:port}) and a {@code gatewayService}; the cluster's name is
+ * the annotation {@code meshgate.io/cluster-name}, else the Secret's name. A broken Secret is
+ * logged and counted and changes nothing.
+ */
+public final class RemoteSecrets implements AutoCloseable {
+
+    public static final String LABEL = "meshgate.io/remote-cluster";
+    public static final String NAME_ANNOTATION = "meshgate.io/cluster-name";
+
+    private static final Logger log = LoggerFactory.getLogger(RemoteSecrets.class);
+
+    private final KubernetesClient client;
+    private final String namespace;
+    private final Router router;
+    private final String clusterDomain;
+    private final MeterRegistry registry;
+    private final Counter failures;
+    private final Map<String, RemoteCluster> bySecret = new ConcurrentHashMap<>();
+    private SharedIndexInformer<Secret> informer;
+
+    public RemoteSecrets(KubernetesClient client, String namespace, Router router, String clusterDomain,
+                         MeterRegistry registry) {
+        this.client = client;
+        this.namespace = namespace;
+        this.router = router;
+        this.clusterDomain = clusterDomain;
+        this.registry = registry;
+        this.failures = Counter.builder("meshgate.discovery.remote.secret.failures")
+                .description("Remote-cluster Secrets that could not be used").register(registry);
+    }
+
+    public RemoteSecrets start() {
+        informer = client.secrets().inNamespace(namespace).withLabel(LABEL, "true").runnableInformer(0);
+        informer.exceptionHandler((started, t) -> true);
+        informer.addEventHandler(new ResourceEventHandler<>() {
+            @Override
+            public void onAdd(Secret s) {
+                apply(s);
+            }
+
+            @Override
+            public void onUpdate(Secret old, Secret s) {
+                if (!s.getMetadata().getResourceVersion().equals(old.getMetadata().getResourceVersion())) {
+                    apply(s);
+                }
+            }
+
+            @Override
+            public void onDelete(Secret s, boolean unknown) {
+                remove(s.getMetadata().getName());
+            }
+        });
+        informer.start();
+        return this;
+    }
+
+    /** The remote clusters added from Secrets now, by Secret name. */
+    public Map<String, RemoteCluster> clusters() {
+        return Map.copyOf(bySecret);
+    }
+
+    private synchronized void apply(Secret s) {
+        String secret = s.getMetadata().getName();
+        RemoteCluster next;
+        try {
+            String kubeconfig = value(s, "kubeconfig")
+                    .orElseThrow(() -> new IllegalArgumentException("no 'kubeconfig' key"));
+            Optional<Endpoint> gateway = value(s, "gateway").map(String::trim).map(Endpoint::parse);
+            String gatewayService = value(s, "gatewayService").map(String::trim).orElse("meshgate-system/meshgate");
+            Map<String, String> annotations = s.getMetadata().getAnnotations();
+            String name = annotations != null && annotations.get(NAME_ANNOTATION) != null
+                    ? annotations.get(NAME_ANNOTATION) : secret;
+            next = RemoteClusters.open(name, RemoteClusters.kubeconfig(kubeconfig, "Secret " + namespace + "/" + secret),
+                    gateway, gatewayService, clusterDomain, registry);
+        } catch (RuntimeException e) {
+            failures.increment();
+            log.warn("remote-cluster Secret {}/{} ignored: {}", namespace, secret, e.getMessage());
+            return;
+        }
+        remove(secret);
+        bySecret.put(secret, next);
+        router.addSource(next);
+        log.info("remote cluster {} added from Secret {}/{}", next.name(), namespace, secret);
+    }
+
+    private synchronized void remove(String secret) {
+        RemoteCluster old = bySecret.remove(secret);
+        if (old != null) {
+            router.removeSource(old);
+            try {
+                old.close();
+            } catch (Exception e) {
+                log.debug("closing remote cluster {}: {}", old.name(), e.toString());
+            }
+            log.info("remote cluster {} removed (Secret {}/{})", old.name(), namespace, secret);
+        }
+    }
+
+    private static Optional<String> value(Secret s, String key) {
+        if (s.getStringData() != null && s.getStringData().get(key) != null) {
+            return Optional.of(s.getStringData().get(key));
+        }
+        if (s.getData() != null && s.getData().get(key) != null) {
+            return Optional.of(new String(Base64.getDecoder().decode(s.getData().get(key)), StandardCharsets.UTF_8));
+        }
+        return Optional.empty();
+    }
+
+    @Override
+    public synchronized void close() {
+        if (informer != null) {
+            informer.close();
+        }
+        for (String secret : Map.copyOf(bySecret).keySet()) {
+            remove(secret);
+        }
+        registry.remove(failures);
+    }
+}
