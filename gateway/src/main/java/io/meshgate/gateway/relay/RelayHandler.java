@@ -7,6 +7,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.ssl.SslHandler;
 
 /**
  * One direction of a relay, installed on the channel bytes come from. Forwards reads to the peer
@@ -26,7 +27,11 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
         void forward(Channel from, Channel to, ChannelFutureListener then);
     }
 
-    static final Tail NOTHING_LEFT = (from, to, then) -> to.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(then);
+    static final Tail NOTHING_LEFT = (from, to, then) -> {
+        // A TLS side (terminate mode) ends its stream with close_notify before the FIN, or peers see a truncation.
+        SslHandler tls = to.pipeline().get(SslHandler.class);
+        (tls != null ? tls.closeOutbound() : to.writeAndFlush(Unpooled.EMPTY_BUFFER)).addListener(then);
+    };
 
     private final Channel peer;
     private final boolean manageAutoRead;

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import io.meshgate.gateway.testing.MeshBackend;
 import io.meshgate.gateway.testing.MeshPki;
 import io.meshgate.gateway.testing.MtlsClient;
+import io.meshgate.gateway.testing.RawBackend;
 import io.meshgate.gateway.testing.RunningGateway;
 import io.meshgate.gateway.testing.TlsPeers;
 import io.meshgate.tls.pki.ClusterCa;
@@ -121,6 +122,26 @@ class TerminateHandshakeTest {
             assertThat(new String(echo(callerB, gw, "in the clear upstream"), StandardCharsets.UTF_8))
                     .isEqualTo("in the clear upstream");
             assertThat(backend.accepted()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void shouldEndTheCallersStreamWithCloseNotifyWhenTheEndpointHalfCloses() throws Exception {
+        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
+        byte[] greeting = "server speaks first, then closes its side".getBytes(StandardCharsets.UTF_8);
+        RawBackend.Behaviour speakAndClose = (socket, received) -> {
+            socket.getOutputStream().write(greeting);
+            socket.shutdownOutput();
+            received.readToEof(socket.getInputStream());
+        };
+        try (RawBackend backend = new RawBackend(speakAndClose);
+             RunningGateway gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "tcp", "plaintext", backend.endpoint(), ""));
+             MtlsClient callerB = caller(pki.callerB);
+             MtlsClient.Session s = callerB.connect(gw.address(), TlsPeers.SNI)) {
+            assertThat(s.read(greeting.length)).isEqualTo(greeting);
+            assertThat(s.awaitClosed()).isTrue();
+            assertThat(s.closeNotified()).as("a clean TLS end of stream, not a truncation").isTrue();
+            await().atMost(Duration.ofSeconds(5)).until(() -> backend.connections().get(0).sawEof());
         }
     }
 

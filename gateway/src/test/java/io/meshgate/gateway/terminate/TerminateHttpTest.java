@@ -140,6 +140,24 @@ class TerminateHttpTest {
     }
 
     @Test
+    void shouldDropPooledConnectionsTheEndpointClosed() throws Exception {
+        for (String upstream : List.of("mtls", "plaintext")) {
+            try (MeshBackend backend = upstream.equals("mtls") ? mtlsHttp() : new MeshBackend(MeshBackend.App.HTTP, null);
+                 RunningGateway gw = gateway(upstream, backend.endpoint())) {
+                try (MtlsClient.Session s = callerB.connect(gw.address(), TlsPeers.SNI)) {
+                    assertThat(s.send(MtlsClient.get("/then-idle-close")).response().status()).isEqualTo(200);
+                }
+                await().atMost(Duration.ofSeconds(5)).until(() -> gw.gateway().listeners().get(0).context()
+                        .termination().pool().idleConnections() == 0);
+                try (MtlsClient.Session s = callerB.connect(gw.address(), TlsPeers.SNI)) {
+                    assertThat(s.send(MtlsClient.get("/next")).response().status()).as(upstream).isEqualTo(200);
+                }
+                assertThat(backend.accepted()).as(upstream).isEqualTo(2);
+            }
+        }
+    }
+
+    @Test
     void shouldStreamLargeBodiesBothWays() throws Exception {
         try (MeshBackend backend = mtlsHttp(); RunningGateway gw = gateway("mtls", backend.endpoint());
              MtlsClient.Session s = callerB.connect(gw.address(), TlsPeers.SNI)) {

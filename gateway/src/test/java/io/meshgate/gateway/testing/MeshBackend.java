@@ -43,7 +43,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * certificate required, verified against the roots it trusts) or plain TCP, and it records what
  * the gateway presented: the SNI exactly as sent, the client identity, every HTTP request's
  * headers, and how many connections it accepted (pooling shows there). It echoes bytes (TCP) or
- * answers HTTP: {@code /bytes/N} with N bytes of a fixed pattern, anything else with {@code ok}.
+ * answers HTTP: {@code /bytes/N} with N bytes of a fixed pattern, {@code /echo} with the request
+ * body, {@code /then-idle-close} with {@code ok} and then closes the idle connection, anything
+ * else with {@code ok}.
  */
 public final class MeshBackend implements AutoCloseable {
 
@@ -129,6 +131,9 @@ public final class MeshBackend implements AutoCloseable {
             var written = ctx.writeAndFlush(res);
             if (!keepAlive) {
                 written.addListener(ChannelFutureListener.CLOSE);
+            } else if (req.uri().startsWith("/then-idle-close")) {
+                // Advertised keep-alive, then the server's idle timeout ends the connection.
+                ctx.executor().schedule(() -> ctx.close(), 100, TimeUnit.MILLISECONDS);
             }
         }
     }

@@ -133,6 +133,11 @@ public final class MtlsClient implements AutoCloseable {
             return closed;
         }
 
+        /** True when the gateway ended its stream with a TLS close_notify (not just a FIN). */
+        public boolean closeNotified() {
+            return ssl.sslCloseFuture().isSuccess();
+        }
+
         /** Bytes received and not taken yet. */
         public synchronized int available() {
             return received.size();
