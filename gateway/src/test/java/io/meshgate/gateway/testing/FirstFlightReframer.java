@@ -1,11 +1,11 @@
 package io.meshgate.gateway.testing;
 
+import io.meshgate.tls.testing.ClientHellos;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
-import java.io.ByteArrayOutputStream;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -56,31 +56,17 @@ public final class FirstFlightReframer extends ChannelOutboundHandlerAdapter {
         }
     }
 
-    /** Re-frames TLS handshake records: concatenates their payloads and cuts them anew. */
+    /**
+     * Re-frames TLS handshake records: concatenates their payloads and cuts them anew, into
+     * records of the given sizes; the last size repeats.
+     */
     public static byte[] reframe(byte[] wire, int... sizes) {
-        ByteArrayOutputStream payload = new ByteArrayOutputStream();
-        int i = 0;
-        int version = 0x0301;
-        while (i + 5 <= wire.length) {
-            version = (wire[i + 1] & 0xff) << 8 | (wire[i + 2] & 0xff);
-            int len = (wire[i + 3] & 0xff) << 8 | (wire[i + 4] & 0xff);
-            payload.write(wire, i + 5, len);
-            i += 5 + len;
-        }
-        byte[] p = payload.toByteArray();
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        int k = 0;
-        for (int off = 0; off < p.length; k++) {
-            int size = Math.min(sizes[Math.min(k, sizes.length - 1)], p.length - off);
-            out.write(22);
-            out.write(version >> 8);
-            out.write(version);
-            out.write(size >> 8);
-            out.write(size);
-            out.write(p, off, size);
-            off += size;
-        }
-        return out.toByteArray();
+        byte[] handshake = ClientHellos.unframe(wire);
+        int last = sizes[sizes.length - 1];
+        int[] leading = java.util.Arrays.copyOf(sizes, sizes.length - 1);
+        int used = java.util.Arrays.stream(leading).sum();
+        return ClientHellos.concat(ClientHellos.frameSizes(java.util.Arrays.copyOf(handshake, used), leading),
+                ClientHellos.frame(java.util.Arrays.copyOfRange(handshake, used, handshake.length), last));
     }
 
 }

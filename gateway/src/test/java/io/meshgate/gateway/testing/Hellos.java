@@ -1,5 +1,6 @@
 package io.meshgate.gateway.testing;
 
+import io.meshgate.tls.testing.ClientHellos;
 import java.io.ByteArrayOutputStream;
 import java.util.Arrays;
 
@@ -13,7 +14,7 @@ public final class Hellos {
      * extension (RFC 7685), re-framed into records of at most 16 KiB.
      */
     public static byte[] padded(byte[] wire, int size) {
-        byte[] msg = handshake(wire);
+        byte[] msg = ClientHellos.unframe(wire);
         int extLenAt = extensionsLengthOffset(msg);
         int pad = Math.max(0, size - msg.length - 4);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -31,7 +32,7 @@ public final class Hellos {
         grown[1] = (byte) (body >> 16);
         grown[2] = (byte) (body >> 8);
         grown[3] = (byte) body;
-        return frame(grown, 16384);
+        return ClientHellos.frame(grown, 16384);
     }
 
     /** The hello with its handshake type changed (e.g. 2 = ServerHello). */
@@ -43,37 +44,12 @@ public final class Hellos {
 
     /** The hello with its extensions length off by one (inner lengths inconsistent). */
     public static byte[] withBadExtensionsLength(byte[] wire) {
-        byte[] msg = handshake(wire);
+        byte[] msg = ClientHellos.unframe(wire);
         int at = extensionsLengthOffset(msg);
         int ext = ((msg[at] & 0xff) << 8 | (msg[at + 1] & 0xff)) + 1;
         msg[at] = (byte) (ext >> 8);
         msg[at + 1] = (byte) ext;
-        return frame(msg, 16384);
-    }
-
-    /** The handshake message carried by the records of {@code wire}. */
-    static byte[] handshake(byte[] wire) {
-        ByteArrayOutputStream payload = new ByteArrayOutputStream();
-        for (int i = 0; i + 5 <= wire.length; ) {
-            int len = (wire[i + 3] & 0xff) << 8 | (wire[i + 4] & 0xff);
-            payload.write(wire, i + 5, len);
-            i += 5 + len;
-        }
-        return payload.toByteArray();
-    }
-
-    static byte[] frame(byte[] msg, int recordSize) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        for (int off = 0; off < msg.length; off += recordSize) {
-            int n = Math.min(recordSize, msg.length - off);
-            out.write(22);
-            out.write(3);
-            out.write(1);
-            out.write(n >> 8);
-            out.write(n);
-            out.write(msg, off, n);
-        }
-        return out.toByteArray();
+        return ClientHellos.frame(msg, 16384);
     }
 
     private static int extensionsLengthOffset(byte[] msg) {
