@@ -47,15 +47,16 @@ class DemoTest {
         assertThat(dir.resolve("bundle.pem")).isRegularFile();
         assertThat(dir.resolve("cluster-a/meshgate.yaml")).content().contains("mode: passthrough");
         assertThat(dir.resolve("cluster-b/cluster-a.kubeconfig")).content().contains("server: \"http://" + network + ".0.11:6443\"");
+        // Threads that were there before may have ended meanwhile (Netty's global executor idles out): only new ones count.
         assertThat(nonDaemonThreadsAfter(before, Duration.ofSeconds(10))).as("non-daemon threads left behind")
-                .isEqualTo(names(before));
+                .isSubsetOf(names(before));
     }
 
     /** Polls on this thread (a poller thread of its own would count itself) until no extra thread is left, or the time is up. */
     private static Set<String> nonDaemonThreadsAfter(Set<Thread> before, Duration atMost) throws InterruptedException {
         long deadline = System.nanoTime() + atMost.toNanos();
         Set<String> now = names(nonDaemonThreads());
-        while (!now.equals(names(before)) && System.nanoTime() < deadline) {
+        while (!names(before).containsAll(now) && System.nanoTime() < deadline) {
             Thread.sleep(50);
             now = names(nonDaemonThreads());
         }

@@ -119,6 +119,12 @@ public final class MockApiServer implements AutoCloseable {
     @Override
     public void close() {
         admin.close();
-        server.destroy();
+        try {
+            server.destroy();
+        } catch (IllegalStateException e) {
+            // The mock's Vert.x server sometimes needs longer than its fixed 10 s wait to close on a
+            // loaded machine; the test is over by then, so that is not a failure of the code under test.
+            System.err.println("MockApiServer: " + e.getMessage() + " (ignored at teardown)");
+        }
     }
 }
