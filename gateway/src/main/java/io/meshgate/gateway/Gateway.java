@@ -6,6 +6,7 @@ import io.meshgate.gateway.listener.Listener;
 import io.meshgate.gateway.listener.ListenerContext;
 import io.meshgate.gateway.metrics.GatewayMetrics;
 import io.meshgate.gateway.metrics.ListenerMetrics;
+import io.meshgate.gateway.relay.AutoSpliceRelay;
 import io.meshgate.gateway.relay.CopyRelay;
 import io.meshgate.gateway.relay.Relay;
 import io.meshgate.gateway.relay.SpliceRelay;
@@ -191,10 +192,14 @@ public final class Gateway implements AutoCloseable {
     }
 
     private Relay relay() {
-        if (config.runtime().splice() && transport.canSplice()) {
-            return new SpliceRelay();
+        if (!transport.canSplice()) {
+            return new CopyRelay();
         }
-        return new CopyRelay();
+        return switch (config.runtime().splice()) {
+            case AUTO -> new AutoSpliceRelay(config.runtime().spliceThreshold());
+            case ALWAYS -> new SpliceRelay();
+            case OFF -> new CopyRelay();
+        };
     }
 
     /** Ready: every listener bound, every route source synced, not draining. */

@@ -34,7 +34,7 @@ public record MeshgateConfig(
         timeouts = timeouts == null ? new Timeouts(null, null, null, null, null) : timeouts;
         limits = limits == null ? new Limits(null, null) : limits;
         loadBalancing = loadBalancing == null ? new LoadBalancing(null, null) : loadBalancing;
-        runtime = runtime == null ? new Runtime(null, null, null) : runtime;
+        runtime = runtime == null ? new Runtime(null, null, null, null) : runtime;
     }
 
     /** How a listener treats the TLS stream. */
@@ -197,15 +197,43 @@ public record MeshgateConfig(
         }
     }
 
+    /** How a passthrough relay moves bytes on native epoll (elsewhere it always copies). */
+    public enum Splice {
+        /** Copy small messages, splice a direction once it streams (a read of {@code spliceThreshold} or more). */
+        AUTO,
+        /** Splice every passthrough stream from the first byte after the hello. */
+        ALWAYS,
+        /** Always copy through pooled buffers. */
+        OFF;
+
+        /** {@code auto}, {@code always} or {@code off}; YAML booleans mean {@code always} / {@code off}. */
+        @com.fasterxml.jackson.annotation.JsonCreator
+        public static Splice of(String value) {
+            return switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
+                case "auto" -> AUTO;
+                case "always", "true", "on" -> ALWAYS;
+                case "off", "false", "never" -> OFF;
+                default -> throw new IllegalArgumentException("runtime.splice: expected auto, always or off, got '" + value + "'");
+            };
+        }
+
+        @com.fasterxml.jackson.annotation.JsonValue
+        public String label() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
     /**
-     * @param workers event-loop threads; 0 = available processors
-     * @param splice  hand passthrough streams to the kernel (epoll only)
+     * @param workers         event-loop threads; 0 = available processors
+     * @param splice          how passthrough streams use the kernel's splice (epoll only)
+     * @param spliceThreshold read size in bytes that moves a direction to splice under {@code auto}
      */
-    public record Runtime(Integer workers, Transport transport, Boolean splice) {
+    public record Runtime(Integer workers, Transport transport, Splice splice, Integer spliceThreshold) {
         public Runtime {
             workers = workers == null ? 0 : workers;
             transport = transport == null ? Transport.AUTO : transport;
-            splice = splice == null ? Boolean.TRUE : splice;
+            splice = splice == null ? Splice.AUTO : splice;
+            spliceThreshold = spliceThreshold == null ? 32 * 1024 : spliceThreshold;
         }
 
         public int effectiveWorkers() {
@@ -352,6 +380,10 @@ public record MeshgateConfig(
         }
         if (runtime.workers() < 0) {
             throw new ConfigException("runtime.workers: must not be negative (0 = available processors)");
+        }
+        if (runtime.spliceThreshold() < 1024 || runtime.spliceThreshold() > 65536) {
+            // Netty reads at most 64 KiB at a time: a larger threshold would never be reached.
+            throw new ConfigException("runtime.spliceThreshold: must be between 1024 and 65536 bytes");
         }
         return this;
     }

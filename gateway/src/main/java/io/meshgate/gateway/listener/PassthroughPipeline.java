@@ -16,7 +16,7 @@ final class PassthroughPipeline implements DownstreamPipeline {
         ListenerContext listener = connection.listener();
         IdleTimeout idle = new IdleTimeout(ch, listener.idleTimeout());
         // Set before anything is written: it meters every byte sent downstream, spliced or copied.
-        ch.config().setMessageSizeEstimator(new TrafficMeter(listener.metrics().bytesToDownstream(), idle));
+        ch.config().setMessageSizeEstimator(new TrafficMeter(listener.metrics().bytesToDownstream(), listener.metrics().splicedToDownstream(), idle));
         ch.pipeline()
                 .addLast(MeshgateHandlerNames.CLIENT_HELLO, new ClientHelloHandler(connection))
                 .addLast(MeshgateHandlerNames.ROUTE, new RouteSelector(connection))

@@ -105,7 +105,7 @@ public final class UpstreamConnector extends ChannelInboundHandlerAdapter {
     private void connect(ChannelHandlerContext ctx) {
         ListenerContext listener = connection.listener();
         Channel downstream = ctx.channel();
-        TrafficMeter meter = new TrafficMeter(listener.metrics().bytesToUpstream(), idle);
+        TrafficMeter meter = new TrafficMeter(listener.metrics().bytesToUpstream(), listener.metrics().splicedToUpstream(), idle);
         attempt = connection.gateways() != null
                 // Egress to other clusters: every candidate gateway once, in the router's order.
                 ? listener.dialer().dial(downstream.eventLoop(),

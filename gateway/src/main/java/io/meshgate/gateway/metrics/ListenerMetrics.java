@@ -20,6 +20,8 @@ public final class ListenerMetrics {
     private final AtomicInteger active = new AtomicInteger();
     private final Counter bytesToUpstream;
     private final Counter bytesToDownstream;
+    private final Counter splicedToUpstream;
+    private final Counter splicedToDownstream;
     private final Timer upstreamConnect;
     private final Counter upstreamConnectFailures;
     private final MeterRegistry registry;
@@ -45,6 +47,12 @@ public final class ListenerMetrics {
         bytesToDownstream = Counter.builder("meshgate.relay.bytes").baseUnit("bytes")
                 .description("Bytes relayed, by where they went")
                 .tags("listener", listener, "direction", "downstream").register(registry);
+        splicedToUpstream = Counter.builder("meshgate.relay.spliced.bytes").baseUnit("bytes")
+                .description("Of the bytes relayed, those the kernel moved (splice), by where they went")
+                .tags("listener", listener, "direction", "upstream").register(registry);
+        splicedToDownstream = Counter.builder("meshgate.relay.spliced.bytes").baseUnit("bytes")
+                .description("Of the bytes relayed, those the kernel moved (splice), by where they went")
+                .tags("listener", listener, "direction", "downstream").register(registry);
         upstreamConnect = Timer.builder("meshgate.upstream.connect")
                 .description("Time to establish a TCP connection to an endpoint")
                 .tag("listener", listener)
@@ -64,6 +72,14 @@ public final class ListenerMetrics {
 
     public AtomicInteger active() {
         return active;
+    }
+
+    public Counter splicedToUpstream() {
+        return splicedToUpstream;
+    }
+
+    public Counter splicedToDownstream() {
+        return splicedToDownstream;
     }
 
     public Counter bytesToUpstream() {

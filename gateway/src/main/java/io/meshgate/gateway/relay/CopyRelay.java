@@ -7,10 +7,7 @@ public final class CopyRelay implements Relay {
 
     @Override
     public void start(Channel downstream, Channel upstream) {
-        downstream.pipeline().addLast(MeshgateHandlerNames.RELAY, new RelayHandler(upstream, true, RelayHandler.NOTHING_LEFT));
-        upstream.pipeline().addLast(MeshgateHandlerNames.RELAY, new RelayHandler(downstream, true, RelayHandler.NOTHING_LEFT));
-        Reading.set(downstream, true);
-        Reading.set(upstream, true);
+        RelayHandler.install(downstream, upstream, false, RelayHandler.NEVER);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.meshgate.gateway.relay;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -11,47 +12,68 @@ import io.netty.handler.ssl.SslHandler;
 
 /**
  * One direction of a relay, installed on the channel bytes come from. Forwards reads to the peer
- * (copy mode), stops reading while the peer cannot take more (backpressure through autoRead and
- * writability, so a slow reader never makes the gateway buffer unboundedly), propagates a
- * half-close after everything before it was written, and closes both sides on error.
+ * through pooled buffers, or hands the direction to the kernel ({@code splice(2)}, from the start
+ * or once it carries bulk data). Stops reading while the peer cannot take more (backpressure
+ * through autoRead and writability, so a slow reader never makes the gateway buffer unboundedly;
+ * under splice Netty drives autoRead itself), propagates a half-close after everything before it
+ * was written, and closes both sides on error.
  */
 final class RelayHandler extends ChannelInboundHandlerAdapter {
 
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(RelayHandler.class);
 
-    /**
-     * What still has to reach the peer when a side's input ends, before the FIN is passed on:
-     * nothing for the copying relay (Netty read to EOF), the kernel-queued tail under splice.
-     */
-    interface Tail {
-        void forward(Channel from, Channel to, ChannelFutureListener then);
-    }
-
-    static final Tail NOTHING_LEFT = (from, to, then) -> {
-        // A TLS side (terminate mode) ends its stream with close_notify before the FIN, or peers see a truncation.
-        SslHandler tls = to.pipeline().get(SslHandler.class);
-        (tls != null ? tls.closeOutbound() : to.writeAndFlush(Unpooled.EMPTY_BUFFER)).addListener(then);
-    };
+    /** A read size no read reaches: the direction is never moved to splice. */
+    static final int NEVER = Integer.MAX_VALUE;
 
     private final Channel peer;
-    private final boolean manageAutoRead;
-    private final Tail tail;
+    /** A read at least this large moves the direction to splice. */
+    private final int spliceAt;
+    /** This direction is in the kernel: Netty owns reading on our channel, and the FIN leaves a tail. */
+    private boolean spliced;
+    /** The handler of the other direction, on the peer. */
+    private RelayHandler opposite;
+
+    private RelayHandler(Channel peer, boolean spliced, int spliceAt) {
+        this.peer = peer;
+        this.spliced = spliced;
+        this.spliceAt = spliceAt;
+    }
 
     /**
-     * @param manageAutoRead false under splice, where Netty drives autoRead itself
-     * @param tail           forwards what is left after the input ended
+     * Relays between {@code a} and {@code b}: in the kernel from the start ({@code spliced}),
+     * or copying until a read of {@code spliceAt} bytes or more moves that direction to splice
+     * ({@link #NEVER} to always copy).
      */
-    RelayHandler(Channel peer, boolean manageAutoRead, Tail tail) {
-        this.peer = peer;
-        this.manageAutoRead = manageAutoRead;
-        this.tail = tail;
+    static void install(Channel a, Channel b, boolean spliced, int spliceAt) {
+        RelayHandler ab = new RelayHandler(b, spliced, spliceAt);
+        RelayHandler ba = new RelayHandler(a, spliced, spliceAt);
+        ab.opposite = ba;
+        ba.opposite = ab;
+        a.pipeline().addLast(MeshgateHandlerNames.RELAY, ab);
+        b.pipeline().addLast(MeshgateHandlerNames.RELAY, ba);
+        if (spliced) {
+            Splicing.start(a, b);
+            Splicing.start(b, a);
+        }
+        Reading.set(a, true);
+        Reading.set(b, true);
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         peer.write(msg, peer.voidPromise());
-        if (manageAutoRead && !peer.isWritable()) {
-            Reading.set(ctx.channel(), false);
+        if (spliced) {
+            return;
+        }
+        Channel self = ctx.channel();
+        if (!peer.isWritable()) {
+            Reading.set(self, false);
+        } else if (msg instanceof ByteBuf buf && buf.readableBytes() >= spliceAt && self.config().isAutoRead()) {
+            // A streaming direction: the kernel takes over from the next read. Netty queues the
+            // spliced bytes behind the ones just written, so the order on the wire holds.
+            spliced = true;
+            Splicing.start(self, peer);
+            log.trace("{}: bulk stream, splicing to {} from here", self, peer);
         }
     }
 
@@ -62,8 +84,9 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        // Our side drained (or filled up): let the peer read again (or pause it).
-        if (manageAutoRead) {
+        // Our side drained (or filled up): let the peer read again (or pause it), unless that
+        // direction is spliced, where Netty paces the peer's reads itself.
+        if (!opposite.spliced) {
             Reading.set(peer, ctx.channel().isWritable());
         }
         ctx.fireChannelWritabilityChanged();
@@ -75,7 +98,7 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
             Channel self = ctx.channel();
             log.trace("{}: input shut down, passing the FIN to {}", self, peer);
             // Everything before the FIN must be written to the peer first; then pass the FIN on.
-            tail.forward(self, peer, written -> {
+            ChannelFutureListener passFin = written -> {
                 if (!written.isSuccess() || !(peer instanceof DuplexChannel duplex)) {
                     closeBoth(self, peer);
                     return;
@@ -85,10 +108,22 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
                         closeBoth(self, peer);
                     }
                 });
-            });
+            };
+            if (spliced) {
+                SplicedTail.drain(self, peer, passFin);
+            } else {
+                flushed(peer).addListener(passFin);
+            }
             return;
         }
         ctx.fireUserEventTriggered(evt);
+    }
+
+    /** Completes once everything queued for {@code to} is written; a TLS side ends with close_notify. */
+    private static io.netty.channel.ChannelFuture flushed(Channel to) {
+        // A TLS side (terminate mode) ends its stream with close_notify before the FIN, or peers see a truncation.
+        SslHandler tls = to.pipeline().get(SslHandler.class);
+        return tls != null ? tls.closeOutbound() : to.writeAndFlush(Unpooled.EMPTY_BUFFER);
     }
 
     @Override
@@ -103,8 +138,15 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        log.debug("{}: {}; closing both sides", ctx.channel(), cause.toString());
-        closeBoth(ctx.channel(), peer);
+        log.debug("{}: {}; closing it, and the peer once what it was sent is written", ctx.channel(), cause.toString());
+        // Bytes already queued for the peer arrived before the error: deliver them, then close.
+        // (Netty 4.2.18 also fails here, on the source of a splice whose input is shut, when its
+        // pending splice write re-arms reading: epoll_ctl ENOENT. Closing the peer at once would
+        // drop the stream's tail that SplicedTail just queued.)
+        ctx.channel().close();
+        if (peer.isActive()) {
+            peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        }
     }
 
     private static boolean outputsShut(Channel a, Channel b) {

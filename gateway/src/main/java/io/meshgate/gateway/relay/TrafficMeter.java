@@ -34,11 +34,17 @@ public final class TrafficMeter implements MessageSizeEstimator, MessageSizeEsti
     }
 
     private final Counter bytes;
+    private final Counter spliced;
     private final IdleTimeout activity;
 
-    /** {@code activity} may be null for channels shared by many connections (pooled upstreams). */
-    public TrafficMeter(Counter bytes, IdleTimeout activity) {
+    /**
+     * @param bytes    every byte written
+     * @param spliced  of those, the bytes the kernel moved
+     * @param activity may be null for channels shared by many connections (pooled upstreams)
+     */
+    public TrafficMeter(Counter bytes, Counter spliced, IdleTimeout activity) {
         this.bytes = bytes;
+        this.spliced = spliced;
         this.activity = activity;
     }
 
@@ -63,6 +69,9 @@ public final class TrafficMeter implements MessageSizeEstimator, MessageSizeEsti
             n = (int) Math.min(Integer.MAX_VALUE, region.count() - region.transferred());
         } else if (SPLICE_OUT_TASK != null && SPLICE_OUT_TASK.isInstance(msg)) {
             n = (int) SPLICE_LEN.get(msg);
+            if (n > 0) {
+                spliced.increment(n);
+            }
         } else {
             return 0;
         }

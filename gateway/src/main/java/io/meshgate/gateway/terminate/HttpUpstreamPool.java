@@ -83,7 +83,7 @@ public final class HttpUpstreamPool {
         Promise<PooledUpstream> result = loop.newPromise();
         slot.open++; // reserved while dialing, so concurrent dials respect the bound too
         Future<EndpointDialer.Dialed> dial = listener.dialer().dial(loop, set,
-                new TrafficMeter(listener.metrics().bytesToUpstream(), null), NO_HANDLERS);
+                new TrafficMeter(listener.metrics().bytesToUpstream(), listener.metrics().splicedToUpstream(), null), NO_HANDLERS);
         result.addListener(r -> {
             if (r.isCancelled()) {
                 dial.cancel(false);

@@ -23,7 +23,7 @@ public final class TerminatePipeline implements DownstreamPipeline {
         ListenerContext listener = connection.listener();
         IdleTimeout idle = new IdleTimeout(ch, listener.idleTimeout());
         // Meters the TLS records written downstream, whichever service stage produces them.
-        ch.config().setMessageSizeEstimator(new TrafficMeter(listener.metrics().bytesToDownstream(), idle));
+        ch.config().setMessageSizeEstimator(new TrafficMeter(listener.metrics().bytesToDownstream(), listener.metrics().splicedToDownstream(), idle));
         HandshakeOutcome handshake = new HandshakeOutcome(connection, idle);
         ch.pipeline()
                 .addLast(MeshgateHandlerNames.CLIENT_HELLO, new ClientHelloHandler(connection))

@@ -39,7 +39,8 @@ class ConfigLoaderTest {
         assertThat(c.timeouts().drainDuration()).isEqualTo(Duration.ofSeconds(30));
         assertThat(c.limits().clientHelloMaxBytes()).isEqualTo(65536);
         assertThat(c.listeners().get(0).maxConnections()).isEqualTo(16384);
-        assertThat(c.runtime().splice()).isTrue();
+        assertThat(c.runtime().splice()).isEqualTo(MeshgateConfig.Splice.AUTO);
+        assertThat(c.runtime().spliceThreshold()).isEqualTo(32 * 1024);
     }
 
     @Test
@@ -47,6 +48,22 @@ class ConfigLoaderTest {
         Path f = write(MINIMAL.replace("mode: passthrough", "mode: passthrough\n    colour: blue"));
         assertThatThrownBy(() -> ConfigLoader.load(f)).isInstanceOf(ConfigException.class)
                 .hasMessageContaining("meshgate.yaml").hasMessageContaining("listeners[0]").hasMessageContaining("'colour'");
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource({"auto,AUTO", "always,ALWAYS", "true,ALWAYS", "off,OFF", "false,OFF"})
+    void shouldReadTheSpliceModeIncludingTheOldBooleans(String value, MeshgateConfig.Splice expected) throws Exception {
+        MeshgateConfig c = ConfigLoader.load(write(MINIMAL + "runtime: {splice: " + value + ", spliceThreshold: 16384}\n"));
+        assertThat(c.runtime().splice()).isEqualTo(expected);
+        assertThat(c.runtime().spliceThreshold()).isEqualTo(16384);
+    }
+
+    @Test
+    void shouldNameABadSpliceModeAndThreshold() throws Exception {
+        assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "runtime: {splice: sometimes}\n")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.splice").hasMessageContaining("sometimes");
+        assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "runtime: {spliceThreshold: 1048576}\n")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.spliceThreshold");
     }
 
     @Test

@@ -32,6 +32,8 @@ import org.junit.jupiter.params.provider.EnumSource;
  */
 class PassthroughRelayTest {
 
+    private static final int BULK = 4 * 1024 * 1024;
+
     static TlsPeers tls;
     static InetSocketAddress tlsBackend;
 
@@ -61,6 +63,11 @@ class PassthroughRelayTest {
                 assertThat(gw.bytes("eastwest", "upstream")).isGreaterThan(payload.length);
                 assertThat(gw.bytes("eastwest", "downstream")).isGreaterThan(payload.length);
             });
+            if (mode.copiesOnly()) {
+                assertThat(gw.splicedBytes("eastwest", "downstream")).isZero();
+            } else if (mode == RelayMode.SPLICE) {
+                assertThat(gw.splicedBytes("eastwest", "downstream")).isGreaterThan(0);
+            }
         }
     }
 
@@ -104,6 +111,46 @@ class PassthroughRelayTest {
             await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
                 assertThat(gw.bytes("eastwest", "upstream")).isEqualTo(hello.length + data.length);
                 assertThat(gw.bytes("eastwest", "downstream")).isEqualTo(hello.length + data.length);
+            });
+            for (String direction : new String[] {"upstream", "downstream"}) {
+                double spliced = gw.splicedBytes("eastwest", direction);
+                if (mode.splicesBulk()) {
+                    assertThat(spliced).as("%s bytes spliced", direction).isGreaterThan(data.length / 2.0);
+                } else {
+                    assertThat(spliced).as("%s bytes spliced", direction).isZero();
+                }
+            }
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void shouldCopySmallMessagesAndSpliceBulkStreamsByDefault() throws Exception {
+        try (RawBackend backend = new RawBackend(RawBackend.ECHO);
+             RunningGateway gw = RunningGateway.start(dir, RelayMode.COPY_EPOLL.config("", backend.endpoint())
+                     .replace("splice: off, ", ""))) {
+            assertThat(gw.gateway().listeners().get(0).context().relay().name()).isEqualTo("auto");
+            byte[] hello = tls.clientHello(TlsPeers.SNI);
+            try (Socket s = new Socket(gw.address().getAddress(), gw.address().getPort())) {
+                s.setSoTimeout(20_000);
+                OutputStream out = s.getOutputStream();
+                out.write(hello);
+                readExactly(s, hello.length);
+                for (int i = 0; i < 50; i++) { // request/response sized messages stay in user space
+                    byte[] small = ("message " + i).getBytes();
+                    out.write(small);
+                    assertThat(readExactly(s, small.length)).isEqualTo(small);
+                }
+                assertThat(gw.splicedBytes("eastwest", "upstream")).isZero();
+                assertThat(gw.splicedBytes("eastwest", "downstream")).isZero();
+                byte[] bulk = new byte[BULK];
+                new Random(7).nextBytes(bulk);
+                CompletableFuture<byte[]> echoed = CompletableFuture.supplyAsync(() -> readExactly(s, bulk.length));
+                out.write(bulk);
+                assertThat(sha256(echoed.get(30, TimeUnit.SECONDS))).isEqualTo(sha256(bulk));
+            }
+            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+                assertThat(gw.splicedBytes("eastwest", "upstream")).isGreaterThan(BULK / 2.0);
+                assertThat(gw.splicedBytes("eastwest", "downstream")).isGreaterThan(BULK / 2.0);
             });
         }
     }

@@ -2,8 +2,10 @@ package io.meshgate.gateway.testing;
 
 /** The relay configurations every data-path behaviour must hold under. */
 public enum RelayMode {
-    SPLICE("splice", "runtime: {transport: epoll, splice: true, workers: 2}"),
-    COPY_EPOLL("copy", "runtime: {transport: epoll, splice: false, workers: 2}"),
+    SPLICE("splice", "runtime: {transport: epoll, splice: always, workers: 2}"),
+    /** Copies until a read of 1 KiB moves a direction to splice: every bulk test crosses over mid-stream. */
+    AUTO_SPLICE("auto", "runtime: {transport: epoll, splice: auto, spliceThreshold: 1024, workers: 2}"),
+    COPY_EPOLL("copy", "runtime: {transport: epoll, splice: off, workers: 2}"),
     COPY_NIO("copy", "runtime: {transport: nio, workers: 2}");
 
     private final String relay;
@@ -12,6 +14,16 @@ public enum RelayMode {
     RelayMode(String relay, String yaml) {
         this.relay = relay;
         this.yaml = yaml;
+    }
+
+    /** True when a bulk stream must (at least partly) move through the kernel in this mode. */
+    public boolean splicesBulk() {
+        return this == SPLICE || this == AUTO_SPLICE;
+    }
+
+    /** True when no byte ever moves through the kernel in this mode. */
+    public boolean copiesOnly() {
+        return this == COPY_EPOLL || this == COPY_NIO;
     }
 
     /** The relay name the gateway must report in this mode. */

@@ -72,8 +72,16 @@ public final class RunningGateway implements AutoCloseable {
     }
 
     public double bytes(String listener, String direction) {
-        Counter c = gateway.metrics().registry().find("meshgate.relay.bytes")
-                .tags("listener", listener, "direction", direction).counter();
+        return counter("meshgate.relay.bytes", listener, direction);
+    }
+
+    /** Of {@link #bytes}, those the kernel moved (splice). */
+    public double splicedBytes(String listener, String direction) {
+        return counter("meshgate.relay.spliced.bytes", listener, direction);
+    }
+
+    private double counter(String name, String listener, String direction) {
+        Counter c = gateway.metrics().registry().find(name).tags("listener", listener, "direction", direction).counter();
         return c == null ? 0 : c.count();
     }
 

@@ -1,0 +1,35 @@
+package io.meshgate.gateway.relay;
+
+import io.netty.channel.Channel;
+
+/**
+ * Copy for small messages, splice for streams (HAProxy's {@code splice-auto} idea): each direction
+ * starts on the copying relay and moves to the kernel at its first read of {@code threshold} bytes
+ * or more, i.e. once the peer had that much queued at one time. Small request/response traffic
+ * costs two syscalls per message this way (read, write) instead of three splices plus two pipes
+ * per connection, and bulk transfers still never enter the JVM. Needs native epoll.
+ */
+public final class AutoSpliceRelay implements Relay {
+
+    /** Default threshold: two full TLS records queued at once. */
+    public static final int DEFAULT_THRESHOLD = 32 * 1024;
+
+    private final int threshold;
+
+    public AutoSpliceRelay(int threshold) {
+        if (threshold <= 0) {
+            throw new IllegalArgumentException("splice threshold must be positive: " + threshold);
+        }
+        this.threshold = threshold;
+    }
+
+    @Override
+    public void start(Channel downstream, Channel upstream) {
+        RelayHandler.install(downstream, upstream, false, threshold);
+    }
+
+    @Override
+    public String name() {
+        return "auto";
+    }
+}
