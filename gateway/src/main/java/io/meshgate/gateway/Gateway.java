@@ -7,6 +7,7 @@ import io.meshgate.gateway.listener.ListenerContext;
 import io.meshgate.gateway.metrics.GatewayMetrics;
 import io.meshgate.gateway.metrics.ListenerMetrics;
 import io.meshgate.gateway.relay.AutoSpliceRelay;
+import io.meshgate.gateway.warmup.Warmup;
 import io.meshgate.gateway.relay.CopyRelay;
 import io.meshgate.gateway.relay.Relay;
 import io.meshgate.gateway.relay.SpliceRelay;
@@ -126,6 +127,10 @@ public final class Gateway implements AutoCloseable {
         int threads = config.runtime().effectiveWorkers();
         workers = transport.newGroup(threads, "meshgate-worker");
         Relay relay = relay();
+        java.time.Duration warmup = config.runtime().warmupDuration();
+        if (!warmup.isZero() && config.listeners().stream().anyMatch(l -> l.mode() != MeshgateConfig.ListenerMode.TERMINATE)) {
+            Warmup.run(workers, transport, relay, warmup);
+        }
         EndpointPicker picker = new EndpointPicker(config.loadBalancing().policy());
         for (MeshgateConfig.Listener l : config.listeners()) {
             ListenerMetrics listenerMetrics = new ListenerMetrics(metrics.registry(), l.name());

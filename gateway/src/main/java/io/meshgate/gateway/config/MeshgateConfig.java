@@ -34,7 +34,13 @@ public record MeshgateConfig(
         timeouts = timeouts == null ? new Timeouts(null, null, null, null, null) : timeouts;
         limits = limits == null ? new Limits(null, null) : limits;
         loadBalancing = loadBalancing == null ? new LoadBalancing(null, null) : loadBalancing;
-        runtime = runtime == null ? new Runtime(null, null, null, null) : runtime;
+        runtime = runtime == null ? new Runtime(null, null, null, null, null) : runtime;
+    }
+
+    /** This config with {@code runtime.warmup: 0s}. */
+    public MeshgateConfig withoutWarmup() {
+        return new MeshgateConfig(clusterDomain, listeners, admin, tls, discovery, timeouts, limits, loadBalancing,
+                runtime.withoutWarmup());
     }
 
     /** How a listener treats the TLS stream. */
@@ -227,13 +233,23 @@ public record MeshgateConfig(
      * @param workers         event-loop threads; 0 = available processors
      * @param splice          how passthrough streams use the kernel's splice (epoll only)
      * @param spliceThreshold read size in bytes that moves a direction to splice under {@code auto}
+     * @param warmup          JIT warm-up budget before the listeners bind ({@code 0s}: none)
      */
-    public record Runtime(Integer workers, Transport transport, Splice splice, Integer spliceThreshold) {
+    public record Runtime(Integer workers, Transport transport, Splice splice, Integer spliceThreshold, String warmup) {
         public Runtime {
             workers = workers == null ? 0 : workers;
             transport = transport == null ? Transport.AUTO : transport;
             splice = splice == null ? Splice.AUTO : splice;
             spliceThreshold = spliceThreshold == null ? 32 * 1024 : spliceThreshold;
+        }
+
+        public Duration warmupDuration() {
+            return Durations.parse(warmup == null ? "2s" : warmup);
+        }
+
+        /** The same runtime without the warm-up (tests that start many gateways). */
+        public Runtime withoutWarmup() {
+            return new Runtime(workers, transport, splice, spliceThreshold, "0s");
         }
 
         public int effectiveWorkers() {
@@ -369,6 +385,10 @@ public record MeshgateConfig(
         duration("timeouts.idle", timeouts::idleDuration);
         duration("timeouts.drain", timeouts::drainDuration);
         duration("timeouts.tlsHandshake", timeouts::tlsHandshakeDuration);
+        duration("runtime.warmup", runtime::warmupDuration);
+        if (runtime.warmupDuration().compareTo(Duration.ofMinutes(1)) > 0) {
+            throw new ConfigException("runtime.warmup: at most 1m (it delays readiness)");
+        }
         if (limits.clientHelloMaxBytes() < 512 || limits.clientHelloMaxBytes() > 16 * 1024 * 1024) {
             throw new ConfigException("limits.clientHelloMaxBytes: must be between 512 and 16777216");
         }

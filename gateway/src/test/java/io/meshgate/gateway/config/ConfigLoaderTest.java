@@ -41,6 +41,8 @@ class ConfigLoaderTest {
         assertThat(c.listeners().get(0).maxConnections()).isEqualTo(16384);
         assertThat(c.runtime().splice()).isEqualTo(MeshgateConfig.Splice.AUTO);
         assertThat(c.runtime().spliceThreshold()).isEqualTo(32 * 1024);
+        assertThat(c.runtime().warmupDuration()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(c.withoutWarmup().runtime().warmupDuration()).isZero();
     }
 
     @Test
@@ -64,6 +66,10 @@ class ConfigLoaderTest {
                 .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.splice").hasMessageContaining("sometimes");
         assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "runtime: {spliceThreshold: 1048576}\n")))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.spliceThreshold");
+        assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "runtime: {warmup: 5m}\n")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.warmup");
+        assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "runtime: {warmup: soon}\n")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.warmup");
     }
 
     @Test

@@ -117,7 +117,7 @@ class KubernetesPassthroughTest {
                     - name: cluster-a
                       kubeconfig: kubeconfig.yaml
                 """);
-        gateway = new Gateway(ConfigLoader.load(config), config).start();
+        gateway = new Gateway(ConfigLoader.load(config).withoutWarmup(), config).start();
         await().atMost(Duration.ofSeconds(10)).until(gateway::ready);
     }
 

@@ -30,6 +30,9 @@ public final class RunningGateway implements AutoCloseable {
         Path file = dir.resolve("meshgate.yaml");
         Files.writeString(file, yaml);
         MeshgateConfig config = ConfigLoader.load(file);
+        if (!yaml.contains("warmup:")) {
+            config = config.withoutWarmup(); // seconds per gateway, and most tests start several
+        }
         Gateway g = new Gateway(config, file);
         try {
             g.start();

@@ -1,0 +1,83 @@
+package io.meshgate.gateway.warmup;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.meshgate.gateway.Transport;
+import io.meshgate.gateway.relay.AutoSpliceRelay;
+import io.meshgate.gateway.relay.CopyRelay;
+import io.meshgate.gateway.relay.Relay;
+import io.meshgate.gateway.relay.SpliceRelay;
+import io.meshgate.gateway.testing.RawBackend;
+import io.meshgate.gateway.testing.RunningGateway;
+import io.meshgate.gateway.testing.TlsPeers;
+import io.meshgate.tls.hello.ClientHelloReader;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.EventLoopGroup;
+import java.net.Socket;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class WarmupTest {
+
+    @TempDir
+    Path dir;
+
+    static Stream<Arguments> relays() {
+        return Stream.of(
+                Arguments.of(Transport.epoll(), new AutoSpliceRelay(AutoSpliceRelay.DEFAULT_THRESHOLD)),
+                Arguments.of(Transport.epoll(), new SpliceRelay()),
+                Arguments.of(Transport.nio(), new CopyRelay()));
+    }
+
+    @ParameterizedTest
+    @MethodSource("relays")
+    void completesEveryConnectionThroughTheRealPathWithinItsBudget(Transport transport, Relay relay) throws Exception {
+        EventLoopGroup group = transport.newGroup(1, "warmup-test");
+        try {
+            long start = System.nanoTime();
+            Warmup.Result r = Warmup.run(group, transport, relay, Duration.ofMillis(700));
+            assertThat(r.connections()).as("connections through the %s relay", relay.name()).isGreaterThan(8);
+            assertThat(r.failed()).isZero();
+            assertThat(r.bytes()).as("one connection in 8 sends a 128 KiB burst").isGreaterThan(r.connections() / 8 * 128L * 1024);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(6));
+        } finally {
+            group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).sync();
+        }
+    }
+
+    @Test
+    void syntheticHelloIsOneCompleteClientHelloWithItsServerName() {
+        ClientHelloReader reader = new ClientHelloReader(65536);
+        io.netty.buffer.ByteBuf hello = Unpooled.wrappedBuffer(SyntheticHello.withServerName("outbound_.8080_._.a.b"));
+        try {
+            assertThat(reader.read(hello)).isEqualTo(ClientHelloReader.Status.COMPLETE);
+        } finally {
+            hello.release();
+        }
+        assertThat(reader.serverName()).isEqualTo("outbound_.8080_._.a.b");
+    }
+
+    @Test
+    void leavesNoTraceInTheGatewaysMetricsAndTheGatewayServesAfterwards() throws Exception {
+        try (TlsPeers tls = new TlsPeers();
+             RawBackend backend = new RawBackend(RawBackend.ECHO);
+             RunningGateway gw = RunningGateway.start(dir, io.meshgate.gateway.testing.RelayMode.COPY_EPOLL
+                     .config("", backend.endpoint()).replace("splice: off, ", "warmup: 400ms, "))) {
+            assertThat(gw.outcomes("eastwest", "routed")).isZero();
+            assertThat(gw.bytes("eastwest", "upstream")).isZero();
+            byte[] hello = tls.clientHello(TlsPeers.SNI);
+            try (Socket s = new Socket(gw.address().getAddress(), gw.address().getPort())) {
+                s.setSoTimeout(10_000);
+                s.getOutputStream().write(hello);
+                assertThat(s.getInputStream().readNBytes(hello.length)).isEqualTo(hello);
+            }
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> gw.outcomes("eastwest", "routed") == 1);
+        }
+    }
+}
