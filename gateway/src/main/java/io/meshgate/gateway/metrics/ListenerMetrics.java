@@ -41,18 +41,11 @@ public final class ListenerMetrics {
                 .description("Downstream connections open now")
                 .tag("listener", listener)
                 .register(registry);
-        bytesToUpstream = Counter.builder("meshgate.relay.bytes").baseUnit("bytes")
-                .description("Bytes relayed, by where they went")
-                .tags("listener", listener, "direction", "upstream").register(registry);
-        bytesToDownstream = Counter.builder("meshgate.relay.bytes").baseUnit("bytes")
-                .description("Bytes relayed, by where they went")
-                .tags("listener", listener, "direction", "downstream").register(registry);
-        splicedToUpstream = Counter.builder("meshgate.relay.spliced.bytes").baseUnit("bytes")
-                .description("Of the bytes relayed, those the kernel moved (splice), by where they went")
-                .tags("listener", listener, "direction", "upstream").register(registry);
-        splicedToDownstream = Counter.builder("meshgate.relay.spliced.bytes").baseUnit("bytes")
-                .description("Of the bytes relayed, those the kernel moved (splice), by where they went")
-                .tags("listener", listener, "direction", "downstream").register(registry);
+        bytesToUpstream = relayCounter("meshgate.relay.bytes", "Bytes relayed, by where they went", "upstream");
+        bytesToDownstream = relayCounter("meshgate.relay.bytes", "Bytes relayed, by where they went", "downstream");
+        String spliced = "Of the bytes relayed, those the kernel moved (splice), by where they went";
+        splicedToUpstream = relayCounter("meshgate.relay.spliced.bytes", spliced, "upstream");
+        splicedToDownstream = relayCounter("meshgate.relay.spliced.bytes", spliced, "downstream");
         upstreamConnect = Timer.builder("meshgate.upstream.connect")
                 .description("Time to establish a TCP connection to an endpoint")
                 .tag("listener", listener)
@@ -72,6 +65,11 @@ public final class ListenerMetrics {
 
     public AtomicInteger active() {
         return active;
+    }
+
+    private Counter relayCounter(String name, String description, String direction) {
+        return Counter.builder(name).baseUnit("bytes").description(description)
+                .tags("listener", listener, "direction", direction).register(registry);
     }
 
     public Counter splicedToUpstream() {
