@@ -129,7 +129,14 @@ public final class Gateway implements AutoCloseable {
         Relay relay = relay();
         java.time.Duration warmup = config.runtime().warmupDuration();
         if (!warmup.isZero() && config.listeners().stream().anyMatch(l -> l.mode() != MeshgateConfig.ListenerMode.TERMINATE)) {
-            Warmup.run(workers, transport, relay, warmup);
+            try {
+                Warmup.run(workers, transport, relay, warmup);
+            } catch (InterruptedException e) {
+                throw e;
+            } catch (Exception e) { // Netty rethrows bind failures unchecked or sneakily
+                // Only an optimisation: a gateway that cannot warm up (no loopback?) still serves, just cold at first.
+                log.warn("warm-up skipped: {}", e.toString());
+            }
         }
         EndpointPicker picker = new EndpointPicker(config.loadBalancing().policy());
         for (MeshgateConfig.Listener l : config.listeners()) {
