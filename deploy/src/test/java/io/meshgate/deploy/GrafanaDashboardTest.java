@@ -24,6 +24,7 @@ class GrafanaDashboardTest {
             "meshgate_downstream_connections_total",
             "meshgate_downstream_connections_active",
             "meshgate_relay_bytes_total",
+            "meshgate_relay_spliced_bytes_total",
             "meshgate_upstream_connect_seconds_bucket",
             "meshgate_upstream_connect_seconds_count",
             "meshgate_upstream_connect_seconds_sum",
