@@ -240,7 +240,7 @@ public record MeshgateConfig(
             workers = workers == null ? 0 : workers;
             transport = transport == null ? Transport.AUTO : transport;
             splice = splice == null ? Splice.AUTO : splice;
-            spliceThreshold = spliceThreshold == null ? 32 * 1024 : spliceThreshold;
+            spliceThreshold = spliceThreshold == null ? io.meshgate.gateway.relay.AutoSpliceRelay.DEFAULT_THRESHOLD : spliceThreshold;
         }
 
         public Duration warmupDuration() {

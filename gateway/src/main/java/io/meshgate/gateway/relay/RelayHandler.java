@@ -130,9 +130,7 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
     public void channelInactive(ChannelHandlerContext ctx) {
         log.trace("{}: inactive, closing {} after its pending writes", ctx.channel(), peer);
         // The other side may still have bytes queued for the peer: deliver them, then close.
-        if (peer.isActive()) {
-            peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
-        }
+        closeWhenWritten(peer);
         ctx.fireChannelInactive();
     }
 
@@ -144,8 +142,13 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
         // pending splice write re-arms reading: epoll_ctl ENOENT. Closing the peer at once would
         // drop the stream's tail that SplicedTail just queued.)
         ctx.channel().close();
-        if (peer.isActive()) {
-            peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        closeWhenWritten(peer);
+    }
+
+    /** Closes {@code ch} once everything already queued on it is written. */
+    private static void closeWhenWritten(Channel ch) {
+        if (ch.isActive()) {
+            ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
         }
     }
 
