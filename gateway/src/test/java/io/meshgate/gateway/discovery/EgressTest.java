@@ -21,8 +21,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,22 +31,12 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class EgressTest {
 
-    static TlsPeers tls;
-    static byte[] hello;
+    @AutoClose
+    static final TlsPeers tls = TlsPeers.forClass();
+    static final byte[] hello = tls.sniHello();
 
     @TempDir
     Path dir;
-
-    @BeforeAll
-    static void peers() throws Exception {
-        tls = new TlsPeers();
-        hello = tls.clientHello(TlsPeers.SNI);
-    }
-
-    @AfterAll
-    static void closePeers() {
-        tls.close();
-    }
 
     private Path kubeconfig(String name, MockApiServer api) {
         return api.writeKubeconfig(dir.resolve(name + ".kubeconfig"));

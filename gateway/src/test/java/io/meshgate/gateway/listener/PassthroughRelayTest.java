@@ -20,7 +20,7 @@ import java.util.Arrays;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -34,21 +34,16 @@ class PassthroughRelayTest {
 
     private static final int BULK = 4 * 1024 * 1024;
 
-    static TlsPeers tls;
+    @AutoClose
+    static final TlsPeers tls = TlsPeers.forClass();
     static InetSocketAddress tlsBackend;
 
     @TempDir
     Path dir;
 
     @BeforeAll
-    static void peers() throws Exception {
-        tls = new TlsPeers();
+    static void echoBackend() throws Exception {
         tlsBackend = tls.echoServer();
-    }
-
-    @AfterAll
-    static void closePeers() {
-        tls.close();
     }
 
     @ParameterizedTest

@@ -16,8 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,22 +27,12 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class PassthroughRoutingTest {
 
-    static TlsPeers tls;
-    static byte[] hello;
+    @AutoClose
+    static final TlsPeers tls = TlsPeers.forClass();
+    static final byte[] hello = tls.sniHello();
 
     @TempDir
     Path dir;
-
-    @BeforeAll
-    static void peers() throws Exception {
-        tls = new TlsPeers();
-        hello = tls.clientHello(TlsPeers.SNI);
-    }
-
-    @AfterAll
-    static void closePeers() {
-        tls.close();
-    }
 
     private RunningGateway gateway(String extra, String... endpoints) throws Exception {
         return RunningGateway.start(dir, RelayMode.SPLICE.config(extra, endpoints));

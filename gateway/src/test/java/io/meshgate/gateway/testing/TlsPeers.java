@@ -46,6 +46,24 @@ public final class TlsPeers implements AutoCloseable {
     private final SslContext clientContext;
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
 
+    /** For a test class's static {@code @AutoClose} field: one set of peers for the whole class. */
+    public static TlsPeers forClass() {
+        try {
+            return new TlsPeers();
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot set up the TLS peers: " + e, e);
+        }
+    }
+
+    /** {@link #clientHello(String)} for {@link #SNI}, for static field initialisers. */
+    public byte[] sniHello() {
+        try {
+            return clientHello(SNI);
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot build the ClientHello: " + e, e);
+        }
+    }
+
     public TlsPeers() throws Exception {
         serverContext = SslContextBuilder.forServer(serverCert.key(), serverCert.chain())
                 .sslProvider(SslProvider.OPENSSL).protocols("TLSv1.3", "TLSv1.2").build();
