@@ -61,7 +61,7 @@ public final class Gateway implements AutoCloseable {
     public Gateway(MeshgateConfig config, Path configFile) {
         this.config = config;
         this.configFile = configFile;
-        this.transport = Transport.select(config.runtime().transport());
+        this.transport = Transport.select(config.runtime().transport(), config.runtime().busyPollDuration());
         this.router = new Router(routeSources());
         try {
             this.tls = java.util.Optional.ofNullable(config.tls()).map(this::loadTls);
@@ -162,7 +162,7 @@ public final class Gateway implements AutoCloseable {
         admin.start();
         started = true;
         log.info("meshgate ready: {} listener(s), transport {}, relay {}, {} worker(s), admin on {}",
-                listeners.size(), transport.name(), relay.name(), threads, admin.localAddress());
+                listeners.size(), transport.describe(), relay.name(), threads, admin.localAddress());
         return this;
     }
 

@@ -4,6 +4,7 @@ import io.meshgate.gateway.config.MeshgateConfig;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SelectStrategyFactory;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
@@ -18,6 +19,8 @@ import io.netty.channel.uring.IoUringIoHandler;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import java.nio.channels.spi.SelectorProvider;
+import java.time.Duration;
 
 /**
  * The Netty transport the gateway runs on: native epoll where the OS allows (the only one with
@@ -26,37 +29,63 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 public record Transport(String name, IoHandlerFactory ioHandlerFactory,
                         Class<? extends ServerChannel> serverChannel,
                         Class<? extends SocketChannel> socketChannel,
-                        boolean canSplice) {
+                        boolean canSplice,
+                        Duration busyPoll) {
 
     public static Transport epoll() {
-        return new Transport("epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class,
-                EpollSocketChannel.class, true);
+        return epoll(Duration.ZERO);
+    }
+
+    /** Native epoll; a positive {@code busyPoll} makes each loop poll that long after work before it blocks. */
+    public static Transport epoll(Duration busyPoll) {
+        IoHandlerFactory factory = busyPoll.isZero() ? EpollIoHandler.newFactory()
+                : EpollIoHandler.newFactory(0, busyPollStrategy(busyPoll));
+        return new Transport("epoll", factory, EpollServerSocketChannel.class, EpollSocketChannel.class, true, busyPoll);
     }
 
     public static Transport ioUring() {
         return new Transport("io_uring", IoUringIoHandler.newFactory(), IoUringServerSocketChannel.class,
-                IoUringSocketChannel.class, false);
+                IoUringSocketChannel.class, false, Duration.ZERO);
     }
 
     public static Transport nio() {
-        return new Transport("nio", NioIoHandler.newFactory(), NioServerSocketChannel.class,
-                NioSocketChannel.class, false);
+        return nio(Duration.ZERO);
     }
 
-    /** The transport a config asks for; {@code auto} prefers epoll, then NIO. */
-    public static Transport select(MeshgateConfig.Transport wanted) {
+    /** Java NIO; {@code busyPoll} as for {@link #epoll(Duration)}. */
+    public static Transport nio(Duration busyPoll) {
+        IoHandlerFactory factory = busyPoll.isZero() ? NioIoHandler.newFactory()
+                : NioIoHandler.newFactory(SelectorProvider.provider(), busyPollStrategy(busyPoll));
+        return new Transport("nio", factory, NioServerSocketChannel.class, NioSocketChannel.class, false, busyPoll);
+    }
+
+    private static SelectStrategyFactory busyPollStrategy(Duration window) {
+        long nanos = window.toNanos();
+        return () -> new BusyPollSelectStrategy(nanos);
+    }
+
+    /**
+     * The transport a config asks for; {@code auto} prefers epoll, then NIO. {@code busyPoll} is zero
+     * for io_uring (the config refuses anything else: its loop has no poll strategy to plug into).
+     */
+    public static Transport select(MeshgateConfig.Transport wanted, Duration busyPoll) {
         return switch (wanted) {
             case EPOLL -> {
                 Epoll.ensureAvailability();
-                yield epoll();
+                yield epoll(busyPoll);
             }
             case IO_URING -> {
                 IoUring.ensureAvailability();
                 yield ioUring();
             }
-            case NIO -> nio();
-            case AUTO -> Epoll.isAvailable() ? epoll() : nio();
+            case NIO -> nio(busyPoll);
+            case AUTO -> Epoll.isAvailable() ? epoll(busyPoll) : nio(busyPoll);
         };
+    }
+
+    /** The name as logs show it, with the busy-poll window when there is one. */
+    public String describe() {
+        return busyPoll.isZero() ? name : name + " (busy-poll " + busyPoll.toNanos() / 1000 + "us)";
     }
 
     public EventLoopGroup newGroup(int threads, String threadName) {

@@ -4,9 +4,9 @@ import java.time.Duration;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** Durations as the config writes them: {@code 500ms}, {@code 10s}, {@code 2m}, {@code 1h}, {@code 1m30s}. */
+/** Durations as the config writes them: {@code 100us}, {@code 500ms}, {@code 10s}, {@code 2m}, {@code 1h}, {@code 1m30s}. */
 public final class Durations {
-    private static final Pattern PART = Pattern.compile("(\\d+)(ms|s|m|h|d)");
+    private static final Pattern PART = Pattern.compile("(\\d+)(us|µs|ms|s|m|h|d)");
 
     private Durations() {}
 
@@ -21,6 +21,7 @@ public final class Durations {
         while (m.find() && m.start() == end) {
             long n = Long.parseLong(m.group(1));
             total = total.plus(switch (m.group(2)) {
+                case "us", "µs" -> Duration.ofNanos(Math.multiplyExact(n, 1000L));
                 case "ms" -> Duration.ofMillis(n);
                 case "s" -> Duration.ofSeconds(n);
                 case "m" -> Duration.ofMinutes(n);
@@ -30,7 +31,7 @@ public final class Durations {
             end = m.end();
         }
         if (end != t.length()) {
-            throw new IllegalArgumentException("'" + text + "' is not a duration like 500ms, 10s, 2m, 1h");
+            throw new IllegalArgumentException("'" + text + "' is not a duration like 100us, 500ms, 10s, 2m, 1h");
         }
         return total;
     }

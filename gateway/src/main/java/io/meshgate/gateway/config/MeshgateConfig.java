@@ -34,7 +34,7 @@ public record MeshgateConfig(
         timeouts = timeouts == null ? new Timeouts(null, null, null, null, null) : timeouts;
         limits = limits == null ? new Limits(null, null) : limits;
         loadBalancing = loadBalancing == null ? new LoadBalancing(null, null) : loadBalancing;
-        runtime = runtime == null ? new Runtime(null, null, null, null, null) : runtime;
+        runtime = runtime == null ? new Runtime(null, null, null, null, null, null) : runtime;
     }
 
     /** This config with {@code runtime.warmup: 0s}. */
@@ -234,8 +234,10 @@ public record MeshgateConfig(
      * @param splice          how passthrough streams use the kernel's splice (epoll only)
      * @param spliceThreshold read size in bytes that moves a direction to splice under {@code auto}
      * @param warmup          JIT warm-up budget before the listeners bind ({@code 0s}: none)
+     * @param busyPoll        how long an event loop polls without blocking after work ({@code 0s}: off)
      */
-    public record Runtime(Integer workers, Transport transport, Splice splice, Integer spliceThreshold, String warmup) {
+    public record Runtime(Integer workers, Transport transport, Splice splice, Integer spliceThreshold, String warmup,
+                          String busyPoll) {
         public Runtime {
             workers = workers == null ? 0 : workers;
             transport = transport == null ? Transport.AUTO : transport;
@@ -247,9 +249,13 @@ public record MeshgateConfig(
             return Durations.parse(warmup == null ? "2s" : warmup);
         }
 
+        public Duration busyPollDuration() {
+            return Durations.parse(busyPoll == null ? "0s" : busyPoll);
+        }
+
         /** The same runtime without the warm-up (tests that start many gateways). */
         public Runtime withoutWarmup() {
-            return new Runtime(workers, transport, splice, spliceThreshold, "0s");
+            return new Runtime(workers, transport, splice, spliceThreshold, "0s", busyPoll);
         }
 
         public int effectiveWorkers() {
@@ -388,6 +394,13 @@ public record MeshgateConfig(
         duration("runtime.warmup", runtime::warmupDuration);
         if (runtime.warmupDuration().compareTo(Duration.ofMinutes(1)) > 0) {
             throw new ConfigException("runtime.warmup: at most 1m (it delays readiness)");
+        }
+        duration("runtime.busyPoll", runtime::busyPollDuration);
+        if (runtime.busyPollDuration().compareTo(Duration.ofMillis(10)) > 0) {
+            throw new ConfigException("runtime.busyPoll: at most 10ms (timers wait up to one window)");
+        }
+        if (!runtime.busyPollDuration().isZero() && runtime.transport() == Transport.IO_URING) {
+            throw new ConfigException("runtime.busyPoll: not available with runtime.transport: io_uring (use epoll or nio)");
         }
         if (limits.clientHelloMaxBytes() < 512 || limits.clientHelloMaxBytes() > 16 * 1024 * 1024) {
             throw new ConfigException("limits.clientHelloMaxBytes: must be between 512 and 16777216");

@@ -43,6 +43,19 @@ class ConfigLoaderTest {
         assertThat(c.runtime().spliceThreshold()).isEqualTo(32 * 1024);
         assertThat(c.runtime().warmupDuration()).isEqualTo(Duration.ofSeconds(2));
         assertThat(c.withoutWarmup().runtime().warmupDuration()).isZero();
+        assertThat(c.runtime().busyPollDuration()).isZero();
+    }
+
+    @Test
+    void shouldReadBusyPollAndRefuseWhatCannotWork() throws Exception {
+        assertThat(ConfigLoader.load(write(MINIMAL + "runtime: {busyPoll: 150us}\n")).runtime().busyPollDuration())
+                .isEqualTo(Duration.ofNanos(150_000));
+        assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "runtime: {busyPoll: 1s}\n")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.busyPoll").hasMessageContaining("10ms");
+        assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "runtime: {busyPoll: soon}\n")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.busyPoll");
+        assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "runtime: {busyPoll: 100us, transport: io_uring}\n")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.busyPoll").hasMessageContaining("io_uring");
     }
 
     @Test
@@ -137,6 +150,8 @@ class ConfigLoaderTest {
     void shouldParseDurations() {
         assertThat(Durations.parse("500ms")).isEqualTo(Duration.ofMillis(500));
         assertThat(Durations.parse("1m30s")).isEqualTo(Duration.ofSeconds(90));
+        assertThat(Durations.parse("250us")).isEqualTo(Duration.ofNanos(250_000));
+        assertThat(Durations.parse("1ms500us")).isEqualTo(Duration.ofNanos(1_500_000));
         assertThatThrownBy(() -> Durations.parse("10")).isInstanceOf(IllegalArgumentException.class);
     }
 }

@@ -6,7 +6,11 @@ public enum RelayMode {
     /** Copies until a read of 1 KiB moves a direction to splice: every bulk test crosses over mid-stream. */
     AUTO_SPLICE("auto", "runtime: {transport: epoll, splice: auto, spliceThreshold: 1024, workers: 2}"),
     COPY_EPOLL("copy", "runtime: {transport: epoll, splice: off, workers: 2}"),
-    COPY_NIO("copy", "runtime: {transport: nio, workers: 2}");
+    COPY_NIO("copy", "runtime: {transport: nio, workers: 2}"),
+    /** {@link #AUTO_SPLICE} with event loops that poll 200 µs after work before they block. */
+    AUTO_SPLICE_BUSY_POLL("auto", "runtime: {transport: epoll, splice: auto, spliceThreshold: 1024, workers: 2, busyPoll: 200us}"),
+    /** {@link #COPY_NIO} with event loops that poll 200 µs after work before they block. */
+    COPY_NIO_BUSY_POLL("copy", "runtime: {transport: nio, workers: 2, busyPoll: 200us}");
 
     private final String relay;
     private final String yaml;
@@ -18,12 +22,17 @@ public enum RelayMode {
 
     /** True when a bulk stream must (at least partly) move through the kernel in this mode. */
     public boolean splicesBulk() {
-        return this == SPLICE || this == AUTO_SPLICE;
+        return this == SPLICE || this == AUTO_SPLICE || this == AUTO_SPLICE_BUSY_POLL;
     }
 
     /** True when no byte ever moves through the kernel in this mode. */
     public boolean copiesOnly() {
-        return this == COPY_EPOLL || this == COPY_NIO;
+        return this == COPY_EPOLL || this == COPY_NIO || this == COPY_NIO_BUSY_POLL;
+    }
+
+    /** True when the event loops busy-poll in this mode. */
+    public boolean busyPolls() {
+        return this == AUTO_SPLICE_BUSY_POLL || this == COPY_NIO_BUSY_POLL;
     }
 
     /** The relay name the gateway must report in this mode. */
