@@ -3,12 +3,17 @@ package io.meshgate.gateway.relay;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.epoll.AbstractEpollStreamChannel;
+import io.netty.channel.unix.Socket;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.ssl.SslHandler;
+import java.io.IOException;
 
 /**
  * One direction of a relay, installed on the channel bytes come from. Forwards reads to the peer
@@ -72,6 +77,7 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
             // A streaming direction: the kernel takes over from the next read. Netty queues the
             // spliced bytes behind the ones just written, so the order on the wire holds.
             spliced = true;
+            self.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true); // SplicedTail needs the half-close
             Splicing.start(self, peer);
             log.trace("{}: bulk stream, splicing to {} from here", self, peer);
         }
@@ -103,9 +109,21 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
                     closeBoth(self, peer);
                     return;
                 }
-                duplex.shutdownOutput().addListener((ChannelFutureListener) shut -> {
+                if (outputShut(self) && duplex.isInputShutdown()) {
+                    // The other direction is finished too: the close sends the FIN.
+                    closeBoth(self, peer);
+                    return;
+                }
+                shutdownOutput(duplex).addListener((ChannelFutureListener) shut -> {
                     if (!shut.isSuccess() || outputsShut(self, peer)) {
                         closeBoth(self, peer);
+                    } else if (!opposite.spliced) {
+                        // Only the peer's FIN is still to come, and nothing after it: let Netty close
+                        // the peer on that EOF (channelInactive then closes us once our queue is written)
+                        // instead of shutting its input first, which costs a syscall and, on a socket
+                        // the FIN already closed, an exception with a stack trace. (A spliced
+                        // direction keeps the half-close: SplicedTail must read its tail first.)
+                        peer.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
                     }
                 });
             };
@@ -120,7 +138,7 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
     }
 
     /** Completes once everything queued for {@code to} is written; a TLS side ends with close_notify. */
-    private static io.netty.channel.ChannelFuture flushed(Channel to) {
+    private static ChannelFuture flushed(Channel to) {
         // A TLS side (terminate mode) ends its stream with close_notify before the FIN, or peers see a truncation.
         SslHandler tls = to.pipeline().get(SslHandler.class);
         return tls != null ? tls.closeOutbound() : to.writeAndFlush(Unpooled.EMPTY_BUFFER);
@@ -153,8 +171,29 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
     }
 
     private static boolean outputsShut(Channel a, Channel b) {
-        return a instanceof DuplexChannel da && da.isOutputShutdown()
-                && b instanceof DuplexChannel db && db.isOutputShutdown();
+        return outputShut(a) && outputShut(b);
+    }
+
+    private static boolean outputShut(Channel ch) {
+        return ch instanceof DuplexChannel d && d.isOutputShutdown();
+    }
+
+    /**
+     * Sends the FIN on {@code ch}, whose queue is written. On epoll straight through the socket:
+     * Netty's own shutdownOutput builds a ChannelOutputShutdownException with a full stack trace
+     * for failing pending writes (there are none here), about 12 µs of CPU per FIN in a profile
+     * of short connections. The socket records the shutdown, so isOutputShutdown() holds.
+     */
+    private static ChannelFuture shutdownOutput(DuplexChannel ch) {
+        if (ch instanceof AbstractEpollStreamChannel epoll && epoll.fd() instanceof Socket socket) {
+            try {
+                socket.shutdown(false, true);
+                return ch.newSucceededFuture();
+            } catch (IOException | RuntimeException e) { // a closed socket: ClosedChannelException
+                return ch.newFailedFuture(e);
+            }
+        }
+        return ch.shutdownOutput();
     }
 
     static void closeBoth(Channel a, Channel b) {
