@@ -154,7 +154,9 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        log.debug("{}: {}; closing it, and the peer once what it was sent is written", ctx.channel(), cause.toString());
+        if (log.isDebugEnabled()) { // resets are routine: no message is built unless asked for
+            log.debug("{}: {}; closing it, and the peer once what it was sent is written", ctx.channel(), cause.toString());
+        }
         // Bytes already queued for the peer arrived before the error: deliver them, then close.
         // (Netty 4.2.18 also fails here, on the source of a splice whose input is shut, when its
         // pending splice write re-arms reading: epoll_ctl ENOENT. Closing the peer at once would

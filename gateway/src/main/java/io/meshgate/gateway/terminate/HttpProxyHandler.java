@@ -355,7 +355,9 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Poo
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        log.debug("{} {}: {}", connection.listener().name(), ctx.channel().remoteAddress(), cause.toString());
+        if (log.isDebugEnabled()) {
+            log.debug("{} {}: {}", connection.listener().name(), ctx.channel().remoteAddress(), cause.toString());
+        }
         ctx.close();
     }
 
