@@ -391,14 +391,8 @@ public record MeshgateConfig(
         duration("timeouts.idle", timeouts::idleDuration);
         duration("timeouts.drain", timeouts::drainDuration);
         duration("timeouts.tlsHandshake", timeouts::tlsHandshakeDuration);
-        duration("runtime.warmup", runtime::warmupDuration);
-        if (runtime.warmupDuration().compareTo(Duration.ofMinutes(1)) > 0) {
-            throw new ConfigException("runtime.warmup: at most 1m (it delays readiness)");
-        }
-        duration("runtime.busyPoll", runtime::busyPollDuration);
-        if (runtime.busyPollDuration().compareTo(Duration.ofMillis(10)) > 0) {
-            throw new ConfigException("runtime.busyPoll: at most 10ms (timers wait up to one window)");
-        }
+        duration("runtime.warmup", runtime::warmupDuration, "1m", "it delays readiness");
+        duration("runtime.busyPoll", runtime::busyPollDuration, "10ms", "timers wait up to one window");
         if (!runtime.busyPollDuration().isZero() && runtime.transport() == Transport.IO_URING) {
             throw new ConfigException("runtime.busyPoll: not available with runtime.transport: io_uring (use epoll or nio)");
         }
@@ -463,6 +457,14 @@ public record MeshgateConfig(
             }
         } catch (IllegalArgumentException e) {
             throw new ConfigException(key + ": " + e.getMessage());
+        }
+    }
+
+    /** As {@link #duration(String, java.util.function.Supplier)}, and no longer than {@code max} (a config duration). */
+    private static void duration(String key, java.util.function.Supplier<Duration> value, String max, String why) {
+        duration(key, value);
+        if (value.get().compareTo(Durations.parse(max)) > 0) {
+            throw new ConfigException(key + ": at most " + max + " (" + why + ")");
         }
     }
 }

@@ -52,6 +52,8 @@ class ConfigLoaderTest {
                 .isEqualTo(Duration.ofNanos(150_000));
         assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "runtime: {busyPoll: 1s}\n")))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.busyPoll").hasMessageContaining("10ms");
+        assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "runtime: {warmup: 2m}\n")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.warmup: at most 1m");
         assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "runtime: {busyPoll: soon}\n")))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.busyPoll");
         assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "runtime: {busyPoll: 100us, transport: io_uring}\n")))
