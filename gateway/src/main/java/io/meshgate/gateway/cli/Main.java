@@ -1,7 +1,6 @@
 package io.meshgate.gateway.cli;
 
 import io.meshgate.gateway.config.ConfigException;
-import io.meshgate.gateway.demo.DemoCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -42,7 +41,7 @@ public final class Main implements Runnable {
      *       fixed set of event loops than Netty 4.2's adaptive default (docs/performance.md).</li>
      * </ul>
      */
-    static void nettyDefaults() {
+    public static void nettyDefaults() {
         defaultProperty("io.netty.leakDetection.level", "disabled");
         defaultProperty("io.netty.allocator.type", "pooled");
     }
@@ -59,7 +58,12 @@ public final class Main implements Runnable {
     }
 
     public static CommandLine commandLine() {
-        CommandLine cl = new CommandLine(new Main());
+        return commandLine(new Main());
+    }
+
+    /** A command line for {@code command} that ends a failure as every meshgate command does (exit codes above). */
+    public static CommandLine commandLine(Object command) {
+        CommandLine cl = new CommandLine(command);
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
             if (ex instanceof ConfigException || ex instanceof UsageException) {
                 cmd.getErr().println("meshgate: " + ex.getMessage());

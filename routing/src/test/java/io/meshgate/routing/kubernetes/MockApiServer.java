@@ -14,35 +14,81 @@ import java.util.HashMap;
 import java.util.function.Consumer;
 
 /**
- * fabric8's CRUD-mode mock API server on 127.0.0.1 whose stored objects outlive the server, so a
+ * fabric8's CRUD-mode mock API server (it stores what is applied and serves list and watch like
+ * kube-apiserver does for Services and EndpointSlices) whose stored objects outlive the server, so a
  * test can take the API server down, change the cluster meanwhile and bring it back on the same port.
+ * The tests' API server and {@code meshgate demo}'s (one per demo cluster, on the cluster's own
+ * loopback address).
  */
 public final class MockApiServer implements AutoCloseable {
 
+    /**
+     * The mock server logs every request at INFO through java.util.logging; held in a field
+     * because JUL keeps loggers only weakly.
+     */
+    private static final java.util.logging.Logger REQUEST_LOG = quiet(java.util.logging.Logger.getLogger("io.fabric8.mockwebserver"));
+
     private final KubernetesCrudDispatcher store = new KubernetesCrudDispatcher();
+    private final String host;
     private KubernetesMockServer server;
     private int port;
     private KubernetesClient admin;
 
-    /** Starts on a free port. */
+    private MockApiServer(String host) {
+        this.host = host;
+    }
+
+    /** Starts on a free port of 127.0.0.1. */
     public static MockApiServer start() {
-        MockApiServer api = new MockApiServer();
-        api.server = api.listen(0);
+        return start("127.0.0.1", 0);
+    }
+
+    /** Starts on {@code host:port} (port 0: any free port). */
+    public static MockApiServer start(String host, int port) {
+        MockApiServer api = new MockApiServer(host);
+        api.server = api.listen(port);
         api.port = api.server.getPort();
-        api.admin = client(api.port);
+        api.admin = adminClient(host, api.port);
         return api;
+    }
+
+    /**
+     * The operator's client (apply, delete): generous timeouts, because a mock server's first
+     * requests can take seconds on a loaded machine and a failed apply fails the test or the demo.
+     */
+    private static KubernetesClient adminClient(String host, int port) {
+        Config config = Config.empty();
+        config.setMasterUrl(url(host, port));
+        config.setRequestRetryBackoffLimit(0);
+        config.setConnectionTimeout(5_000);
+        config.setRequestTimeout(20_000);
+        return new KubernetesClientBuilder().withConfig(config).build();
     }
 
     private KubernetesMockServer listen(int onPort) {
         KubernetesMockServer s = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), store, false);
-        s.init(InetAddress.getLoopbackAddress(), onPort);
+        try {
+            s.init(InetAddress.getByName(host), onPort);
+        } catch (java.io.IOException | RuntimeException e) {
+            s.destroy();
+            throw new IllegalStateException("cannot start the API server on " + host + ":" + onPort + ": " + e.getMessage(), e);
+        }
         return s;
+    }
+
+    private static java.util.logging.Logger quiet(java.util.logging.Logger logger) {
+        logger.setLevel(java.util.logging.Level.WARNING);
+        return logger;
     }
 
     /** A client as the gateway would use it: short watch reconnect backoff so tests stay quick. */
     public static KubernetesClient client(int port) {
+        return client("127.0.0.1", port);
+    }
+
+    private static KubernetesClient client(String host, int port) {
         Config config = Config.empty();
-        config.setMasterUrl("http://127.0.0.1:" + port);
+        config.setMasterUrl(url(host, port));
         config.setWatchReconnectInterval(100);
         config.setRequestRetryBackoffLimit(0);
         config.setConnectionTimeout(1000);
@@ -50,30 +96,54 @@ public final class MockApiServer implements AutoCloseable {
         return new KubernetesClientBuilder().withConfig(config).build();
     }
 
+    private static String url(String host, int port) {
+        return "http://" + host + ":" + port;
+    }
+
     public KubernetesClient newClient() {
-        return client(port);
+        return client(host, port);
     }
 
     public int port() {
         return port;
     }
 
+    /** The URL clients reach this API server at. */
+    public String url() {
+        return url(host, port);
+    }
+
+    /** The client an operator's kubectl would be. */
+    public KubernetesClient admin() {
+        return admin;
+    }
+
     /** A kubeconfig for this server, as a user would hand one to meshgate. */
     public String kubeconfig() {
+        return kubeconfig("mock");
+    }
+
+    /** A kubeconfig naming this server {@code clusterName}, as {@code kubectl config view --minify --raw} prints it. */
+    public String kubeconfig(String clusterName) {
         return """
                 apiVersion: v1
                 kind: Config
-                clusters: [{name: mock, cluster: {server: "http://127.0.0.1:%d"}}]
-                contexts: [{name: mock, context: {cluster: mock, user: mock, namespace: default}}]
-                current-context: mock
-                users: [{name: mock, user: {token: test}}]
-                """.formatted(port);
+                clusters: [{name: %1$s, cluster: {server: "%2$s"}}]
+                contexts: [{name: %1$s, context: {cluster: %1$s, user: %1$s, namespace: default}}]
+                current-context: %1$s
+                users: [{name: %1$s, user: {token: test}}]
+                """.formatted(clusterName, url(host, port));
     }
 
     /** Writes {@link #kubeconfig()} to {@code file}; returns it. */
     public java.nio.file.Path writeKubeconfig(java.nio.file.Path file) {
+        return writeKubeconfig(file, "mock");
+    }
+
+    /** Writes {@link #kubeconfig(String)} to {@code file}; returns it. */
+    public java.nio.file.Path writeKubeconfig(java.nio.file.Path file, String clusterName) {
         try {
-            return java.nio.file.Files.writeString(file, kubeconfig());
+            return java.nio.file.Files.writeString(file, kubeconfig(clusterName));
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         }

@@ -1,4 +1,4 @@
-package io.meshgate.gateway.demo;
+package io.meshgate.demo;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -33,8 +33,8 @@ class DemoTest {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
 
-        int exit = Main.commandLine().setOut(new PrintWriter(out, true)).setErr(new PrintWriter(err, true))
-                .execute("demo", "--dir", dir.toString(), "--network", network, "--verbose");
+        int exit = Main.commandLine(new DemoCommand()).setOut(new PrintWriter(out, true)).setErr(new PrintWriter(err, true))
+                .execute("--dir", dir.toString(), "--network", network, "--verbose");
 
         String printed = out.toString();
         System.out.println(printed);

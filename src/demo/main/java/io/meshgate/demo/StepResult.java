@@ -1,4 +1,4 @@
-package io.meshgate.gateway.demo;
+package io.meshgate.demo;
 
 /**
  * One proven (or failed) demo step, printed as one line: {@code PASS 1 <title>: <why>}.

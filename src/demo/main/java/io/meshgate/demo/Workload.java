@@ -1,4 +1,4 @@
-package io.meshgate.gateway.demo;
+package io.meshgate.demo;
 
 import io.meshgate.tls.TlsFiles;
 import io.meshgate.tls.TlsMaterial;

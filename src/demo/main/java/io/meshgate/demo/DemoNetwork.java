@@ -1,4 +1,4 @@
-package io.meshgate.gateway.demo;
+package io.meshgate.demo;
 
 import java.net.InetSocketAddress;
 

@@ -1,4 +1,4 @@
-package io.meshgate.gateway.demo;
+package io.meshgate.demo;
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Service;
@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.meshgate.gateway.Gateway;
 import io.meshgate.gateway.config.ConfigLoader;
 import io.meshgate.gateway.config.MeshgateConfig;
+import io.meshgate.routing.kubernetes.MockApiServer;
 import io.meshgate.tls.Fingerprint;
 import io.meshgate.tls.SpiffeId;
 import io.meshgate.tls.TlsFiles;
@@ -45,7 +46,7 @@ final class DemoCluster implements AutoCloseable {
     private final ClusterCa ca;
     private final Map<String, DemoPod> pods = new LinkedHashMap<>();
     private final List<AutoCloseable> started = new ArrayList<>();
-    private EmbeddedApiServer api;
+    private MockApiServer api;
     private Gateway gateway;
 
     private DemoCluster(String name, int index, DemoNetwork network, Path dir, Path bundle, ClusterCa ca) {
@@ -108,11 +109,15 @@ final class DemoCluster implements AutoCloseable {
     }
 
     void startApiServer() throws IOException {
-        api = EmbeddedApiServer.start(network.gatewayIp(index), DemoNetwork.API_SERVER_PORT);
+        try {
+            api = MockApiServer.start(network.gatewayIp(index), DemoNetwork.API_SERVER_PORT);
+        } catch (IllegalStateException e) {
+            throw new IOException(e.getMessage(), e);
+        }
         started.add(api);
     }
 
-    EmbeddedApiServer api() {
+    MockApiServer api() {
         return api;
     }
 

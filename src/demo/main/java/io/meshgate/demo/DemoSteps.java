@@ -1,4 +1,4 @@
-package io.meshgate.gateway.demo;
+package io.meshgate.demo;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,4 +1,4 @@
-package io.meshgate.gateway.demo;
+package io.meshgate.demo;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.LoggerContext;
