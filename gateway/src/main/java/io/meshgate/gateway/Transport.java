@@ -1,6 +1,6 @@
 package io.meshgate.gateway;
 
-import io.meshgate.gateway.config.MeshgateConfig;
+import io.meshgate.gateway.config.GatewaySpec;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -68,7 +68,7 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
      * The transport a config asks for; {@code auto} prefers epoll, then NIO. {@code busyPoll} is zero
      * for io_uring (the config refuses anything else: its loop has no poll strategy to plug into).
      */
-    public static Transport select(MeshgateConfig.Transport wanted, Duration busyPoll) {
+    public static Transport select(GatewaySpec.TransportKind wanted, Duration busyPoll) {
         return switch (wanted) {
             case EPOLL -> {
                 Epoll.ensureAvailability();

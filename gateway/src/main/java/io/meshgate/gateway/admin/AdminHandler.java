@@ -3,7 +3,6 @@ package io.meshgate.gateway.admin;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import io.meshgate.gateway.Gateway;
 import io.meshgate.routing.OutboundSni;
 import io.meshgate.routing.Resolution;
 import io.meshgate.routing.RouteError;
@@ -37,10 +36,10 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
-    private final Gateway gateway;
+    private final AdminView view;
 
-    AdminHandler(Gateway gateway) {
-        this.gateway = gateway;
+    AdminHandler(AdminView view) {
+        this.view = view;
     }
 
     @Override
@@ -52,13 +51,13 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         } else {
             res = switch (uri.path()) {
                 case "/healthz" -> text(HttpResponseStatus.OK, "ok\n");
-                case "/readyz" -> gateway.ready()
+                case "/readyz" -> view.ready()
                         ? text(HttpResponseStatus.OK, "ready\n")
-                        : text(HttpResponseStatus.SERVICE_UNAVAILABLE, gateway.draining() ? "draining\n" : "not ready\n");
+                        : text(HttpResponseStatus.SERVICE_UNAVAILABLE, view.draining() ? "draining\n" : "not ready\n");
                 case "/metrics" -> metrics();
                 case "/debug/resolve" -> resolve(uri);
                 case "/debug/routes" -> json(HttpResponseStatus.OK, routes());
-                case "/debug/trust" -> gateway.trustView()
+                case "/debug/trust" -> view.trustView()
                         .map(v -> json(HttpResponseStatus.OK, v))
                         .orElseGet(() -> json(HttpResponseStatus.NOT_FOUND, Map.of("error", "no tls configured")));
                 default -> json(HttpResponseStatus.NOT_FOUND, Map.of("error", "no such endpoint", "path", uri.path()));
@@ -73,7 +72,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
 
     private FullHttpResponse metrics() {
-        FullHttpResponse res = text(HttpResponseStatus.OK, gateway.metrics().scrape());
+        FullHttpResponse res = text(HttpResponseStatus.OK, view.scrape());
         res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
         return res;
     }
@@ -85,11 +84,11 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         }
         String sni = sniParam.get(0);
         Optional<OutboundSni> parsed = OutboundSni.parse(sni);
-        Resolution r = parsed.isPresent() ? gateway.router().resolve(parsed.get()) : Resolution.refused(RouteError.BAD_SNI);
+        Resolution r = parsed.isPresent() ? view.router().resolve(parsed.get()) : Resolution.refused(RouteError.BAD_SNI);
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("sni", sni);
         // Other clusters that could serve it (egress listeners use them; east-west never does).
-        List<Map<String, Object>> remotes = parsed.map(o -> gateway.router().remoteGateways(o)).orElse(List.of()).stream()
+        List<Map<String, Object>> remotes = parsed.map(o -> view.router().remoteGateways(o)).orElse(List.of()).stream()
                 .map(g -> {
                     Map<String, Object> m = new LinkedHashMap<>();
                     m.put("cluster", g.cluster());
@@ -117,7 +116,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     private Map<String, Object> routes() {
         List<Object> sources = new ArrayList<>();
-        for (RouteSource s : gateway.router().sources()) {
+        for (RouteSource s : view.router().sources()) {
             List<Object> services = new ArrayList<>();
             for (RouteTable.RouteEntry e : s.current().entries()) {
                 Map<String, Object> m = new LinkedHashMap<>();

@@ -1,6 +1,5 @@
 package io.meshgate.gateway.admin;
 
-import io.meshgate.gateway.Gateway;
 import io.meshgate.gateway.config.HostPort;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -23,19 +22,19 @@ import java.util.concurrent.TimeUnit;
  */
 public final class AdminServer implements AutoCloseable {
 
-    private final Gateway gateway;
+    private final AdminView view;
     private final HostPort address;
     private final EventLoopGroup group =
             new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("meshgate-admin", true), NioIoHandler.newFactory());
     private Channel channel;
 
-    public AdminServer(Gateway gateway, HostPort address) {
-        this.gateway = gateway;
+    public AdminServer(AdminView view, HostPort address) {
+        this.view = view;
         this.address = address;
     }
 
     public void start() throws InterruptedException {
-        AdminHandler handler = new AdminHandler(gateway);
+        AdminHandler handler = new AdminHandler(view);
         channel = new ServerBootstrap()
                 .group(group)
                 .channel(NioServerSocketChannel.class)

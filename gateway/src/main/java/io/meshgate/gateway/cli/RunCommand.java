@@ -2,7 +2,7 @@ package io.meshgate.gateway.cli;
 
 import io.meshgate.gateway.Gateway;
 import io.meshgate.gateway.config.ConfigLoader;
-import io.meshgate.gateway.config.MeshgateConfig;
+import io.meshgate.gateway.config.GatewaySpec;
 import java.net.BindException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -27,15 +27,15 @@ public final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        MeshgateConfig cfg = ConfigLoader.load(config);
-        Gateway gateway = new Gateway(cfg, config);
+        GatewaySpec spec = ConfigLoader.loadSpec(config);
+        Gateway gateway = new Gateway(spec);
         CountDownLatch stopped = new CountDownLatch(1);
         Runnable drain = () -> {
-            log.info("signal received: draining (up to {})", cfg.timeouts().drainDuration());
+            log.info("signal received: draining (up to {})", spec.timeouts().drain());
             gateway.drain();
             stopped.countDown();
         };
-        // Handle the signals ourselves: the CONTRACT wants exit 0 after the drain, not 143.
+        // Handle the signals ourselves: a drained gateway exits 0 (README "Running"), not 143.
         Signal.handle(new Signal("TERM"), s -> new Thread(drain, "meshgate-drain").start());
         Signal.handle(new Signal("INT"), s -> new Thread(drain, "meshgate-drain").start());
         try {

@@ -23,18 +23,31 @@ public final class ConfigLoader {
 
     /** Parses and validates the file; {@link ConfigException} names the file and key on any mistake. */
     public static MeshgateConfig load(Path file) {
-        String text;
-        try {
-            text = Files.readString(file);
-        } catch (NoSuchFileException e) {
-            throw new ConfigException(file + ": no such file");
-        } catch (IOException e) {
-            throw new ConfigException(file + ": cannot read: " + e.getMessage(), e);
-        }
+        String text = read(file);
         try {
             return parse(text).validate(file);
         } catch (ConfigException e) {
             throw new ConfigException(file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Parses the file and binds it into what the gateway runs from; errors as {@link #load(Path)}. */
+    public static GatewaySpec loadSpec(Path file) {
+        String text = read(file);
+        try {
+            return ConfigBinder.bind(parse(text), file);
+        } catch (ConfigException e) {
+            throw new ConfigException(file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException(file + ": no such file");
+        } catch (IOException e) {
+            throw new ConfigException(file + ": cannot read: " + e.getMessage(), e);
         }
     }
 

@@ -1,19 +1,14 @@
 package io.meshgate.gateway.config;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
-import java.util.Set;
 
 /**
- * The whole {@code meshgate.yaml} (CONTRACT "Config" plus the documented additions). Immutable;
- * {@link ConfigLoader} parses and {@link #validate(Path)} checks it before anything starts.
+ * The whole {@code meshgate.yaml} as written (README "Configuration"): thin Jackson records, the
+ * file's own shape. {@link ConfigLoader} parses it, {@link ConfigBinder} validates it and turns it
+ * into the {@link GatewaySpec} the gateway runs from; defaults come from {@link Defaults}.
  */
 public record MeshgateConfig(
         String clusterDomain,
@@ -27,7 +22,7 @@ public record MeshgateConfig(
         Runtime runtime) {
 
     public MeshgateConfig {
-        clusterDomain = clusterDomain == null ? "cluster.local" : clusterDomain;
+        clusterDomain = clusterDomain == null ? Defaults.CLUSTER_DOMAIN : clusterDomain;
         listeners = listeners == null ? List.of() : List.copyOf(listeners);
         admin = admin == null ? new Admin(null) : admin;
         discovery = discovery == null ? new Discovery(null, null, null, null, null) : discovery;
@@ -78,11 +73,9 @@ public record MeshgateConfig(
     }
 
     public record Listener(String name, String address, ListenerMode mode, Integer maxConnections) {
-        public static final int DEFAULT_MAX_CONNECTIONS = 16_384;
-
         public Listener {
             mode = mode == null ? ListenerMode.PASSTHROUGH : mode;
-            maxConnections = maxConnections == null ? DEFAULT_MAX_CONNECTIONS : maxConnections;
+            maxConnections = maxConnections == null ? Defaults.LISTENER_MAX_CONNECTIONS : maxConnections;
         }
 
         public HostPort hostPort() {
@@ -92,7 +85,7 @@ public record MeshgateConfig(
 
     public record Admin(String address) {
         public Admin {
-            address = address == null ? "127.0.0.1:15000" : address;
+            address = address == null ? Defaults.ADMIN_ADDRESS : address;
         }
 
         public HostPort hostPort() {
@@ -132,7 +125,7 @@ public record MeshgateConfig(
     /** Remote clusters added at runtime from labelled Secrets in the gateway's own namespace. */
     public record RemoteSecrets(String namespace) {
         public RemoteSecrets {
-            namespace = namespace == null ? "meshgate-system" : namespace;
+            namespace = namespace == null ? Defaults.REMOTE_SECRETS_NAMESPACE : namespace;
         }
     }
 
@@ -142,11 +135,9 @@ public record MeshgateConfig(
      * from its meshgate LoadBalancer Service ({@code gatewayService}, default meshgate-system/meshgate).
      */
     public record Cluster(String name, String kubeconfig, Boolean remote, String gateway, String gatewayService) {
-        public static final String DEFAULT_GATEWAY_SERVICE = "meshgate-system/meshgate";
-
         public Cluster {
             remote = remote != null && remote;
-            gatewayService = gatewayService == null ? DEFAULT_GATEWAY_SERVICE : gatewayService;
+            gatewayService = gatewayService == null ? Defaults.GATEWAY_SERVICE : gatewayService;
         }
 
         public Cluster(String name, String kubeconfig) {
@@ -157,29 +148,30 @@ public record MeshgateConfig(
     public record StaticService(String host, Integer port, List<String> endpoints, String protocol) {
         public StaticService {
             endpoints = endpoints == null ? List.of() : List.copyOf(endpoints);
-            protocol = protocol == null ? "tcp" : protocol;
+            protocol = protocol == null ? Defaults.STATIC_PROTOCOL : protocol;
         }
     }
 
+    /** Durations as written; the {@code ...Duration()} views parse them with their defaults. */
     public record Timeouts(String clientHello, String connect, String idle, String drain, String tlsHandshake) {
         public Duration clientHelloDuration() {
-            return parse(clientHello, "10s");
+            return parse(clientHello, Defaults.CLIENT_HELLO_TIMEOUT);
         }
 
         public Duration connectDuration() {
-            return parse(connect, "5s");
+            return parse(connect, Defaults.CONNECT_TIMEOUT);
         }
 
         public Duration idleDuration() {
-            return parse(idle, "1h");
+            return parse(idle, Defaults.IDLE_TIMEOUT);
         }
 
         public Duration drainDuration() {
-            return parse(drain, "30s");
+            return parse(drain, Defaults.DRAIN_TIMEOUT);
         }
 
         public Duration tlsHandshakeDuration() {
-            return parse(tlsHandshake, "10s");
+            return parse(tlsHandshake, Defaults.TLS_HANDSHAKE_TIMEOUT);
         }
 
         private static Duration parse(String value, String fallback) {
@@ -188,18 +180,16 @@ public record MeshgateConfig(
     }
 
     public record Limits(Integer clientHelloMaxBytes, Integer upstreamPoolSize) {
-        public static final int DEFAULT_CLIENT_HELLO_MAX_BYTES = 64 * 1024;
-
         public Limits {
-            clientHelloMaxBytes = clientHelloMaxBytes == null ? DEFAULT_CLIENT_HELLO_MAX_BYTES : clientHelloMaxBytes;
-            upstreamPoolSize = upstreamPoolSize == null ? 64 : upstreamPoolSize;
+            clientHelloMaxBytes = clientHelloMaxBytes == null ? Defaults.CLIENT_HELLO_MAX_BYTES : clientHelloMaxBytes;
+            upstreamPoolSize = upstreamPoolSize == null ? Defaults.UPSTREAM_POOL_SIZE : upstreamPoolSize;
         }
     }
 
     public record LoadBalancing(BalancingPolicy policy, Integer connectAttempts) {
         public LoadBalancing {
             policy = policy == null ? BalancingPolicy.LEAST_CONNECTIONS : policy;
-            connectAttempts = connectAttempts == null ? 3 : connectAttempts;
+            connectAttempts = connectAttempts == null ? Defaults.CONNECT_ATTEMPTS : connectAttempts;
         }
     }
 
@@ -239,37 +229,30 @@ public record MeshgateConfig(
     public record Runtime(Integer workers, Transport transport, Splice splice, Integer spliceThreshold, String warmup,
                           String busyPoll) {
         public Runtime {
-            workers = workers == null ? 0 : workers;
+            workers = workers == null ? Defaults.WORKERS : workers;
             transport = transport == null ? Transport.AUTO : transport;
             splice = splice == null ? Splice.AUTO : splice;
-            spliceThreshold = spliceThreshold == null ? io.meshgate.gateway.relay.AutoSpliceRelay.DEFAULT_THRESHOLD : spliceThreshold;
+            spliceThreshold = spliceThreshold == null ? Defaults.SPLICE_THRESHOLD : spliceThreshold;
         }
 
         public Duration warmupDuration() {
-            return Durations.parse(warmup == null ? "2s" : warmup);
+            return Durations.parse(warmup == null ? Defaults.WARMUP : warmup);
         }
 
         public Duration busyPollDuration() {
-            return Durations.parse(busyPoll == null ? "0s" : busyPoll);
+            return Durations.parse(busyPoll == null ? Defaults.BUSY_POLL : busyPoll);
         }
 
         /** The same runtime without the warm-up (tests that start many gateways). */
         public Runtime withoutWarmup() {
             return new Runtime(workers, transport, splice, spliceThreshold, "0s", busyPoll);
         }
-
-        public int effectiveWorkers() {
-            return workers > 0 ? workers : java.lang.Runtime.getRuntime().availableProcessors();
-        }
-    }
-
-    public boolean terminates() {
-        return listeners.stream().anyMatch(l -> l.mode() == ListenerMode.TERMINATE);
     }
 
     /**
-     * Checks everything that can be checked before binding: addresses, durations, files,
-     * uniqueness. {@code base} is the config file; relative paths resolve against its folder.
+     * Checks everything that can be checked before binding (addresses, durations, files,
+     * uniqueness; {@link ConfigBinder}). {@code base} is the config file; relative paths resolve
+     * against its folder.
      */
     public MeshgateConfig validate(Path base) {
         return validate(base, true);
@@ -280,191 +263,7 @@ public record MeshgateConfig(
      * (for configs checked away from where they run, e.g. the shipped Kubernetes manifests).
      */
     public MeshgateConfig validate(Path base, boolean checkFiles) {
-        if (clusterDomain.isBlank()) {
-            throw new ConfigException("clusterDomain: must not be empty");
-        }
-        if (listeners.isEmpty()) {
-            throw new ConfigException("listeners: at least one listener is required");
-        }
-        Set<String> names = new HashSet<>();
-        Map<Integer, String> ports = new HashMap<>();
-        for (int i = 0; i < listeners.size(); i++) {
-            Listener l = listeners.get(i);
-            String key = "listeners[" + i + "]";
-            if (l.name() == null || l.name().isBlank()) {
-                throw new ConfigException(key + ".name: required");
-            }
-            if (!names.add(l.name())) {
-                throw new ConfigException(key + ".name: duplicate listener name '" + l.name() + "'");
-            }
-            HostPort hp = address(key + ".address", l.address());
-            String other = ports.putIfAbsent(hp.port(), l.name());
-            if (other != null && hp.port() != 0) {
-                throw new ConfigException(key + ".address: port " + hp.port() + " is already used by listener '" + other + "'");
-            }
-            if (l.maxConnections() < 1) {
-                throw new ConfigException(key + ".maxConnections: must be at least 1");
-            }
-        }
-        HostPort adminAddress = address("admin.address", admin.address());
-        String clash = ports.get(adminAddress.port());
-        if (clash != null && adminAddress.port() != 0) {
-            throw new ConfigException("admin.address: port " + adminAddress.port() + " is already used by listener '" + clash + "'");
-        }
-        if (discovery.remoteSecrets() != null && discovery.clusters().stream().allMatch(Cluster::remote)) {
-            throw new ConfigException("discovery.remoteSecrets: needs a local cluster (a discovery.clusters entry without remote: true) to read Secrets from");
-        }
-        if (terminates() && tls == null) {
-            throw new ConfigException("tls: required because a listener has mode: terminate");
-        }
-        if (tls != null) {
-            file(base, "tls.certificateChain", tls.certificateChain(), checkFiles);
-            file(base, "tls.privateKey", tls.privateKey(), checkFiles);
-            file(base, "tls.trustBundle", tls.trustBundle(), checkFiles);
-            for (int i = 0; i < tls.allowedTrustDomains().size(); i++) {
-                String problem = io.meshgate.tls.SpiffeId.trustDomainProblem(tls.allowedTrustDomains().get(i));
-                if (problem != null) {
-                    throw new ConfigException("tls.allowedTrustDomains[" + i + "]: " + problem);
-                }
-            }
-        }
-        Set<String> clusterNames = new HashSet<>();
-        for (int i = 0; i < discovery.clusters().size(); i++) {
-            Cluster c = discovery.clusters().get(i);
-            String key = "discovery.clusters[" + i + "]";
-            if (c.name() == null || c.name().isBlank()) {
-                throw new ConfigException(key + ".name: required");
-            }
-            if (!clusterNames.add(c.name())) {
-                throw new ConfigException(key + ".name: duplicate cluster name '" + c.name() + "'");
-            }
-            if (c.kubeconfig() != null) {
-                file(base, key + ".kubeconfig", c.kubeconfig(), checkFiles);
-            }
-            if (!c.remote() && (c.gateway() != null)) {
-                throw new ConfigException(key + ".gateway: only a remote cluster (remote: true) has a gateway address");
-            }
-            if (c.remote() && c.kubeconfig() == null) {
-                throw new ConfigException(key + ".kubeconfig: required for a remote cluster");
-            }
-            if (c.gateway() != null) {
-                try {
-                    io.meshgate.routing.Endpoint.parse(c.gateway());
-                } catch (IllegalArgumentException e) {
-                    throw new ConfigException(key + ".gateway: " + e.getMessage());
-                }
-            }
-            String[] svc = c.gatewayService().split("/", -1);
-            if (svc.length != 2 || svc[0].isBlank() || svc[1].isBlank()) {
-                throw new ConfigException(key + ".gatewayService: '" + c.gatewayService() + "' is not namespace/name");
-            }
-        }
-        Set<String> services = new HashSet<>();
-        for (int i = 0; i < discovery.staticServices().size(); i++) {
-            StaticService s = discovery.staticServices().get(i);
-            String key = "discovery.static[" + i + "]";
-            if (s.host() == null || s.host().isBlank()) {
-                throw new ConfigException(key + ".host: required");
-            }
-            if (s.port() == null || s.port() < 1 || s.port() > 65535) {
-                throw new ConfigException(key + ".port: required, 1-65535");
-            }
-            if (!services.add(s.host().toLowerCase(Locale.ROOT) + ":" + s.port())) {
-                throw new ConfigException(key + ": duplicate entry for " + s.host() + ":" + s.port());
-            }
-            if (s.endpoints().isEmpty()) {
-                throw new ConfigException(key + ".endpoints: at least one ip:port is required");
-            }
-            for (int j = 0; j < s.endpoints().size(); j++) {
-                try {
-                    io.meshgate.routing.Endpoint.parse(s.endpoints().get(j));
-                } catch (IllegalArgumentException e) {
-                    throw new ConfigException(key + ".endpoints[" + j + "]: " + e.getMessage());
-                }
-            }
-            if (!s.protocol().equals("tcp") && !s.protocol().equals("http")) {
-                throw new ConfigException(key + ".protocol: '" + s.protocol() + "' is not tcp or http");
-            }
-        }
-        duration("timeouts.clientHello", timeouts::clientHelloDuration);
-        duration("timeouts.connect", timeouts::connectDuration);
-        duration("timeouts.idle", timeouts::idleDuration);
-        duration("timeouts.drain", timeouts::drainDuration);
-        duration("timeouts.tlsHandshake", timeouts::tlsHandshakeDuration);
-        duration("runtime.warmup", runtime::warmupDuration, "1m", "it delays readiness");
-        duration("runtime.busyPoll", runtime::busyPollDuration, "10ms", "timers wait up to one window");
-        if (!runtime.busyPollDuration().isZero() && runtime.transport() == Transport.IO_URING) {
-            throw new ConfigException("runtime.busyPoll: not available with runtime.transport: io_uring (use epoll or nio)");
-        }
-        if (limits.clientHelloMaxBytes() < 512 || limits.clientHelloMaxBytes() > 16 * 1024 * 1024) {
-            throw new ConfigException("limits.clientHelloMaxBytes: must be between 512 and 16777216");
-        }
-        if (limits.upstreamPoolSize() < 0) {
-            throw new ConfigException("limits.upstreamPoolSize: must not be negative");
-        }
-        if (loadBalancing.connectAttempts() < 1) {
-            throw new ConfigException("loadBalancing.connectAttempts: must be at least 1");
-        }
-        if (runtime.workers() < 0) {
-            throw new ConfigException("runtime.workers: must not be negative (0 = available processors)");
-        }
-        if (runtime.spliceThreshold() < 1024 || runtime.spliceThreshold() > 65536) {
-            // Netty reads at most 64 KiB at a time: a larger threshold would never be reached.
-            throw new ConfigException("runtime.spliceThreshold: must be between 1024 and 65536 bytes");
-        }
+        ConfigBinder.bind(this, base, checkFiles);
         return this;
-    }
-
-    /** A path from the config, resolved against the config file's folder. */
-    public static Path resolve(Path base, String file) {
-        Path p = Path.of(file);
-        if (p.isAbsolute() || base == null) {
-            return p;
-        }
-        Path dir = base.toAbsolutePath().getParent();
-        return dir == null ? p : dir.resolve(p);
-    }
-
-    private static HostPort address(String key, String value) {
-        if (value == null) {
-            throw new ConfigException(key + ": required");
-        }
-        try {
-            return HostPort.parse(value);
-        } catch (IllegalArgumentException e) {
-            throw new ConfigException(key + ": " + e.getMessage());
-        }
-    }
-
-    private static void file(Path base, String key, String value, boolean mustExist) {
-        if (value == null || value.isBlank()) {
-            throw new ConfigException(key + ": required");
-        }
-        if (!mustExist) {
-            return;
-        }
-        Path p = resolve(base, value);
-        if (!Files.isReadable(p)) {
-            throw new ConfigException(key + ": file " + p + " does not exist or is not readable");
-        }
-    }
-
-    private static void duration(String key, java.util.function.Supplier<Duration> value) {
-        try {
-            Duration d = value.get();
-            if (d.isNegative()) {
-                throw new ConfigException(key + ": must not be negative");
-            }
-        } catch (IllegalArgumentException e) {
-            throw new ConfigException(key + ": " + e.getMessage());
-        }
-    }
-
-    /** As {@link #duration(String, java.util.function.Supplier)}, and no longer than {@code max} (a config duration). */
-    private static void duration(String key, java.util.function.Supplier<Duration> value, String max, String why) {
-        duration(key, value);
-        if (value.get().compareTo(Durations.parse(max)) > 0) {
-            throw new ConfigException(key + ": at most " + max + " (" + why + ")");
-        }
     }
 }

@@ -1,7 +1,7 @@
 package io.meshgate.gateway.listener;
 
 import io.meshgate.gateway.Transport;
-import io.meshgate.gateway.config.MeshgateConfig;
+import io.meshgate.gateway.config.GatewaySpec;
 import io.meshgate.gateway.metrics.ListenerMetrics;
 import io.meshgate.gateway.relay.Relay;
 import io.meshgate.gateway.terminate.Termination;
@@ -17,7 +17,7 @@ import java.time.Duration;
  */
 public record ListenerContext(
         String name,
-        MeshgateConfig.ListenerMode mode,
+        GatewaySpec.ListenerMode mode,
         ListenerMetrics metrics,
         Router router,
         EndpointPicker picker,

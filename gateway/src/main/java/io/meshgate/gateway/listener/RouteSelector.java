@@ -1,6 +1,6 @@
 package io.meshgate.gateway.listener;
 
-import io.meshgate.gateway.config.MeshgateConfig;
+import io.meshgate.gateway.config.GatewaySpec;
 import io.meshgate.routing.OutboundSni;
 import io.meshgate.routing.Resolution;
 import io.meshgate.routing.RouteError;
@@ -46,7 +46,7 @@ public final class RouteSelector extends ChannelInboundHandlerAdapter {
      */
     private Resolution resolve(String serverName) {
         ListenerContext listener = connection.listener();
-        if (listener.mode() != MeshgateConfig.ListenerMode.EGRESS) {
+        if (listener.mode() != GatewaySpec.ListenerMode.EGRESS) {
             return listener.router().resolve(serverName);
         }
         return OutboundSni.parse(serverName)

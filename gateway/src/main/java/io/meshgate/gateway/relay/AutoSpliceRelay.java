@@ -11,9 +11,6 @@ import io.netty.channel.Channel;
  */
 public final class AutoSpliceRelay implements Relay {
 
-    /** Default threshold: two full TLS records queued at once. */
-    public static final int DEFAULT_THRESHOLD = 32 * 1024;
-
     private final int threshold;
 
     public AutoSpliceRelay(int threshold) {

@@ -1,6 +1,6 @@
 package io.meshgate.gateway.terminate;
 
-import io.meshgate.gateway.config.MeshgateConfig.UpstreamTls;
+import io.meshgate.gateway.config.GatewaySpec.UpstreamTls;
 import io.meshgate.tls.TlsMaterialSource;
 import java.time.Duration;
 

@@ -1,6 +1,6 @@
 package io.meshgate.gateway.upstream;
 
-import io.meshgate.gateway.config.MeshgateConfig.BalancingPolicy;
+import io.meshgate.gateway.config.GatewaySpec.BalancingPolicy;
 import io.meshgate.routing.Endpoint;
 import io.meshgate.routing.EndpointSet;
 import java.util.concurrent.ConcurrentHashMap;

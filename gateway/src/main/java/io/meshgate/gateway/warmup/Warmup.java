@@ -2,7 +2,7 @@ package io.meshgate.gateway.warmup;
 
 import io.meshgate.gateway.Transport;
 import io.meshgate.gateway.config.HostPort;
-import io.meshgate.gateway.config.MeshgateConfig;
+import io.meshgate.gateway.config.GatewaySpec;
 import io.meshgate.gateway.listener.Listener;
 import io.meshgate.gateway.listener.ListenerContext;
 import io.meshgate.gateway.metrics.ListenerMetrics;
@@ -102,9 +102,9 @@ public final class Warmup {
             Router router = new Router(List.of(new StaticRoutes(List.of(new StaticRoutes.StaticService(HOST, 8080,
                     List.of(Endpoint.of("127.0.0.1", echoAddress.getPort())), AppProtocol.TCP)))));
             ListenerMetrics metrics = new ListenerMetrics(new SimpleMeterRegistry(), "warmup");
-            EndpointPicker picker = new EndpointPicker(MeshgateConfig.BalancingPolicy.LEAST_CONNECTIONS);
+            EndpointPicker picker = new EndpointPicker(GatewaySpec.BalancingPolicy.LEAST_CONNECTIONS);
             Duration timeout = Duration.ofSeconds(5);
-            ListenerContext context = new ListenerContext("warmup", MeshgateConfig.ListenerMode.PASSTHROUGH, metrics,
+            ListenerContext context = new ListenerContext("warmup", GatewaySpec.ListenerMode.PASSTHROUGH, metrics,
                     router, picker, transport, relay, 4 * PARALLEL, 65536, 1, timeout, timeout, timeout,
                     new EndpointDialer(transport, picker, metrics, 1, timeout), null, Router.EgressPolicy.LOCAL_FIRST);
             listener = new Listener(context, new HostPort("127.0.0.1", 0));

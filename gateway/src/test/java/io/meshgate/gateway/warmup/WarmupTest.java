@@ -3,6 +3,7 @@ package io.meshgate.gateway.warmup;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.meshgate.gateway.Transport;
+import io.meshgate.gateway.config.Defaults;
 import io.meshgate.gateway.relay.AutoSpliceRelay;
 import io.meshgate.gateway.relay.CopyRelay;
 import io.meshgate.gateway.relay.Relay;
@@ -30,7 +31,7 @@ class WarmupTest {
 
     static Stream<Arguments> relays() {
         return Stream.of(
-                Arguments.of(Transport.epoll(), new AutoSpliceRelay(AutoSpliceRelay.DEFAULT_THRESHOLD)),
+                Arguments.of(Transport.epoll(), new AutoSpliceRelay(Defaults.SPLICE_THRESHOLD)),
                 Arguments.of(Transport.epoll(), new SpliceRelay()),
                 Arguments.of(Transport.nio(), new CopyRelay()));
     }
