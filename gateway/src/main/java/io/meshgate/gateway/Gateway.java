@@ -10,8 +10,10 @@ import io.meshgate.gateway.config.GatewaySpec.ListenerSpec;
 import io.meshgate.gateway.config.GatewaySpec.TlsSpec;
 import io.meshgate.gateway.config.MeshgateConfig;
 import io.meshgate.gateway.discovery.Discovery;
+import io.meshgate.gateway.listener.DownstreamPipeline;
 import io.meshgate.gateway.listener.Listener;
 import io.meshgate.gateway.listener.ListenerContext;
+import io.meshgate.gateway.listener.PassthroughPipeline;
 import io.meshgate.gateway.metrics.GatewayMetrics;
 import io.meshgate.gateway.metrics.ListenerMetrics;
 import io.meshgate.gateway.relay.AutoSpliceRelay;
@@ -19,6 +21,8 @@ import io.meshgate.gateway.relay.CopyRelay;
 import io.meshgate.gateway.relay.Relay;
 import io.meshgate.gateway.relay.SpliceRelay;
 import io.meshgate.gateway.terminate.HandshakeMetrics;
+import io.meshgate.gateway.transport.Transport;
+import io.meshgate.gateway.terminate.TerminatePipeline;
 import io.meshgate.gateway.terminate.Termination;
 import io.meshgate.gateway.upstream.EndpointDialer;
 import io.meshgate.gateway.upstream.EndpointPicker;
@@ -115,7 +119,7 @@ public final class Gateway implements AutoCloseable, AdminView {
         }
         EndpointPicker picker = new EndpointPicker(spec.balancing().policy());
         for (ListenerSpec l : spec.listeners()) {
-            Listener listener = new Listener(context(l, picker, relay), l.address());
+            Listener listener = new Listener(context(l, picker, relay), l.address(), pipeline(l));
             listener.bind(workers);
             listeners.add(listener);
             log.info("listener {} ({}) on {}", l.name(), l.mode().label(), listener.localAddress());
@@ -132,15 +136,20 @@ public final class Gateway implements AutoCloseable, AdminView {
         ListenerMetrics listenerMetrics = new ListenerMetrics(metrics.registry(), l.name());
         EndpointDialer dialer = new EndpointDialer(transport, picker, listenerMetrics,
                 spec.balancing().connectAttempts(), spec.timeouts().connect());
-        Termination termination = l.mode() == ListenerMode.TERMINATE
-                ? new Termination(tls.orElseThrow(), spec.tls().orElseThrow().upstream(), spec.timeouts().tlsHandshake(),
-                        spec.limits().upstreamPoolSize(), new HandshakeMetrics(metrics.registry(), l.name()))
-                : null;
         return new ListenerContext(l.name(), l.mode(), listenerMetrics,
                 router(), picker, transport, relay, l.maxConnections(), spec.limits().clientHelloMaxBytes(),
                 spec.balancing().connectAttempts(), spec.timeouts().clientHello(),
-                spec.timeouts().connect(), spec.timeouts().idle(), dialer, termination,
-                spec.discovery().egressPolicy());
+                spec.timeouts().connect(), spec.timeouts().idle(), dialer, spec.discovery().egressPolicy());
+    }
+
+    /** The listener's pipeline: the one place a mode is chosen. */
+    private DownstreamPipeline pipeline(ListenerSpec l) {
+        return switch (l.mode()) {
+            case PASSTHROUGH, EGRESS -> new PassthroughPipeline();
+            case TERMINATE -> new TerminatePipeline(new Termination(tls.orElseThrow(), spec.tls().orElseThrow().upstream(),
+                    spec.timeouts().tlsHandshake(), spec.limits().upstreamPoolSize(),
+                    new HandshakeMetrics(metrics.registry(), l.name())));
+        };
     }
 
     private Relay relay() {

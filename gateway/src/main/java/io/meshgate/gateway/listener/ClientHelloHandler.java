@@ -1,5 +1,6 @@
 package io.meshgate.gateway.listener;
 
+import io.meshgate.gateway.outcome.Outcome;
 import io.meshgate.tls.hello.ClientHelloReader;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;

@@ -1,5 +1,6 @@
 package io.meshgate.gateway.listener;
 
+import io.meshgate.gateway.outcome.Outcome;
 import io.meshgate.routing.Endpoint;
 import io.meshgate.routing.EndpointSet;
 import io.meshgate.routing.Resolution;

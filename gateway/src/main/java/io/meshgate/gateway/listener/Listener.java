@@ -1,7 +1,7 @@
 package io.meshgate.gateway.listener;
 
+import io.meshgate.gateway.outcome.Outcome;
 import io.meshgate.gateway.config.HostPort;
-import io.meshgate.gateway.terminate.TerminatePipeline;
 import io.meshgate.gateway.upstream.EndpointDialer;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -15,8 +15,9 @@ import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 
 /**
- * One bound listener (Envoy's word): a server socket whose accepted connections run the
- * pipeline of its mode. Tracks its open connections so a drain can wait for them.
+ * One bound listener (Envoy's word): a server socket whose accepted connections run the pipeline
+ * it was given (one per mode, chosen by the gateway's assembly; the listener knows no mode).
+ * Tracks its open connections so a drain can wait for them.
  */
 public final class Listener {
 
@@ -27,13 +28,15 @@ public final class Listener {
 
     private final DownstreamPipeline pipeline;
 
-    public Listener(ListenerContext context, HostPort address) {
+    public Listener(ListenerContext context, HostPort address, DownstreamPipeline pipeline) {
         this.context = context;
         this.address = address;
-        this.pipeline = switch (context.mode()) {
-            case PASSTHROUGH, EGRESS -> new PassthroughPipeline();
-            case TERMINATE -> new TerminatePipeline();
-        };
+        this.pipeline = pipeline;
+    }
+
+    /** The handlers its connections run. */
+    public DownstreamPipeline pipeline() {
+        return pipeline;
     }
 
     /** Binds (blocking, at start-up only); throws when the address is taken. */

@@ -1,10 +1,9 @@
 package io.meshgate.gateway.listener;
 
-import io.meshgate.gateway.Transport;
+import io.meshgate.gateway.transport.Transport;
 import io.meshgate.gateway.config.GatewaySpec;
 import io.meshgate.gateway.metrics.ListenerMetrics;
 import io.meshgate.gateway.relay.Relay;
-import io.meshgate.gateway.terminate.Termination;
 import io.meshgate.gateway.upstream.EndpointDialer;
 import io.meshgate.gateway.upstream.EndpointPicker;
 import io.meshgate.routing.Router;
@@ -12,8 +11,8 @@ import java.time.Duration;
 
 /**
  * What every connection of one listener shares: its name and metrics, the router, the endpoint
- * picker and dialer, the relay, the limits and timeouts from the config, and for a terminate
- * listener its {@link Termination} (null for passthrough). Immutable.
+ * picker and dialer, the relay, the limits and timeouts from the config. What a mode adds
+ * (terminate's TLS material and HTTP pool) belongs to that mode's pipeline. Immutable.
  */
 public record ListenerContext(
         String name,
@@ -30,5 +29,4 @@ public record ListenerContext(
         Duration connectTimeout,
         Duration idleTimeout,
         EndpointDialer dialer,
-        Termination termination,
         Router.EgressPolicy egressPolicy) {}

@@ -9,7 +9,7 @@ import io.netty.channel.socket.SocketChannel;
  * The passthrough pipeline, in the order documented in {@link MeshgateHandlerNames}:
  * ClientHello (SNI) → route → connect (endpoint pick) → relay.
  */
-final class PassthroughPipeline implements DownstreamPipeline {
+public final class PassthroughPipeline implements DownstreamPipeline {
 
     @Override
     public void assemble(SocketChannel ch, Connection connection) {

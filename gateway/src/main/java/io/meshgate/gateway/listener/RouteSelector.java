@@ -1,5 +1,6 @@
 package io.meshgate.gateway.listener;
 
+import io.meshgate.gateway.outcome.Outcome;
 import io.meshgate.gateway.config.GatewaySpec;
 import io.meshgate.routing.OutboundSni;
 import io.meshgate.routing.Resolution;

@@ -1,5 +1,6 @@
 package io.meshgate.gateway.listener;
 
+import io.meshgate.gateway.outcome.Outcome;
 import io.meshgate.gateway.relay.IdleTimeout;
 import io.meshgate.gateway.relay.Relay;
 import io.meshgate.gateway.relay.TrafficMeter;

@@ -1,6 +1,6 @@
 package io.meshgate.gateway.metrics;
 
-import io.meshgate.gateway.listener.Outcome;
+import io.meshgate.gateway.outcome.Outcome;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;

@@ -1,7 +1,7 @@
 package io.meshgate.gateway.terminate;
 
 import io.meshgate.gateway.listener.Connection;
-import io.meshgate.gateway.listener.Outcome;
+import io.meshgate.gateway.outcome.Outcome;
 import io.meshgate.gateway.relay.MeshgateHandlerNames;
 import io.meshgate.tls.TlsMaterial;
 import io.netty.channel.ChannelHandlerContext;
@@ -19,14 +19,16 @@ final class DownstreamTls extends ChannelInboundHandlerAdapter {
     private final Connection connection;
     private final HandshakeOutcome handshake;
 
-    DownstreamTls(Connection connection, HandshakeOutcome handshake) {
+    private final Termination termination;
+
+    DownstreamTls(Connection connection, HandshakeOutcome handshake, Termination termination) {
         this.connection = connection;
         this.handshake = handshake;
+        this.termination = termination;
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        Termination termination = connection.listener().termination();
         TlsMaterial material = termination.tls().current();
         SslHandler ssl = material.serverHandler(ctx.alloc());
         ssl.setHandshakeTimeoutMillis(termination.handshakeTimeout().toMillis());

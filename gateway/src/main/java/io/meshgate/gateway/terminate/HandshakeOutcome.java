@@ -1,7 +1,7 @@
 package io.meshgate.gateway.terminate;
 
 import io.meshgate.gateway.listener.Connection;
-import io.meshgate.gateway.listener.Outcome;
+import io.meshgate.gateway.outcome.Outcome;
 import io.meshgate.gateway.listener.UpstreamConnector;
 import io.meshgate.gateway.relay.CopyRelay;
 import io.meshgate.gateway.relay.IdleTimeout;
@@ -37,9 +37,12 @@ final class HandshakeOutcome extends ChannelInboundHandlerAdapter {
     private TlsMaterial material;
     private SslHandler ssl;
 
-    HandshakeOutcome(Connection connection, IdleTimeout idle) {
+    private final Termination termination;
+
+    HandshakeOutcome(Connection connection, IdleTimeout idle, Termination termination) {
         this.connection = connection;
         this.idle = idle;
+        this.termination = termination;
     }
 
     /** The material and handler this connection's handshake runs with. */
@@ -69,7 +72,6 @@ final class HandshakeOutcome extends ChannelInboundHandlerAdapter {
             refuse(e);
             return;
         }
-        Termination termination = connection.listener().termination();
         termination.handshakes().ok();
         if (log.isDebugEnabled()) {
             log.debug("{} {} verified {} (sni {})", connection.listener().name(), ctx.channel().remoteAddress(),
@@ -82,7 +84,7 @@ final class HandshakeOutcome extends ChannelInboundHandlerAdapter {
             connection.outcomeIfClosed(Outcome.ROUTED);
             p.addAfter(ctx.name(), MeshgateHandlerNames.HTTP_CODEC, new HttpServerCodec());
             p.addAfter(MeshgateHandlerNames.HTTP_CODEC, MeshgateHandlerNames.HTTP,
-                    new HttpProxyHandler(connection, peer.forwardedClientCert(material.servingId())));
+                    new HttpProxyHandler(connection, peer.forwardedClientCert(material.servingId()), termination.pool()));
             idle.start(null);
         } else {
             connection.outcomeIfClosed(null);
@@ -93,7 +95,6 @@ final class HandshakeOutcome extends ChannelInboundHandlerAdapter {
     }
 
     private void refuse(Throwable cause) {
-        Termination termination = connection.listener().termination();
         Optional<PeerRefusedException.Reason> reason = PeerRefusedException.reasonOf(cause);
         if (reason.isPresent()) {
             termination.handshakes().denied();

@@ -1,7 +1,7 @@
 package io.meshgate.gateway.terminate;
 
 import io.meshgate.gateway.listener.Connection;
-import io.meshgate.gateway.listener.Outcome;
+import io.meshgate.gateway.outcome.Outcome;
 import io.meshgate.gateway.relay.Reading;
 import io.meshgate.routing.Resolution;
 import io.netty.buffer.ByteBuf;
@@ -69,10 +69,10 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Poo
     private Future<PooledUpstream> acquiring;
     private PooledUpstream upstream;
 
-    HttpProxyHandler(Connection connection, String forwardedClientCert) {
+    HttpProxyHandler(Connection connection, String forwardedClientCert, HttpUpstreamPool pool) {
         this.connection = connection;
         this.forwardedClientCert = forwardedClientCert;
-        this.pool = connection.listener().termination().pool();
+        this.pool = pool;
     }
 
     @Override

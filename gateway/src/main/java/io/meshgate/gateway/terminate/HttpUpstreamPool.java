@@ -55,8 +55,11 @@ public final class HttpUpstreamPool {
     private final int size;
     private final ConcurrentHashMap<EventLoop, Map<Key, Slot>> loops = new ConcurrentHashMap<>();
 
-    HttpUpstreamPool(int size) {
+    private final Termination termination;
+
+    HttpUpstreamPool(int size, Termination termination) {
         this.size = size;
+        this.termination = termination;
     }
 
     /**
@@ -110,7 +113,7 @@ public final class HttpUpstreamPool {
                 ch.close();
                 return;
             }
-            new UpstreamOrigination(listener.termination(), sni).secure(ch, endpoint).addListener(secured -> {
+            new UpstreamOrigination(termination, sni).secure(ch, endpoint).addListener(secured -> {
                 if (!secured.isSuccess()) {
                     ch.close();
                     result.tryFailure(secured.cause());

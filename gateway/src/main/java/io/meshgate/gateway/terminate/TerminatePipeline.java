@@ -18,17 +18,28 @@ import io.netty.channel.socket.SocketChannel;
  */
 public final class TerminatePipeline implements DownstreamPipeline {
 
+    private final Termination termination;
+
+    public TerminatePipeline(Termination termination) {
+        this.termination = termination;
+    }
+
+    /** The listener's TLS material, handshake meters and HTTP upstream pool. */
+    public Termination termination() {
+        return termination;
+    }
+
     @Override
     public void assemble(SocketChannel ch, Connection connection) {
         ListenerContext listener = connection.listener();
         IdleTimeout idle = new IdleTimeout(ch, listener.idleTimeout());
         // Meters the TLS records written downstream, whichever service stage produces them.
         ch.config().setMessageSizeEstimator(new TrafficMeter(listener.metrics().bytesToDownstream(), listener.metrics().splicedToDownstream(), idle));
-        HandshakeOutcome handshake = new HandshakeOutcome(connection, idle);
+        HandshakeOutcome handshake = new HandshakeOutcome(connection, idle, termination);
         ch.pipeline()
                 .addLast(MeshgateHandlerNames.CLIENT_HELLO, new ClientHelloHandler(connection))
                 .addLast(MeshgateHandlerNames.ROUTE, new RouteSelector(connection))
-                .addLast(MeshgateHandlerNames.TLS, new DownstreamTls(connection, handshake))
+                .addLast(MeshgateHandlerNames.TLS, new DownstreamTls(connection, handshake, termination))
                 .addLast(MeshgateHandlerNames.HANDSHAKE, handshake);
     }
 }

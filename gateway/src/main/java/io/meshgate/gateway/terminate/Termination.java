@@ -5,7 +5,7 @@ import io.meshgate.tls.TlsMaterialSource;
 import java.time.Duration;
 
 /**
- * What a terminate listener adds to its {@code ListenerContext}: the hot-reloaded TLS material,
+ * What a terminate listener adds to what every listener shares: the hot-reloaded TLS material,
  * how endpoints are reached ({@code tls.upstream}), the handshake timeout, the handshake meters
  * and the listener's pool of HTTP upstream connections.
  */
@@ -23,7 +23,7 @@ public final class Termination {
         this.upstream = upstream;
         this.handshakeTimeout = handshakeTimeout;
         this.handshakes = handshakes;
-        this.pool = new HttpUpstreamPool(upstreamPoolSize);
+        this.pool = new HttpUpstreamPool(upstreamPoolSize, this);
     }
 
     public TlsMaterialSource tls() {

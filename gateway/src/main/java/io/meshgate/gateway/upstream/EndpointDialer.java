@@ -1,6 +1,6 @@
 package io.meshgate.gateway.upstream;
 
-import io.meshgate.gateway.Transport;
+import io.meshgate.gateway.transport.Transport;
 import io.meshgate.gateway.metrics.ListenerMetrics;
 import io.meshgate.routing.Endpoint;
 import io.meshgate.routing.EndpointSet;

@@ -1,10 +1,11 @@
 package io.meshgate.gateway.warmup;
 
-import io.meshgate.gateway.Transport;
+import io.meshgate.gateway.transport.Transport;
 import io.meshgate.gateway.config.HostPort;
 import io.meshgate.gateway.config.GatewaySpec;
 import io.meshgate.gateway.listener.Listener;
 import io.meshgate.gateway.listener.ListenerContext;
+import io.meshgate.gateway.listener.PassthroughPipeline;
 import io.meshgate.gateway.metrics.ListenerMetrics;
 import io.meshgate.gateway.relay.Relay;
 import io.meshgate.gateway.upstream.EndpointDialer;
@@ -106,8 +107,8 @@ public final class Warmup {
             Duration timeout = Duration.ofSeconds(5);
             ListenerContext context = new ListenerContext("warmup", GatewaySpec.ListenerMode.PASSTHROUGH, metrics,
                     router, picker, transport, relay, 4 * PARALLEL, 65536, 1, timeout, timeout, timeout,
-                    new EndpointDialer(transport, picker, metrics, 1, timeout), null, Router.EgressPolicy.LOCAL_FIRST);
-            listener = new Listener(context, new HostPort("127.0.0.1", 0));
+                    new EndpointDialer(transport, picker, metrics, 1, timeout), Router.EgressPolicy.LOCAL_FIRST);
+            listener = new Listener(context, new HostPort("127.0.0.1", 0), new PassthroughPipeline());
             listener.bind(group);
             InetSocketAddress gateway = listener.localAddress();
             byte[] hello = SyntheticHello.withServerName(SNI);

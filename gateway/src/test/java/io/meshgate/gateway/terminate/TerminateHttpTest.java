@@ -147,7 +147,7 @@ class TerminateHttpTest {
                 try (MtlsClient.Session s = callerB.connect(gw.address(), TlsPeers.SNI)) {
                     assertThat(s.send(MtlsClient.get("/then-idle-close")).response().status()).isEqualTo(200);
                 }
-                await().atMost(Duration.ofSeconds(5)).until(() -> gw.gateway().listeners().get(0).context()
+                await().atMost(Duration.ofSeconds(5)).until(() -> ((TerminatePipeline) gw.gateway().listeners().get(0).pipeline())
                         .termination().pool().idleConnections() == 0);
                 try (MtlsClient.Session s = callerB.connect(gw.address(), TlsPeers.SNI)) {
                     assertThat(s.send(MtlsClient.get("/next")).response().status()).as(upstream).isEqualTo(200);

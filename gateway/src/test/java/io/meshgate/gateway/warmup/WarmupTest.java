@@ -2,7 +2,7 @@ package io.meshgate.gateway.warmup;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.meshgate.gateway.Transport;
+import io.meshgate.gateway.transport.Transport;
 import io.meshgate.gateway.config.Defaults;
 import io.meshgate.gateway.relay.AutoSpliceRelay;
 import io.meshgate.gateway.relay.CopyRelay;

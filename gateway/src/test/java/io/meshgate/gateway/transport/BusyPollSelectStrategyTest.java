@@ -1,4 +1,4 @@
-package io.meshgate.gateway;
+package io.meshgate.gateway.transport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,4 +1,4 @@
-package io.meshgate.gateway;
+package io.meshgate.gateway.transport;
 
 import io.netty.channel.SelectStrategy;
 import io.netty.util.IntSupplier;

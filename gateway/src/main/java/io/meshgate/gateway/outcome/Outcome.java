@@ -1,10 +1,11 @@
-package io.meshgate.gateway.listener;
+package io.meshgate.gateway.outcome;
 
 import java.util.Locale;
 
 /**
  * The fate of one accepted connection, counted once in
- * {@code meshgate_downstream_connections_total{listener,outcome}} (CONTRACT "Metrics").
+ * {@code meshgate_downstream_connections_total{listener,outcome}} (README "Metrics"). Its own
+ * package, below both the data path that decides it and the metrics that count it.
  */
 public enum Outcome {
     ROUTED, NO_SNI, NO_ROUTE, BAD_HELLO, TIMEOUT, DENIED, TLS_ERROR, UPSTREAM_FAILED, OVERLOAD;

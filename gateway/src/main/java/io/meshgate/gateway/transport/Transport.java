@@ -1,4 +1,4 @@
-package io.meshgate.gateway;
+package io.meshgate.gateway.transport;
 
 import io.meshgate.gateway.config.GatewaySpec;
 import io.netty.channel.EventLoopGroup;

@@ -1,0 +1,66 @@
+package io.meshgate.gateway;
+
+import static com.tngtech.archunit.library.Architectures.layeredArchitecture;
+import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
+
+import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import com.tngtech.archunit.core.importer.ImportOption;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The gateway's packages stay acyclic and depend only downwards (docs/architecture.md draws the
+ * same layers). A new package joins a layer here; an import that runs upwards or closes a loop
+ * fails the build.
+ */
+class LayeringTest {
+
+    /** The gateway and the routing library it wires (tls has its own layering). */
+    private static final JavaClasses MESHGATE = new ClassFileImporter()
+            .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+            .importPackages("io.meshgate.gateway", "io.meshgate.routing");
+
+    @Test
+    void noPackageCycles() {
+        slices().matching("io.meshgate.(**)").should().beFreeOfCycles().check(MESHGATE);
+    }
+
+    @Test
+    void gatewayPackagesDependOnlyDownwards() {
+        layeredArchitecture().consideringOnlyDependenciesInAnyPackage("io.meshgate.gateway..")
+                .layer("cli").definedBy("io.meshgate.gateway.cli..")
+                .layer("assembly").definedBy("io.meshgate.gateway")
+                .layer("admin").definedBy("io.meshgate.gateway.admin..")
+                .layer("discovery").definedBy("io.meshgate.gateway.discovery..")
+                .layer("warmup").definedBy("io.meshgate.gateway.warmup..")
+                .layer("terminate").definedBy("io.meshgate.gateway.terminate..")
+                .layer("h2").definedBy("io.meshgate.gateway.h2..")
+                .layer("listener").definedBy("io.meshgate.gateway.listener..")
+                .layer("upstream").definedBy("io.meshgate.gateway.upstream..")
+                .layer("relay").definedBy("io.meshgate.gateway.relay..")
+                .layer("metrics").definedBy("io.meshgate.gateway.metrics..")
+                .layer("outcome").definedBy("io.meshgate.gateway.outcome..")
+                .layer("transport").definedBy("io.meshgate.gateway.transport..")
+                .layer("config").definedBy("io.meshgate.gateway.config..")
+                .whereLayer("cli").mayNotBeAccessedByAnyLayer()
+                .whereLayer("assembly").mayOnlyBeAccessedByLayers("cli")
+                .whereLayer("admin").mayOnlyBeAccessedByLayers("assembly")
+                .whereLayer("discovery").mayOnlyBeAccessedByLayers("assembly")
+                .whereLayer("warmup").mayOnlyBeAccessedByLayers("assembly")
+                .whereLayer("terminate").mayOnlyBeAccessedByLayers("assembly")
+                .whereLayer("h2").mayOnlyBeAccessedByLayers("assembly", "terminate")
+                .whereLayer("listener").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2")
+                .whereLayer("upstream").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "listener")
+                .whereLayer("relay").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "listener")
+                .whereLayer("metrics").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "listener",
+                        "upstream")
+                .whereLayer("outcome").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "listener",
+                        "upstream", "metrics")
+                .whereLayer("transport").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "listener",
+                        "upstream")
+                .whereLayer("config").mayOnlyBeAccessedByLayers("cli", "assembly", "admin", "discovery", "warmup",
+                        "terminate", "h2", "listener", "upstream", "relay", "metrics", "transport")
+                .withOptionalLayers(true)
+                .check(MESHGATE);
+    }
+}
