@@ -18,7 +18,7 @@ import picocli.CommandLine.Spec;
 import sun.misc.Signal;
 
 /**
- * {@code meshgate demo}: the whole seed on one machine with nothing but the JDK (CONTRACT "demo"):
+ * {@code meshgate demo}: the whole seed on one machine with nothing but the JDK (the README's first lines):
  * exits 0 only if every step passed; {@code --keep-running} leaves it up until Ctrl-C.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,

@@ -22,7 +22,7 @@ import java.util.regex.Pattern;
 
 /**
  * The six things the demo proves, each from what a user could observe (a pod's answer, an admin
- * endpoint), each bounded in time, each one line: the issue's list, in its order.
+ * endpoint), each bounded in time, each one line, in the order the README lists them.
  */
 final class DemoSteps {
 

@@ -30,7 +30,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-/** Answers the admin endpoints CONTRACT fixes, as JSON or Prometheus text. */
+/** Answers the admin endpoints (README "Admin endpoints"), as JSON or Prometheus text. */
 @ChannelHandler.Sharable
 final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 

@@ -5,7 +5,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * {@code java -jar meshgate.jar COMMAND}: the CLI CONTRACT fixes. Exit codes: 0 success,
+ * {@code java -jar meshgate.jar COMMAND}: the CLI the README documents. Exit codes: 0 success,
  * 2 bad usage or configuration (message names the key or file), 1 anything else.
  */
 @Command(name = "meshgate", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class,

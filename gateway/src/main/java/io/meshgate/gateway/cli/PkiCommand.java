@@ -43,7 +43,7 @@ public final class PkiCommand implements Callable<Integer> {
         return USAGE;
     }
 
-    /** Runs one subcommand body, mapping its failures to CONTRACT's exit codes. */
+    /** Runs one subcommand body, mapping its failures to meshgate's exit codes (0 ok, 2 usage, 1 other). */
     private static int run(CommandSpec spec, Step step) {
         PrintWriter err = spec.commandLine().getErr();
         String name = spec.qualifiedName(" ").replaceFirst("^.*?pki ", "pki ");

@@ -15,7 +15,7 @@ import sun.misc.Signal;
 
 /**
  * {@code meshgate run --config FILE}: runs the gateway in the foreground until SIGTERM/SIGINT,
- * then drains per CONTRACT and exits 0.
+ * then drains (readiness 503, stop accepting, up to timeouts.drain) and exits 0.
  */
 @Command(name = "run", mixinStandardHelpOptions = true, description = "Runs the gateway in the foreground.")
 public final class RunCommand implements Callable<Integer> {
@@ -35,7 +35,7 @@ public final class RunCommand implements Callable<Integer> {
             gateway.drain();
             stopped.countDown();
         };
-        // Handle the signals ourselves: a drained gateway exits 0 (README "Running"), not 143.
+        // Handle the signals ourselves: a drained gateway exits 0 (README "CLI"), not 143.
         Signal.handle(new Signal("TERM"), s -> new Thread(drain, "meshgate-drain").start());
         Signal.handle(new Signal("INT"), s -> new Thread(drain, "meshgate-drain").start());
         try {

@@ -6,7 +6,7 @@ import java.time.Duration;
 import java.util.List;
 
 /**
- * The whole {@code meshgate.yaml} as written (README "Configuration"): thin Jackson records, the
+ * The whole {@code meshgate.yaml} as written (README "Config reference"): thin Jackson records, the
  * file's own shape. {@link ConfigLoader} parses it, {@link ConfigBinder} validates it and turns it
  * into the {@link GatewaySpec} the gateway runs from; defaults come from {@link Defaults}.
  */

@@ -4,7 +4,7 @@ import java.util.Locale;
 
 /**
  * The fate of one accepted connection, counted once in
- * {@code meshgate_downstream_connections_total{listener,outcome}} (README "Metrics"). Its own
+ * {@code meshgate_downstream_connections_total{listener,outcome}} (README "Metrics reference"). Its own
  * package, below both the data path that decides it and the metrics that count it.
  */
 public enum Outcome {

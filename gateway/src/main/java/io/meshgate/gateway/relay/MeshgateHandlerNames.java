@@ -1,14 +1,15 @@
 package io.meshgate.gateway.relay;
 
 /**
- * One constant per handler name in meshgate's pipelines. The order of a passthrough downstream:
+ * One constant per handler name in meshgate's pipelines (docs/architecture.md walks each path).
+ * A passthrough or egress downstream (io.meshgate.gateway.listener.PassthroughPipeline):
  * <pre>
  *   hello (ClientHelloHandler)  → route (RouteSelector) → connect (UpstreamConnector) → relay (RelayHandler)
  * </pre>
  * A terminate downstream (io.meshgate.gateway.terminate.TerminatePipeline):
  * <pre>
  *   hello → route → tls (DownstreamTls, then the SslHandler it installs) → handshake (HandshakeOutcome)
- *     TCP service:  tls → connect (TcpUpstream) → relay
+ *     TCP service:  tls → connect (UpstreamConnector with UpstreamOrigination) → relay
  *     HTTP service: tls → http-codec (HttpServerCodec) → http (HttpProxyHandler)
  * </pre>
  * Each stage removes itself when done, so an established connection carries only {@code relay}

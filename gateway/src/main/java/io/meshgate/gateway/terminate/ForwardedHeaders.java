@@ -16,7 +16,7 @@ import java.util.List;
  * The header rules of the HTTP proxy. Connection management is per hop (hop-by-hop headers are
  * dropped both ways, so a client's {@code Connection: close} never costs a pooled upstream
  * connection); the caller's identity is forwarded in {@code X-Forwarded-Client-Cert} after any
- * value the client sent is removed (CONTRACT). Host and everything end-to-end pass unchanged.
+ * value the client sent is removed (Envoy's behaviour, README). Host and everything end-to-end pass unchanged.
  */
 final class ForwardedHeaders {
 

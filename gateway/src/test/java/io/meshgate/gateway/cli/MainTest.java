@@ -9,7 +9,7 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The CLI's exit codes and messages (CONTRACT: 0 ok, 2 usage/config with the key named, 1 otherwise). */
+/** The CLI's exit codes and messages (README "CLI": 0 ok, 2 usage/config with the key named, 1 otherwise). */
 class MainTest {
 
     @TempDir

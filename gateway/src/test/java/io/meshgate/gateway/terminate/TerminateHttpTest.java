@@ -24,7 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * HTTP services behind the terminate listener: the caller's identity forwarded in
- * {@code X-Forwarded-Client-Cert} exactly as CONTRACT fixes it, keep-alive on both hops, upstream
+ * {@code X-Forwarded-Client-Cert} exactly as the README fixes it (Envoy's format), keep-alive on both hops, upstream
  * connections pooled across downstream connections, streamed bodies, proxy errors.
  */
 class TerminateHttpTest {
@@ -60,7 +60,7 @@ class TerminateHttpTest {
         return RunningGateway.start(dir, MeshPki.terminateConfig(dir, "http", upstream, endpoint, ""));
     }
 
-    /** What CONTRACT says the endpoint must see, computed independently of the product code. */
+    /** What the README says the endpoint must see, computed independently of the product code. */
     private static String expectedXfcc() throws Exception {
         String hash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(pki.callerB.leaf().getEncoded()));
         String subject = pki.callerB.leaf().getSubjectX500Principal().getName(X500Principal.RFC2253);
