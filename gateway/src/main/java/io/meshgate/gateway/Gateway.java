@@ -136,7 +136,7 @@ public final class Gateway implements AutoCloseable, AdminView {
         ListenerMetrics listenerMetrics = new ListenerMetrics(metrics.registry(), l.name());
         EndpointDialer dialer = new EndpointDialer(transport, picker, listenerMetrics,
                 spec.balancing().connectAttempts(), spec.timeouts().connect());
-        return new ListenerContext(l.name(), l.mode(), listenerMetrics,
+        return new ListenerContext(l.name(), listenerMetrics,
                 router(), picker, transport, relay, l.maxConnections(), spec.limits().clientHelloMaxBytes(),
                 spec.balancing().connectAttempts(), spec.timeouts().clientHello(),
                 spec.timeouts().connect(), spec.timeouts().idle(), dialer, spec.discovery().egressPolicy());
@@ -145,7 +145,8 @@ public final class Gateway implements AutoCloseable, AdminView {
     /** The listener's pipeline: the one place a mode is chosen. */
     private DownstreamPipeline pipeline(ListenerSpec l) {
         return switch (l.mode()) {
-            case PASSTHROUGH, EGRESS -> new PassthroughPipeline();
+            case PASSTHROUGH -> PassthroughPipeline.passthrough();
+            case EGRESS -> PassthroughPipeline.egress();
             case TERMINATE -> new TerminatePipeline(new Termination(tls.orElseThrow(), spec.tls().orElseThrow().upstream(),
                     spec.timeouts().tlsHandshake(), spec.limits().upstreamPoolSize(),
                     new HandshakeMetrics(metrics.registry(), l.name())));

@@ -1,7 +1,6 @@
 package io.meshgate.gateway.listener;
 
 import io.meshgate.gateway.transport.Transport;
-import io.meshgate.gateway.config.GatewaySpec;
 import io.meshgate.gateway.metrics.ListenerMetrics;
 import io.meshgate.gateway.relay.Relay;
 import io.meshgate.gateway.upstream.EndpointDialer;
@@ -16,7 +15,6 @@ import java.time.Duration;
  */
 public record ListenerContext(
         String name,
-        GatewaySpec.ListenerMode mode,
         ListenerMetrics metrics,
         Router router,
         EndpointPicker picker,

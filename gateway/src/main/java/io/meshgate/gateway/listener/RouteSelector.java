@@ -1,7 +1,6 @@
 package io.meshgate.gateway.listener;
 
 import io.meshgate.gateway.outcome.Outcome;
-import io.meshgate.gateway.config.GatewaySpec;
 import io.meshgate.routing.OutboundSni;
 import io.meshgate.routing.Resolution;
 import io.meshgate.routing.RouteError;
@@ -13,14 +12,28 @@ import io.netty.util.ReferenceCountUtil;
 /**
  * Stage 2: turns the SNI into the endpoints it may use now, from the router's current snapshot
  * (one lock-free lookup). An SNI that names nothing routable closes the connection
- * ({@code no_route}) and the buffered hello is dropped, never forwarded.
+ * ({@code no_route}) and the buffered hello is dropped, never forwarded. East-west listeners
+ * route to local endpoints only (that prevents loops between gateways); egress listeners may
+ * hand the connection to another cluster's east-west gateway.
  */
 public final class RouteSelector extends ChannelInboundHandlerAdapter {
 
     private final Connection connection;
+    private final boolean egress;
 
-    public RouteSelector(Connection connection) {
+    private RouteSelector(Connection connection, boolean egress) {
         this.connection = connection;
+        this.egress = egress;
+    }
+
+    /** Local endpoints only (passthrough and terminate listeners). */
+    public static RouteSelector eastWest(Connection connection) {
+        return new RouteSelector(connection, false);
+    }
+
+    /** Local endpoints, else other clusters' east-west gateways by {@code discovery.egressPolicy}. */
+    public static RouteSelector egress(Connection connection) {
+        return new RouteSelector(connection, true);
     }
 
     @Override
@@ -41,13 +54,9 @@ public final class RouteSelector extends ChannelInboundHandlerAdapter {
         ctx.fireUserEventTriggered(evt);
     }
 
-    /**
-     * East-west listeners route to local endpoints only (that prevents loops between gateways);
-     * egress listeners may hand the connection to another cluster's east-west gateway.
-     */
     private Resolution resolve(String serverName) {
         ListenerContext listener = connection.listener();
-        if (listener.mode() != GatewaySpec.ListenerMode.EGRESS) {
+        if (!egress) {
             return listener.router().resolve(serverName);
         }
         return OutboundSni.parse(serverName)

@@ -38,7 +38,7 @@ public final class TerminatePipeline implements DownstreamPipeline {
         HandshakeOutcome handshake = new HandshakeOutcome(connection, idle, termination);
         ch.pipeline()
                 .addLast(MeshgateHandlerNames.CLIENT_HELLO, new ClientHelloHandler(connection))
-                .addLast(MeshgateHandlerNames.ROUTE, new RouteSelector(connection))
+                .addLast(MeshgateHandlerNames.ROUTE, RouteSelector.eastWest(connection))
                 .addLast(MeshgateHandlerNames.TLS, new DownstreamTls(connection, handshake, termination))
                 .addLast(MeshgateHandlerNames.HANDSHAKE, handshake);
     }

@@ -105,10 +105,10 @@ public final class Warmup {
             ListenerMetrics metrics = new ListenerMetrics(new SimpleMeterRegistry(), "warmup");
             EndpointPicker picker = new EndpointPicker(GatewaySpec.BalancingPolicy.LEAST_CONNECTIONS);
             Duration timeout = Duration.ofSeconds(5);
-            ListenerContext context = new ListenerContext("warmup", GatewaySpec.ListenerMode.PASSTHROUGH, metrics,
+            ListenerContext context = new ListenerContext("warmup", metrics,
                     router, picker, transport, relay, 4 * PARALLEL, 65536, 1, timeout, timeout, timeout,
                     new EndpointDialer(transport, picker, metrics, 1, timeout), Router.EgressPolicy.LOCAL_FIRST);
-            listener = new Listener(context, new HostPort("127.0.0.1", 0), new PassthroughPipeline());
+            listener = new Listener(context, new HostPort("127.0.0.1", 0), PassthroughPipeline.passthrough());
             listener.bind(group);
             InetSocketAddress gateway = listener.localAddress();
             byte[] hello = SyntheticHello.withServerName(SNI);

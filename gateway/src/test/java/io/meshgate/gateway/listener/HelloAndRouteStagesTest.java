@@ -3,7 +3,6 @@ package io.meshgate.gateway.listener;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.meshgate.gateway.config.GatewaySpec.BalancingPolicy;
-import io.meshgate.gateway.config.GatewaySpec.ListenerMode;
 import io.meshgate.gateway.metrics.ListenerMetrics;
 import io.meshgate.gateway.outcome.Outcome;
 import io.meshgate.gateway.relay.CopyRelay;
@@ -64,14 +63,14 @@ class HelloAndRouteStagesTest {
         ListenerMetrics metrics = new ListenerMetrics(registry, "test");
         EndpointPicker picker = new EndpointPicker(BalancingPolicy.ROUND_ROBIN);
         Transport transport = Transport.nio();
-        ListenerContext context = new ListenerContext("test", ListenerMode.PASSTHROUGH, metrics, router, picker, transport,
+        ListenerContext context = new ListenerContext("test", metrics, router, picker, transport,
                 new CopyRelay(), 16, 64 * 1024, 1, helloTimeout, Duration.ofSeconds(1), Duration.ofMinutes(1),
                 new EndpointDialer(transport, picker, metrics, 1, Duration.ofSeconds(1)), Router.EgressPolicy.LOCAL_FIRST);
         channel = new EmbeddedChannel();
         connection = Connection.accept(context, channel);
         channel.pipeline()
                 .addLast(MeshgateHandlerNames.CLIENT_HELLO, new ClientHelloHandler(connection))
-                .addLast(MeshgateHandlerNames.ROUTE, new RouteSelector(connection))
+                .addLast(MeshgateHandlerNames.ROUTE, RouteSelector.eastWest(connection))
                 .addLast(new ChannelInboundHandlerAdapter() {
                     @Override
                     public void channelRead(ChannelHandlerContext ctx, Object msg) {
