@@ -1,5 +1,6 @@
 package io.meshgate.gateway.warmup;
 
+import io.meshgate.routing.OutboundSni;
 import io.meshgate.gateway.transport.Transport;
 import io.meshgate.gateway.config.HostPort;
 import io.meshgate.gateway.config.GatewaySpec;
@@ -50,7 +51,7 @@ public final class Warmup {
 
     private static final Logger log = LoggerFactory.getLogger(Warmup.class);
     private static final String HOST = "warmup.meshgate.invalid";
-    private static final String SNI = "outbound_.8080_._." + HOST;
+    private static final String SNI = OutboundSni.format(HOST, 8080);
     /** Connections in flight at once. */
     private static final int PARALLEL = 8;
     /** Ping-pong messages per long connection, request/response sized; short ones send two. */

@@ -1,5 +1,6 @@
 package io.meshgate.gateway.cli;
 
+import io.meshgate.routing.OutboundSni;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.meshgate.tls.PeerRole;
@@ -71,7 +72,7 @@ class PkiCommandTest {
         Run bundle = ok("bundle", "--out", p("bundle.pem"), p("a/root-cert.pem"), p("b/root-cert.pem"), p("a/root-cert.pem"));
         assertThat(bundle.out()).contains("wrote 2 root(s)");
         ok("issue", "--ca", p("a"), "--spiffe", "spiffe://cluster.local/ns/istio-system/sa/eastwest",
-                "--dns", "outbound_.8080_._.httpbin.default.svc.cluster.local", "--out", p("gw"));
+                "--dns", OutboundSni.format("httpbin.default.svc.cluster.local", 8080), "--out", p("gw"));
         Run issue = ok("issue", "--ca", p("b"), "--spiffe", "spiffe://cluster.local/ns/default/sa/sleep", "--days", "30",
                 "--out", p("sleep"));
         assertThat(issue.out()).contains("spiffe://cluster.local/ns/default/sa/sleep");
@@ -99,7 +100,7 @@ class PkiCommandTest {
                 dir.resolve("bundle.pem")), Set.of("cluster.local"));
         assertThat(gateway.servingId()).hasToString("spiffe://cluster.local/ns/istio-system/sa/eastwest");
         assertThat(gateway.leaf().getSubjectAlternativeNames().stream().map(san -> String.valueOf(san.get(1))).toList())
-                .contains("outbound_.8080_._.httpbin.default.svc.cluster.local");
+                .contains(OutboundSni.format("httpbin.default.svc.cluster.local", 8080));
         assertThat(Files.getPosixFilePermissions(dir.resolve("gw/key.pem"))).isEqualTo(PosixFilePermissions.fromString("rw-------"));
         assertThat(Files.getPosixFilePermissions(dir.resolve("a/root-key.pem"))).isEqualTo(PosixFilePermissions.fromString("rw-------"));
     }

@@ -1,5 +1,6 @@
 package io.meshgate.gateway.listener;
 
+import io.meshgate.routing.OutboundSni;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -119,8 +120,8 @@ class PassthroughRoutingTest {
     void shouldRefuseUnknownServiceAndNonRoutingNames() throws Exception {
         try (RawBackend backend = new RawBackend(RawBackend.RECORD);
              RunningGateway gw = gateway("", backend.endpoint())) {
-            sendAndExpectClose(gw, tls.clientHello("outbound_.8080_._.other.default.svc.cluster.local"), false);
-            sendAndExpectClose(gw, tls.clientHello("outbound_.9090_._.httpbin.default.svc.cluster.local"), false);
+            sendAndExpectClose(gw, tls.clientHello(OutboundSni.format("other.default.svc.cluster.local", 8080)), false);
+            sendAndExpectClose(gw, tls.clientHello(OutboundSni.format("httpbin.default.svc.cluster.local", 9090)), false);
             sendAndExpectClose(gw, tls.clientHello("httpbin.default.svc.cluster.local"), false);
             await().atMost(Duration.ofSeconds(5)).until(() -> gw.outcomes("eastwest", "no_route") == 3);
             assertThat(backend.accepted()).isZero();
@@ -131,7 +132,7 @@ class PassthroughRoutingTest {
     void shouldMatchHostIgnoringCase() throws Exception {
         try (RawBackend backend = new RawBackend(RawBackend.RECORD);
              RunningGateway gw = gateway("", backend.endpoint())) {
-            byte[] upper = tls.clientHello("outbound_.8080_._.HTTPBIN.Default.svc.cluster.local");
+            byte[] upper = tls.clientHello(OutboundSni.format("HTTPBIN.Default.svc.cluster.local", 8080));
             try (Socket s = new Socket(gw.address().getAddress(), gw.address().getPort())) {
                 s.getOutputStream().write(upper);
                 await().atMost(Duration.ofSeconds(5)).until(() -> backend.connections().size() == 1

@@ -1,5 +1,6 @@
 package io.meshgate.gateway.terminate;
 
+import io.meshgate.routing.OutboundSni;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -226,7 +227,7 @@ class TerminateHandshakeTest {
         try (MeshBackend backend = mtlsEcho();
              RunningGateway gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "tcp", "mtls", backend.endpoint(), ""));
              MtlsClient callerB = caller(pki.callerB);
-             MtlsClient.Session s = callerB.connect(gw.address(), "outbound_.8080_._.nothing.default.svc.cluster.local")) {
+             MtlsClient.Session s = callerB.connect(gw.address(), OutboundSni.format("nothing.default.svc.cluster.local", 8080))) {
             assertThat(s.handshakeFailure()).isNotNull();
             await().atMost(Duration.ofSeconds(5)).until(() -> gw.outcomes(LISTENER, "no_route") == 1);
             assertThat(gw.handshakes(LISTENER, "ok") + gw.handshakes(LISTENER, "error")).isZero();

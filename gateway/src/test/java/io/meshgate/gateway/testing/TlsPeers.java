@@ -1,5 +1,6 @@
 package io.meshgate.gateway.testing;
 
+import io.meshgate.routing.OutboundSni;
 import io.meshgate.tls.OutboundServerName;
 import io.meshgate.tls.testing.TestPki;
 import io.netty.bootstrap.Bootstrap;
@@ -37,7 +38,7 @@ import javax.net.ssl.SSLEngine;
  */
 public final class TlsPeers implements AutoCloseable {
 
-    public static final String SNI = "outbound_.8080_._.httpbin.default.svc.cluster.local";
+    public static final String SNI = OutboundSni.format("httpbin.default.svc.cluster.local", 8080);
     public static final String HOST = "httpbin.default.svc.cluster.local";
 
     private final TestPki.Ca ca = TestPki.root("cluster-a");

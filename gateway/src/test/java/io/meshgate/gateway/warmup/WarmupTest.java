@@ -1,5 +1,6 @@
 package io.meshgate.gateway.warmup;
 
+import io.meshgate.routing.OutboundSni;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.meshgate.gateway.transport.Transport;
@@ -55,13 +56,13 @@ class WarmupTest {
     @Test
     void syntheticHelloIsOneCompleteClientHelloWithItsServerName() {
         ClientHelloReader reader = new ClientHelloReader(65536);
-        io.netty.buffer.ByteBuf hello = Unpooled.wrappedBuffer(SyntheticHello.withServerName("outbound_.8080_._.a.b"));
+        io.netty.buffer.ByteBuf hello = Unpooled.wrappedBuffer(SyntheticHello.withServerName(OutboundSni.format("a.b", 8080)));
         try {
             assertThat(reader.read(hello)).isEqualTo(ClientHelloReader.Status.COMPLETE);
         } finally {
             hello.release();
         }
-        assertThat(reader.serverName()).isEqualTo("outbound_.8080_._.a.b");
+        assertThat(reader.serverName()).isEqualTo(OutboundSni.format("a.b", 8080));
     }
 
     @Test
