@@ -19,7 +19,39 @@ import java.util.function.Consumer;
  */
 public final class MockApiServer implements AutoCloseable {
 
-    private final KubernetesCrudDispatcher store = new KubernetesCrudDispatcher();
+    /** Resource paths (e.g. {@code /serviceexports}) answered 404, as for a CRD that is not installed. */
+    private final java.util.Set<String> notServed = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final KubernetesCrudDispatcher store = new KubernetesCrudDispatcher() {
+        @Override
+        public io.fabric8.mockwebserver.http.MockResponse handleGet(String path) {
+            return served(path) ? super.handleGet(path) : notFound();
+        }
+
+        @Override
+        public io.fabric8.mockwebserver.http.MockResponse handleWatch(String path) {
+            return served(path) ? super.handleWatch(path) : notFound();
+        }
+    };
+
+    private boolean served(String path) {
+        return notServed.stream().noneMatch(path::contains);
+    }
+
+    private static io.fabric8.mockwebserver.http.MockResponse notFound() {
+        return new io.fabric8.mockwebserver.http.MockResponse().setResponseCode(404).setBody(
+                "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"reason\":\"NotFound\",\"code\":404,"
+                        + "\"message\":\"the server could not find the requested resource\"}");
+    }
+
+    /** From now on the API server answers 404 for paths containing {@code fragment} (a CRD that is absent). */
+    public void stopServing(String fragment) {
+        notServed.add(fragment);
+    }
+
+    /** Undoes {@link #stopServing(String)} (the CRD was installed). */
+    public void serve(String fragment) {
+        notServed.remove(fragment);
+    }
     private KubernetesMockServer server;
     private int port;
     private KubernetesClient admin;
