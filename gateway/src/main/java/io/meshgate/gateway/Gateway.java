@@ -1,5 +1,7 @@
 package io.meshgate.gateway;
 
+import io.meshgate.gateway.accesslog.AccessLog;
+import io.meshgate.gateway.accesslog.AccessLogWriter;
 import io.meshgate.gateway.admin.AdminServer;
 import io.meshgate.gateway.config.MeshgateConfig;
 import io.meshgate.gateway.listener.Listener;
@@ -53,6 +55,7 @@ public final class Gateway implements AutoCloseable {
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private final List<KubernetesCluster> clusters = new ArrayList<>();
     private EventLoopGroup workers;
+    private AccessLog accessLog = AccessLog.OFF;
     private AdminServer admin;
     private final java.util.Optional<TlsMaterialSource> tls;
     private volatile boolean draining;
@@ -99,7 +102,8 @@ public final class Gateway implements AutoCloseable {
             try {
                 KubernetesCluster cluster = new KubernetesCluster(c.name(),
                         java.util.Optional.ofNullable(c.kubeconfig()).map(k -> MeshgateConfig.resolve(configFile, k)),
-                        config.discovery().namespaces(), config.clusterDomain(), metrics.registry());
+                        config.discovery().namespaces(), config.discovery().exportPolicy(), config.clusterDomain(),
+                        metrics.registry());
                 clusters.add(cluster);
                 sources.add(cluster);
             } catch (IllegalArgumentException e) {
@@ -138,6 +142,7 @@ public final class Gateway implements AutoCloseable {
                 log.warn("warm-up skipped: {}", e.toString());
             }
         }
+        accessLog = openAccessLog();
         EndpointPicker picker = new EndpointPicker(config.loadBalancing().policy());
         for (MeshgateConfig.Listener l : config.listeners()) {
             ListenerMetrics listenerMetrics = new ListenerMetrics(metrics.registry(), l.name());
@@ -152,7 +157,7 @@ public final class Gateway implements AutoCloseable {
                     config.loadBalancing().connectAttempts(), config.timeouts().clientHelloDuration(),
                     config.timeouts().connectDuration(), config.timeouts().idleDuration(), dialer, termination,
                     config.discovery().egressPolicy() == MeshgateConfig.EgressPolicy.SPREAD
-                            ? Router.EgressPolicy.SPREAD : Router.EgressPolicy.LOCAL_FIRST);
+                            ? Router.EgressPolicy.SPREAD : Router.EgressPolicy.LOCAL_FIRST, accessLog);
             Listener listener = new Listener(ctx, l.hostPort());
             listener.bind(workers);
             listeners.add(listener);
@@ -188,7 +193,7 @@ public final class Gateway implements AutoCloseable {
             try {
                 remote = RemoteClusters.open(c.name(), RemoteClusters.kubeconfig(content, kubeconfig.toString()),
                         java.util.Optional.ofNullable(c.gateway()).map(Endpoint::parse), c.gatewayService(),
-                        config.clusterDomain(), metrics.registry());
+                        config.discovery().exportPolicy(), config.clusterDomain(), metrics.registry());
             } catch (IllegalArgumentException e) {
                 throw new io.meshgate.gateway.config.ConfigException("discovery.clusters[" + i + "]: " + e.getMessage(), e);
             }
@@ -198,8 +203,22 @@ public final class Gateway implements AutoCloseable {
         MeshgateConfig.RemoteSecrets secrets = config.discovery().remoteSecrets();
         if (secrets != null) {
             KubernetesCluster local = clusters.get(0);
-            closeables.add(new RemoteSecrets(local.client(), secrets.namespace(), router, config.clusterDomain(),
-                    metrics.registry()).start());
+            closeables.add(new RemoteSecrets(local.client(), secrets.namespace(), router,
+                    config.discovery().exportPolicy(), config.clusterDomain(), metrics.registry()).start());
+        }
+    }
+
+    /** {@code accessLog:}: off unless configured; the file is opened now so a bad path stops the start (exit 2). */
+    private AccessLog openAccessLog() {
+        MeshgateConfig.AccessLog c = config.accessLog();
+        if (c == null) {
+            return AccessLog.OFF;
+        }
+        Path file = c.stdout() ? null : MeshgateConfig.resolve(configFile, c.path());
+        try {
+            return AccessLogWriter.open(file, c.queueSize(), metrics.registry());
+        } catch (java.io.IOException e) {
+            throw new io.meshgate.gateway.config.ConfigException("accessLog.path: cannot open " + file + ": " + e.getMessage(), e);
         }
     }
 
@@ -309,6 +328,9 @@ public final class Gateway implements AutoCloseable {
         }
         if (workers != null) {
             workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+        if (accessLog instanceof AccessLogWriter writer) {
+            writer.close(); // after the event loops: the last connections' lines are written too
         }
         metrics.close();
     }

@@ -1,6 +1,7 @@
 package io.meshgate.gateway.config;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import io.meshgate.routing.kubernetes.ExportPolicy;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -24,13 +25,14 @@ public record MeshgateConfig(
         Timeouts timeouts,
         Limits limits,
         LoadBalancing loadBalancing,
-        Runtime runtime) {
+        Runtime runtime,
+        AccessLog accessLog) {
 
     public MeshgateConfig {
         clusterDomain = clusterDomain == null ? "cluster.local" : clusterDomain;
         listeners = listeners == null ? List.of() : List.copyOf(listeners);
         admin = admin == null ? new Admin(null) : admin;
-        discovery = discovery == null ? new Discovery(null, null, null, null, null) : discovery;
+        discovery = discovery == null ? new Discovery(null, null, null, null, null, null) : discovery;
         timeouts = timeouts == null ? new Timeouts(null, null, null, null, null) : timeouts;
         limits = limits == null ? new Limits(null, null) : limits;
         loadBalancing = loadBalancing == null ? new LoadBalancing(null, null) : loadBalancing;
@@ -40,7 +42,7 @@ public record MeshgateConfig(
     /** This config with {@code runtime.warmup: 0s}. */
     public MeshgateConfig withoutWarmup() {
         return new MeshgateConfig(clusterDomain, listeners, admin, tls, discovery, timeouts, limits, loadBalancing,
-                runtime.withoutWarmup());
+                runtime.withoutWarmup(), accessLog);
     }
 
     /** How a listener treats the TLS stream. */
@@ -109,15 +111,75 @@ public record MeshgateConfig(
     }
 
     /**
-     * @param namespaces namespaces whose Services the gateway exports; empty = all (see README)
+     * @param namespaces namespaces whose Services the gateway watches; empty = all (see README)
+     * @param export     which of those Services other clusters may reach: {@code labelled} (default),
+     *                   {@code serviceExport} or {@code all}; {@link #exportPolicy()} is the parsed value
      */
     public record Discovery(List<Cluster> clusters, @JsonProperty("static") List<StaticService> staticServices,
-                            List<String> namespaces, EgressPolicy egressPolicy, RemoteSecrets remoteSecrets) {
+                            List<String> namespaces, EgressPolicy egressPolicy, RemoteSecrets remoteSecrets,
+                            String export) {
         public Discovery {
+            export = export == null ? ExportPolicy.LABELLED.configName() : export;
             clusters = clusters == null ? List.of() : List.copyOf(clusters);
             staticServices = staticServices == null ? List.of() : List.copyOf(staticServices);
             namespaces = namespaces == null ? List.of() : List.copyOf(namespaces);
             egressPolicy = egressPolicy == null ? EgressPolicy.LOCAL_FIRST : egressPolicy;
+        }
+
+        /** The export rule every cluster (local and remote) applies; valid after {@link MeshgateConfig#validate}. */
+        public ExportPolicy exportPolicy() {
+            return ExportPolicy.of(export);
+        }
+
+        /** {@code discovery.export}: one of the three policies. */
+        void validateExport() {
+            try {
+                exportPolicy();
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("discovery.export: " + e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * {@code accessLog}: one JSON line per downstream connection, once its fate is known. Absent =
+     * off. Lines go through a bounded queue to a writer thread, so the event loops never wait for
+     * the disk; when the queue is full a line is dropped and counted.
+     *
+     * @param path      {@code stdout}, or a file (appended to; relative to the config file's folder)
+     * @param queueSize lines waiting for the writer before new ones are dropped
+     */
+    public record AccessLog(String path, Integer queueSize) {
+        public static final String STDOUT = "stdout";
+        public static final int DEFAULT_QUEUE_SIZE = 8192;
+
+        public AccessLog {
+            path = path == null ? STDOUT : path;
+            queueSize = queueSize == null ? DEFAULT_QUEUE_SIZE : queueSize;
+        }
+
+        public boolean stdout() {
+            return STDOUT.equals(path);
+        }
+
+        /** {@code accessLog.*}: a non-empty path whose folder exists, a queue of 16 to 1048576 lines. */
+        void validate(Path base, boolean checkFiles) {
+            if (path.isBlank()) {
+                throw new ConfigException("accessLog.path: must be stdout or a file");
+            }
+            if (queueSize < 16 || queueSize > 1 << 20) {
+                throw new ConfigException("accessLog.queueSize: must be between 16 and 1048576 lines");
+            }
+            if (checkFiles && !stdout()) {
+                Path file = resolve(base, path).toAbsolutePath();
+                Path folder = file.getParent();
+                if (folder == null || !Files.isDirectory(folder)) {
+                    throw new ConfigException("accessLog.path: folder " + folder + " does not exist");
+                }
+                if (Files.isDirectory(file)) {
+                    throw new ConfigException("accessLog.path: " + file + " is a directory");
+                }
+            }
         }
     }
 
@@ -407,6 +469,10 @@ public record MeshgateConfig(
         }
         if (runtime.workers() < 0) {
             throw new ConfigException("runtime.workers: must not be negative (0 = available processors)");
+        }
+        discovery.validateExport();
+        if (accessLog != null) {
+            accessLog.validate(base, checkFiles);
         }
         if (runtime.spliceThreshold() < 1024 || runtime.spliceThreshold() > 65536) {
             // Netty reads at most 64 KiB at a time: a larger threshold would never be reached.

@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.discovery.v1.EndpointBuilder;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
 import io.meshgate.routing.OutboundSni;
+import io.meshgate.routing.kubernetes.ExportPolicy;
 import io.meshgate.tls.pki.FederatedBundle;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -197,7 +198,9 @@ public final class Demo implements AutoCloseable {
 
     static Service httpbinService() {
         return new ServiceBuilder()
-                .withNewMetadata().withNamespace(NAMESPACE).withName(HTTPBIN).endMetadata()
+                // Exported to the other cluster, as an operator marks it (discovery.export: labelled).
+                .withNewMetadata().withNamespace(NAMESPACE).withName(HTTPBIN)
+                .withLabels(Map.of(ExportPolicy.LABEL, "true")).endMetadata()
                 .withNewSpec().withType("ClusterIP").withSelector(Map.of("app", HTTPBIN))
                 // appProtocol http: a terminate listener speaks HTTP to it and adds XFCC.
                 .addNewPort().withName("http").withAppProtocol("http").withPort(HTTPBIN_PORT).withProtocol("TCP")

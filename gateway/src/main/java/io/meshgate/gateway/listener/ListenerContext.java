@@ -1,6 +1,7 @@
 package io.meshgate.gateway.listener;
 
 import io.meshgate.gateway.Transport;
+import io.meshgate.gateway.accesslog.AccessLog;
 import io.meshgate.gateway.config.MeshgateConfig;
 import io.meshgate.gateway.metrics.ListenerMetrics;
 import io.meshgate.gateway.relay.Relay;
@@ -13,7 +14,8 @@ import java.time.Duration;
 /**
  * What every connection of one listener shares: its name and metrics, the router, the endpoint
  * picker and dialer, the relay, the limits and timeouts from the config, and for a terminate
- * listener its {@link Termination} (null for passthrough). Immutable.
+ * listener its {@link Termination} (null for passthrough), and where closed connections are
+ * reported ({@link AccessLog#OFF} unless {@code accessLog:} is set). Immutable.
  */
 public record ListenerContext(
         String name,
@@ -31,4 +33,16 @@ public record ListenerContext(
         Duration idleTimeout,
         EndpointDialer dialer,
         Termination termination,
-        Router.EgressPolicy egressPolicy) {}
+        Router.EgressPolicy egressPolicy,
+        AccessLog accessLog) {
+
+    /** A listener without an access log (warm-up, tests). */
+    public ListenerContext(String name, MeshgateConfig.ListenerMode mode, ListenerMetrics metrics, Router router,
+                           EndpointPicker picker, Transport transport, Relay relay, int maxConnections,
+                           int clientHelloMaxBytes, int connectAttempts, Duration clientHelloTimeout,
+                           Duration connectTimeout, Duration idleTimeout, EndpointDialer dialer, Termination termination,
+                           Router.EgressPolicy egressPolicy) {
+        this(name, mode, metrics, router, picker, transport, relay, maxConnections, clientHelloMaxBytes, connectAttempts,
+                clientHelloTimeout, connectTimeout, idleTimeout, dialer, termination, egressPolicy, AccessLog.OFF);
+    }
+}

@@ -71,6 +71,7 @@ final class HandshakeOutcome extends ChannelInboundHandlerAdapter {
         }
         Termination termination = connection.listener().termination();
         termination.handshakes().ok();
+        connection.peerIdentity(peer.spiffeId().toString());
         if (log.isDebugEnabled()) {
             log.debug("{} {} verified {} (sni {})", connection.listener().name(), ctx.channel().remoteAddress(),
                     peer.spiffeId(), connection.serverName());
