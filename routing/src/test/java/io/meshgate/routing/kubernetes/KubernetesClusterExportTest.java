@@ -47,6 +47,8 @@ class KubernetesClusterExportTest {
     void start() {
         api = MockApiServer.start();
         client = api.newClient();
+        // The mock's first request in a fresh JVM can outlast the client's 3 s timeout on a loaded machine.
+        await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> client.namespaces().list() != null);
     }
 
     @AfterEach
@@ -207,6 +209,27 @@ class KubernetesClusterExportTest {
             serviceExports().resource(serviceExport("shop", "web")).create();
             await().atMost(Duration.ofSeconds(40)).pollInterval(Duration.ofMillis(50)).untilAsserted(() ->
                     assertThat(answer(c.current().resolve("web.shop.svc.cluster.local", 80))).containsExactly("10.0.0.1:8080"));
+        } finally {
+            logger.detachAppender(logs);
+        }
+    }
+
+    @Test
+    void withoutRbacOnNamespacesOnlyServicesLabelledThemselvesAreExported() {
+        Logger logger = (Logger) LoggerFactory.getLogger(ExportWatch.class);
+        ListAppender<ILoggingEvent> logs = new ListAppender<>();
+        logs.start();
+        logger.addAppender(logs);
+        api.apply(namespace("shop", Map.of(ExportPolicy.LABEL, "true")));
+        web("shop", Map.of());
+        web("pay", Map.of(ExportPolicy.LABEL, "true"));
+        api.stopServing("/api/v1/namespaces?", 403);
+        try (KubernetesCluster c = cluster(ExportPolicy.LABELLED)) {
+            awaitAnswer(c, "web.pay.svc.cluster.local", 80, "10.0.0.1:8080");
+            awaitAnswer(c, "web.shop.svc.cluster.local", 80, "no-such-service");
+            assertThat(logs.list).filteredOn(e -> e.getLevel().toString().equals("WARN")).singleElement()
+                    .extracting(ILoggingEvent::getFormattedMessage).asString()
+                    .contains("cluster east", "Namespaces", "403", "grant list/watch on namespaces");
         } finally {
             logger.detachAppender(logs);
         }

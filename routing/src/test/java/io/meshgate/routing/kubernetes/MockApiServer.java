@@ -19,33 +19,40 @@ import java.util.function.Consumer;
  */
 public final class MockApiServer implements AutoCloseable {
 
-    /** Resource paths (e.g. {@code /serviceexports}) answered 404, as for a CRD that is not installed. */
-    private final java.util.Set<String> notServed = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** Path fragments (e.g. {@code /serviceexports}) refused with a status: 404 for an absent CRD, 403 without RBAC. */
+    private final java.util.Map<String, Integer> notServed = new java.util.concurrent.ConcurrentHashMap<>();
     private final KubernetesCrudDispatcher store = new KubernetesCrudDispatcher() {
         @Override
         public io.fabric8.mockwebserver.http.MockResponse handleGet(String path) {
-            return served(path) ? super.handleGet(path) : notFound();
+            return served(path) ? super.handleGet(path) : refusal(path);
         }
 
         @Override
         public io.fabric8.mockwebserver.http.MockResponse handleWatch(String path) {
-            return served(path) ? super.handleWatch(path) : notFound();
+            return served(path) ? super.handleWatch(path) : refusal(path);
         }
     };
 
     private boolean served(String path) {
-        return notServed.stream().noneMatch(path::contains);
+        return notServed.keySet().stream().noneMatch(path::contains);
     }
 
-    private static io.fabric8.mockwebserver.http.MockResponse notFound() {
-        return new io.fabric8.mockwebserver.http.MockResponse().setResponseCode(404).setBody(
-                "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"reason\":\"NotFound\",\"code\":404,"
-                        + "\"message\":\"the server could not find the requested resource\"}");
+    private io.fabric8.mockwebserver.http.MockResponse refusal(String path) {
+        int code = notServed.entrySet().stream().filter(e -> path.contains(e.getKey())).findFirst().orElseThrow().getValue();
+        String reason = code == 403 ? "Forbidden" : "NotFound";
+        return new io.fabric8.mockwebserver.http.MockResponse().setResponseCode(code).setBody(
+                "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"reason\":\"" + reason
+                        + "\",\"code\":" + code + ",\"message\":\"refused by the test\"}");
     }
 
     /** From now on the API server answers 404 for paths containing {@code fragment} (a CRD that is absent). */
     public void stopServing(String fragment) {
-        notServed.add(fragment);
+        stopServing(fragment, 404);
+    }
+
+    /** From now on the API server answers {@code status} (404, 403) for paths containing {@code fragment}. */
+    public void stopServing(String fragment, int status) {
+        notServed.put(fragment, status);
     }
 
     /** Undoes {@link #stopServing(String)} (the CRD was installed). */
