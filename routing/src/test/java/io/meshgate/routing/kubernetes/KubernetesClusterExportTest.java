@@ -42,6 +42,8 @@ class KubernetesClusterExportTest {
     private MockApiServer api;
     private KubernetesClient client;
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    private final Logger exportLog = (Logger) LoggerFactory.getLogger(ExportWatch.class);
+    private final ListAppender<ILoggingEvent> logs = new ListAppender<>();
 
     @BeforeEach
     void start() {
@@ -49,10 +51,13 @@ class KubernetesClusterExportTest {
         client = api.newClient();
         // The mock's first request in a fresh JVM can outlast the client's 3 s timeout on a loaded machine.
         await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> client.namespaces().list() != null);
+        logs.start();
+        exportLog.addAppender(logs);
     }
 
     @AfterEach
     void stop() {
+        exportLog.detachAppender(logs);
         client.close();
         api.close();
     }
@@ -63,9 +68,18 @@ class KubernetesClusterExportTest {
         return c;
     }
 
+    private List<String> warnings() {
+        return logs.list.stream().filter(e -> e.getLevel().toString().equals("WARN")).map(ILoggingEvent::getFormattedMessage).toList();
+    }
+
+    private static Service labelled(Service s, String exportLabel) {
+        s.getMetadata().setLabels(Map.of(ExportPolicy.LABEL, exportLabel));
+        return s;
+    }
+
     private void web(String namespace, Map<String, String> labels) {
         Service s = service(namespace, "web", port("http", 80));
-        s.getMetadata().setLabels(labels);
+        s.getMetadata().setLabels(labels); // empty: no export label at all
         api.apply(s, slice(namespace, "web-1", "web", List.of(slicePort("http", 8080)), ready("10.0.0.1")));
     }
 
@@ -116,9 +130,7 @@ class KubernetesClusterExportTest {
             api.apply(namespace("shop", Map.of(ExportPolicy.LABEL, "true")));
             awaitAnswer(c, "web.shop.svc.cluster.local", 80, "10.0.0.1:8080");
             awaitAnswer(c, "db.shop.svc.cluster.local", 5432, "no-healthy-endpoints");
-            Service db = service("shop", "db", port("tcp", 5432));
-            db.getMetadata().setLabels(Map.of(ExportPolicy.LABEL, "false"));
-            api.apply(db);
+            api.apply(labelled(service("shop", "db", port("tcp", 5432)), "false"));
             awaitAnswer(c, "db.shop.svc.cluster.local", 5432, "no-such-service");
             api.apply(namespace("shop", Map.of("team", "shop")));
             awaitAnswer(c, "web.shop.svc.cluster.local", 80, "no-such-service");
@@ -137,9 +149,7 @@ class KubernetesClusterExportTest {
             awaitAnswer(c, "web.default.svc.cluster.local", 80, "10.0.0.1:8080");
             awaitAnswer(c, "kubernetes.default.svc.cluster.local", 443, "no-such-service");
             awaitAnswer(c, "kube-dns.kube-system.svc.cluster.local", 53, "no-such-service");
-            Service apiServer = service("default", "kubernetes", port("https", 443));
-            apiServer.getMetadata().setLabels(Map.of(ExportPolicy.LABEL, "true"));
-            api.apply(apiServer);
+            api.apply(labelled(service("default", "kubernetes", port("https", 443)), "true"));
             awaitAnswer(c, "kubernetes.default.svc.cluster.local", 443, "172.18.0.2:6443");
         }
     }
@@ -186,21 +196,15 @@ class KubernetesClusterExportTest {
 
     @Test
     void aMissingServiceExportCrdIsReportedOnceAndTheClusterStillSyncs() {
-        Logger logger = (Logger) LoggerFactory.getLogger(ExportWatch.class);
-        ListAppender<ILoggingEvent> logs = new ListAppender<>();
-        logs.start();
-        logger.addAppender(logs);
         web("shop", Map.of(ExportPolicy.LABEL, "true"));
         api.stopServing("/serviceexports");
         try (KubernetesCluster c = cluster(ExportPolicy.SERVICE_EXPORT)) {
             awaitAnswer(c, "web.shop.svc.cluster.local", 80, "no-such-service");
             assertThat(unexported()).isEqualTo(1);
-            // fabric8 keeps retrying with backoff meanwhile: still one line, no stack trace.
+            // meshgate re-checks with backoff meanwhile: still one line, no stack trace.
             await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(5)).until(() -> true);
-            List<String> warnings = logs.list.stream().filter(e -> e.getLevel().toString().equals("WARN"))
-                    .map(ILoggingEvent::getFormattedMessage).toList();
-            assertThat(warnings).hasSize(1);
-            assertThat(warnings.get(0)).contains("cluster east", "serviceexports.multicluster.x-k8s.io", "404",
+            assertThat(warnings()).hasSize(1);
+            assertThat(warnings().get(0)).contains("cluster east", "serviceexports.multicluster.x-k8s.io", "404",
                     "install the CRD", "discovery.export: labelled");
             assertThat(logs.list).allMatch(e -> e.getThrowableProxy() == null);
 
@@ -209,17 +213,11 @@ class KubernetesClusterExportTest {
             serviceExports().resource(serviceExport("shop", "web")).create();
             await().atMost(Duration.ofSeconds(40)).pollInterval(Duration.ofMillis(50)).untilAsserted(() ->
                     assertThat(answer(c.current().resolve("web.shop.svc.cluster.local", 80))).containsExactly("10.0.0.1:8080"));
-        } finally {
-            logger.detachAppender(logs);
         }
     }
 
     @Test
     void withoutRbacOnNamespacesOnlyServicesLabelledThemselvesAreExported() {
-        Logger logger = (Logger) LoggerFactory.getLogger(ExportWatch.class);
-        ListAppender<ILoggingEvent> logs = new ListAppender<>();
-        logs.start();
-        logger.addAppender(logs);
         api.apply(namespace("shop", Map.of(ExportPolicy.LABEL, "true")));
         web("shop", Map.of());
         web("pay", Map.of(ExportPolicy.LABEL, "true"));
@@ -227,11 +225,8 @@ class KubernetesClusterExportTest {
         try (KubernetesCluster c = cluster(ExportPolicy.LABELLED)) {
             awaitAnswer(c, "web.pay.svc.cluster.local", 80, "10.0.0.1:8080");
             awaitAnswer(c, "web.shop.svc.cluster.local", 80, "no-such-service");
-            assertThat(logs.list).filteredOn(e -> e.getLevel().toString().equals("WARN")).singleElement()
-                    .extracting(ILoggingEvent::getFormattedMessage).asString()
+            assertThat(warnings()).singleElement().asString()
                     .contains("cluster east", "Namespaces", "403", "grant list/watch on namespaces");
-        } finally {
-            logger.detachAppender(logs);
         }
     }
 }
