@@ -6,14 +6,17 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * What meshgate may be granted: reading Services and EndpointSlices cluster-wide (discovery) and
+ * What meshgate may be granted: reading Services, EndpointSlices, Namespaces and ServiceExports
+ * cluster-wide (discovery and its export rule) and
  * Secrets in its own namespace (remote clusters). Anything more in a rendered role is a finding.
  */
 final class LeastPrivilege {
 
     static final Set<String> READ_VERBS = Set.of("get", "list", "watch");
     /** {@code group/resource}; the core group is empty. */
-    static final Set<String> DISCOVERY = Set.of("/services", "discovery.k8s.io/endpointslices");
+    static final Set<String> DISCOVERY = Set.of("/services", "discovery.k8s.io/endpointslices",
+            // what discovery.export reads: Namespace labels (labelled), ServiceExports (serviceExport)
+            "/namespaces", "multicluster.x-k8s.io/serviceexports");
     static final Set<String> REMOTE_SECRETS = Set.of("/secrets");
 
     private LeastPrivilege() {}

@@ -15,10 +15,12 @@ class LeastPrivilegeTest {
     }
 
     @Test
-    void readingServicesAndEndpointSlicesIsAllowed() {
+    void readingWhatDiscoveryAndItsExportRuleNeedIsAllowed() {
         List<PolicyRule> rules = List.of(
                 rule("", "services", "get", "list", "watch"),
-                rule("discovery.k8s.io", "endpointslices", "get", "list", "watch"));
+                rule("discovery.k8s.io", "endpointslices", "get", "list", "watch"),
+                rule("", "namespaces", "get", "list", "watch"),
+                rule("multicluster.x-k8s.io", "serviceexports", "get", "list", "watch"));
 
         assertThat(LeastPrivilege.violations(rules, LeastPrivilege.DISCOVERY)).isEmpty();
         assertThat(LeastPrivilege.readable(rules)).containsExactlyInAnyOrderElementsOf(LeastPrivilege.DISCOVERY);

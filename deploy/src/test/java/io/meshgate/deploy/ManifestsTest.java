@@ -174,7 +174,7 @@ class ManifestsTest {
             assertThat(LeastPrivilege.violations(role.getRules(), LeastPrivilege.DISCOVERY))
                     .as("ClusterRole %s", role.getMetadata().getName()).isEmpty();
             assertThat(LeastPrivilege.readable(role.getRules()))
-                    .as("discovery needs both").containsExactlyInAnyOrderElementsOf(LeastPrivilege.DISCOVERY);
+                    .as("discovery and its export rule need all of them").containsExactlyInAnyOrderElementsOf(LeastPrivilege.DISCOVERY);
         }
         List<Role> roles = m.all(Role.class);
         assertThat(roles).hasSize(1);

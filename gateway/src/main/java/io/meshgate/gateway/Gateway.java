@@ -1,5 +1,7 @@
 package io.meshgate.gateway;
 
+import io.meshgate.gateway.accesslog.AccessLog;
+import io.meshgate.gateway.accesslog.AccessLogWriter;
 import io.meshgate.gateway.admin.AdminServer;
 import io.meshgate.gateway.admin.AdminView;
 import io.meshgate.gateway.config.ConfigBinder;
@@ -57,6 +59,7 @@ public final class Gateway implements AutoCloseable, AdminView {
     private final List<Listener> listeners = new ArrayList<>();
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private EventLoopGroup workers;
+    private AccessLog accessLog = AccessLog.OFF;
     private AdminServer admin;
     private volatile boolean draining;
     private volatile boolean started;
@@ -117,6 +120,7 @@ public final class Gateway implements AutoCloseable, AdminView {
                 log.warn("warm-up skipped: {}", e.toString());
             }
         }
+        accessLog = openAccessLog();
         EndpointPicker picker = new EndpointPicker(spec.balancing().policy());
         for (ListenerSpec l : spec.listeners()) {
             Listener listener = new Listener(context(l, picker, relay), l.address(), pipeline(l));
@@ -139,7 +143,7 @@ public final class Gateway implements AutoCloseable, AdminView {
         return new ListenerContext(l.name(), listenerMetrics,
                 router(), picker, transport, relay, l.maxConnections(), spec.limits().clientHelloMaxBytes(),
                 spec.balancing().connectAttempts(), spec.timeouts().clientHello(),
-                spec.timeouts().connect(), spec.timeouts().idle(), dialer, spec.discovery().egressPolicy());
+                spec.timeouts().connect(), spec.timeouts().idle(), dialer, spec.discovery().egressPolicy(), accessLog);
     }
 
     /** The listener's pipeline: the one place a mode is chosen. */
@@ -151,6 +155,19 @@ public final class Gateway implements AutoCloseable, AdminView {
                     spec.timeouts().tlsHandshake(), spec.limits().upstreamPoolSize(),
                     new HandshakeMetrics(metrics.registry(), l.name())));
         };
+    }
+
+    /** {@code accessLog:}: off unless configured; the file is opened now so a bad path stops the start (exit 2). */
+    private AccessLog openAccessLog() {
+        if (spec.accessLog().isEmpty()) {
+            return AccessLog.OFF;
+        }
+        GatewaySpec.AccessLogSpec c = spec.accessLog().get();
+        try {
+            return AccessLogWriter.open(c.file().orElse(null), c.queueSize(), metrics.registry());
+        } catch (java.io.IOException e) {
+            throw new ConfigException("accessLog.path: cannot open " + c.file().orElseThrow() + ": " + e.getMessage(), e);
+        }
     }
 
     private Relay relay() {
@@ -258,6 +275,9 @@ public final class Gateway implements AutoCloseable, AdminView {
         }
         if (workers != null) {
             workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+        if (accessLog instanceof AccessLogWriter writer) {
+            writer.close(); // after the event loops: the last connections' lines are written too
         }
         metrics.close();
     }

@@ -39,6 +39,7 @@ class LayeringTest {
                 .layer("upstream").definedBy("io.meshgate.gateway.upstream..")
                 .layer("relay").definedBy("io.meshgate.gateway.relay..")
                 .layer("metrics").definedBy("io.meshgate.gateway.metrics..")
+                .layer("accesslog").definedBy("io.meshgate.gateway.accesslog..")
                 .layer("outcome").definedBy("io.meshgate.gateway.outcome..")
                 .layer("transport").definedBy("io.meshgate.gateway.transport..")
                 .layer("config").definedBy("io.meshgate.gateway.config..")
@@ -54,6 +55,7 @@ class LayeringTest {
                 .whereLayer("relay").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "listener")
                 .whereLayer("metrics").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "listener",
                         "upstream")
+                .whereLayer("accesslog").mayOnlyBeAccessedByLayers("assembly", "terminate", "h2", "listener")
                 .whereLayer("outcome").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "listener",
                         "upstream", "metrics")
                 .whereLayer("transport").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "listener",

@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.discovery.v1.EndpointBuilder;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
 import io.meshgate.routing.OutboundSni;
+import io.meshgate.routing.kubernetes.ExportPolicy;
 import io.meshgate.tls.pki.FederatedBundle;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -84,6 +85,8 @@ public final class Demo implements AutoCloseable {
             a.startPod(HTTPBIN + "-" + n, n, HTTPBIN, group, HTTPBIN_HOST, SNI);
         }
         a.apply(httpbinService(), httpbinSlice(ready(a, 1), ready(a, 2)), a.gatewayService());
+        // As in every cluster: the API server's own Service, which meshgate must never export unasked.
+        a.apply(apiServerService(), apiServerSlice(a));
         // The same Service exists in cluster-b, without a single endpoint there.
         b.apply(httpbinService(), b.gatewayService());
 
@@ -197,12 +200,34 @@ public final class Demo implements AutoCloseable {
 
     static Service httpbinService() {
         return new ServiceBuilder()
-                .withNewMetadata().withNamespace(NAMESPACE).withName(HTTPBIN).endMetadata()
+                // Exported to the other cluster, as an operator marks it (discovery.export: labelled).
+                .withNewMetadata().withNamespace(NAMESPACE).withName(HTTPBIN)
+                .withLabels(Map.of(ExportPolicy.LABEL, "true")).endMetadata()
                 .withNewSpec().withType("ClusterIP").withSelector(Map.of("app", HTTPBIN))
                 // appProtocol http: a terminate listener speaks HTTP to it and adds XFCC.
                 .addNewPort().withName("http").withAppProtocol("http").withPort(HTTPBIN_PORT).withProtocol("TCP")
                 .withNewTargetPort(DemoNetwork.POD_PORT).endPort()
                 .endSpec().build();
+    }
+
+    /** {@code default/kubernetes}, as kube-apiserver maintains it (unlabelled: never exported). */
+    static Service apiServerService() {
+        return new ServiceBuilder()
+                .withNewMetadata().withNamespace("default").withName("kubernetes").endMetadata()
+                .withNewSpec().withType("ClusterIP")
+                .addNewPort().withName("https").withPort(443).withProtocol("TCP")
+                .withNewTargetPort(DemoNetwork.API_SERVER_PORT).endPort()
+                .endSpec().build();
+    }
+
+    static EndpointSlice apiServerSlice(DemoCluster c) {
+        return new EndpointSliceBuilder()
+                .withNewMetadata().withNamespace("default").withName("kubernetes")
+                .withLabels(Map.of("kubernetes.io/service-name", "kubernetes")).endMetadata()
+                .withAddressType("IPv4")
+                .addNewPort().withName("https").withPort(DemoNetwork.API_SERVER_PORT).withProtocol("TCP").endPort()
+                .withEndpoints(new EndpointBuilder().withAddresses(c.gatewayIp()).build())
+                .build();
     }
 
     /** The Service's one EndpointSlice, as the EndpointSlice controller would write it. */

@@ -202,6 +202,7 @@ final class DemoCluster implements AutoCloseable {
                   upstream: mtls
                 discovery:
                   egressPolicy: local-first
+                  export: labelled          # only Services labelled meshgate.io/export: "true" (or in a labelled namespace)
                   clusters:
                 %8$stimeouts:
                   connect: 2s

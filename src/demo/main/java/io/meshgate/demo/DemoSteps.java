@@ -2,6 +2,8 @@ package io.meshgate.demo;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.meshgate.routing.OutboundSni;
+import io.meshgate.routing.kubernetes.ExportPolicy;
 import io.meshgate.tls.Fingerprint;
 import io.meshgate.tls.Pem;
 import io.meshgate.tls.pki.FederatedBundle;
@@ -47,7 +49,8 @@ final class DemoSteps {
 
     List<StepResult> run(PrintWriter out) {
         List<StepResult> results = new ArrayList<>();
-        step(results, out, 1, "cluster-b's sleep -> httpbin of cluster-a via cluster-a's east-west gateway (passthrough)",
+        step(results, out, 1, "cluster-b's sleep -> httpbin of cluster-a via cluster-a's east-west gateway (passthrough);"
+                        + " only labelled Services are exported",
                 this::passthroughAcrossClusters);
         step(results, out, 2, "the same via cluster-a's terminate listener, caller in XFCC", this::terminateAcrossClusters);
         step(results, out, 3, "a workload with a rogue root is refused", this::rogueRefused);
@@ -102,8 +105,14 @@ final class DemoSteps {
         expect(who.peerRootSha256().equals(b.rootSha256()), "the pod saw a chain signed by " + who.peerRoot()
                 + ", not cluster-b's root");
         expect(who.xfcc().equals("-"), "passthrough must not add XFCC, the pod got " + who.xfcc());
+        String apiServer = OutboundSni.format("kubernetes.default.svc." + DemoCluster.TRUST_DOMAIN, 443);
+        String hidden = JSON.readTree(AdminClient.get(a.admin(), "/debug/resolve?sni=" + encode(apiServer)).body())
+                .path("error").asText();
+        expect(hidden.equals("no-such-service"), "cluster-a's API server Service is reachable from other clusters: "
+                + "/debug/resolve answered " + (hidden.isEmpty() ? "its endpoints" : hidden));
         return who.pod() + " saw " + who.peer() + " signed by " + who.peerRoot() + " (sha256 "
-                + Demo.shortHash(who.peerRootSha256()) + ")";
+                + Demo.shortHash(who.peerRootSha256()) + "); httpbin is labelled " + ExportPolicy.LABEL
+                + "=true, kubernetes.default is not: no-such-service";
     }
 
     // 2

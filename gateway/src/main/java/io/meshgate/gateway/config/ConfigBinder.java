@@ -1,5 +1,6 @@
 package io.meshgate.gateway.config;
 
+import io.meshgate.gateway.config.GatewaySpec.AccessLogSpec;
 import io.meshgate.gateway.config.GatewaySpec.BalancingPolicy;
 import io.meshgate.gateway.config.GatewaySpec.BalancingSpec;
 import io.meshgate.gateway.config.GatewaySpec.ClusterSpec;
@@ -17,6 +18,7 @@ import io.meshgate.routing.AppProtocol;
 import io.meshgate.routing.Endpoint;
 import io.meshgate.routing.Router;
 import io.meshgate.routing.StaticRoutes;
+import io.meshgate.routing.kubernetes.ExportPolicy;
 import io.meshgate.tls.SpiffeId;
 import io.meshgate.tls.TlsFiles;
 import java.nio.file.Files;
@@ -79,9 +81,11 @@ public final class ConfigBinder {
             throw new ConfigException("runtime.workers: must not be negative (0 = available processors)");
         }
         spliceThreshold(runtime);
+        Optional<AccessLogSpec> accessLog = accessLog(raw.accessLog());
         return new GatewaySpec(raw.clusterDomain(), listeners, admin, tls, discovery, timeouts, limits, balancing,
                 runtime.workers() > 0 ? runtime : new RuntimeSpec(java.lang.Runtime.getRuntime().availableProcessors(),
-                        runtime.transport(), runtime.splice(), runtime.spliceThreshold(), runtime.warmup(), runtime.busyPoll()));
+                        runtime.transport(), runtime.splice(), runtime.spliceThreshold(), runtime.warmup(), runtime.busyPoll()),
+                accessLog);
     }
 
     private List<ListenerSpec> listeners(List<MeshgateConfig.Listener> raw) {
@@ -160,8 +164,14 @@ public final class ConfigBinder {
         }
         Router.EgressPolicy egress = raw.egressPolicy() == MeshgateConfig.EgressPolicy.SPREAD
                 ? Router.EgressPolicy.SPREAD : Router.EgressPolicy.LOCAL_FIRST;
+        ExportPolicy export;
+        try {
+            export = ExportPolicy.of(raw.export());
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("discovery.export: " + e.getMessage());
+        }
         return new DiscoverySpec(clusters, statics, raw.namespaces(), egress,
-                Optional.ofNullable(raw.remoteSecrets()).map(MeshgateConfig.RemoteSecrets::namespace));
+                Optional.ofNullable(raw.remoteSecrets()).map(MeshgateConfig.RemoteSecrets::namespace), export);
     }
 
     private ClusterSpec cluster(String key, MeshgateConfig.Cluster c, Set<String> names) {
@@ -210,6 +220,33 @@ public final class ConfigBinder {
             default -> throw new ConfigException(key + ".protocol: '" + s.protocol() + "' is not tcp or http");
         };
         return new StaticRoutes.StaticService(s.host(), s.port(), endpoints, protocol);
+    }
+
+    /** {@code accessLog.*}: a non-empty path whose folder exists, a queue of 16 to 1048576 lines. */
+    private Optional<AccessLogSpec> accessLog(MeshgateConfig.AccessLog raw) {
+        if (raw == null) {
+            return Optional.empty();
+        }
+        if (raw.path().isBlank()) {
+            throw new ConfigException("accessLog.path: must be stdout or a file");
+        }
+        if (raw.queueSize() < 16 || raw.queueSize() > 1 << 20) {
+            throw new ConfigException("accessLog.queueSize: must be between 16 and 1048576 lines");
+        }
+        if (MeshgateConfig.AccessLog.STDOUT.equals(raw.path())) {
+            return Optional.of(new AccessLogSpec(Optional.empty(), raw.queueSize()));
+        }
+        Path file = resolve(base, raw.path()).toAbsolutePath();
+        if (checkFiles) {
+            Path folder = file.getParent();
+            if (folder == null || !Files.isDirectory(folder)) {
+                throw new ConfigException("accessLog.path: folder " + folder + " does not exist");
+            }
+            if (Files.isDirectory(file)) {
+                throw new ConfigException("accessLog.path: " + file + " is a directory");
+            }
+        }
+        return Optional.of(new AccessLogSpec(Optional.of(file), raw.queueSize()));
     }
 
     private static TimeoutsSpec timeouts(MeshgateConfig.Timeouts raw) {

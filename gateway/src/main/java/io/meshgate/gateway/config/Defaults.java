@@ -12,6 +12,10 @@ public final class Defaults {
     public static final String REMOTE_SECRETS_NAMESPACE = "meshgate-system";
     public static final String GATEWAY_SERVICE = "meshgate-system/meshgate";
     public static final String STATIC_PROTOCOL = "tcp";
+    /** {@code discovery.export}: only Services (or namespaces) labelled {@code meshgate.io/export: "true"}. */
+    public static final String EXPORT = "labelled";
+    /** {@code accessLog.queueSize}: lines waiting for the writer before new ones are dropped. */
+    public static final int ACCESS_LOG_QUEUE_SIZE = 8192;
 
     public static final String CLIENT_HELLO_TIMEOUT = "10s";
     public static final String CONNECT_TIMEOUT = "5s";

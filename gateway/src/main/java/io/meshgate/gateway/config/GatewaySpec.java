@@ -3,6 +3,7 @@ package io.meshgate.gateway.config;
 import io.meshgate.routing.Endpoint;
 import io.meshgate.routing.Router;
 import io.meshgate.routing.StaticRoutes;
+import io.meshgate.routing.kubernetes.ExportPolicy;
 import io.meshgate.tls.TlsFiles;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -25,7 +26,8 @@ public record GatewaySpec(
         TimeoutsSpec timeouts,
         LimitsSpec limits,
         BalancingSpec balancing,
-        RuntimeSpec runtime) {
+        RuntimeSpec runtime,
+        Optional<AccessLogSpec> accessLog) {
 
     public GatewaySpec {
         listeners = List.copyOf(listeners);
@@ -85,7 +87,7 @@ public record GatewaySpec(
     /** {@code discovery}: where routes come from. */
     public record DiscoverySpec(List<ClusterSpec> clusters, List<StaticRoutes.StaticService> staticServices,
                                 List<String> namespaces, Router.EgressPolicy egressPolicy,
-                                Optional<String> remoteSecretsNamespace) {
+                                Optional<String> remoteSecretsNamespace, ExportPolicy export) {
         public DiscoverySpec {
             clusters = List.copyOf(clusters);
             staticServices = List.copyOf(staticServices);
@@ -99,6 +101,9 @@ public record GatewaySpec(
      */
     public record ClusterSpec(String key, String name, Optional<Path> kubeconfig, boolean remote,
                               Optional<Endpoint> gateway, String gatewayService) {}
+
+    /** {@code accessLog}: {@code file} empty = standard output. */
+    public record AccessLogSpec(Optional<Path> file, int queueSize) {}
 
     /** {@code timeouts}. */
     public record TimeoutsSpec(Duration clientHello, Duration connect, Duration idle, Duration drain,
@@ -123,7 +128,7 @@ public record GatewaySpec(
     /** This spec with no warm-up. */
     public GatewaySpec withoutWarmup() {
         return new GatewaySpec(clusterDomain, listeners, adminAddress, tls, discovery, timeouts, limits, balancing,
-                runtime.withoutWarmup());
+                runtime.withoutWarmup(), accessLog);
     }
 
     /** Whether any listener terminates mTLS. */

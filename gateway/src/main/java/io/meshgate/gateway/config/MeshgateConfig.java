@@ -19,13 +19,14 @@ public record MeshgateConfig(
         Timeouts timeouts,
         Limits limits,
         LoadBalancing loadBalancing,
-        Runtime runtime) {
+        Runtime runtime,
+        AccessLog accessLog) {
 
     public MeshgateConfig {
         clusterDomain = clusterDomain == null ? Defaults.CLUSTER_DOMAIN : clusterDomain;
         listeners = listeners == null ? List.of() : List.copyOf(listeners);
         admin = admin == null ? new Admin(null) : admin;
-        discovery = discovery == null ? new Discovery(null, null, null, null, null) : discovery;
+        discovery = discovery == null ? new Discovery(null, null, null, null, null, null) : discovery;
         timeouts = timeouts == null ? new Timeouts(null, null, null, null, null) : timeouts;
         limits = limits == null ? new Limits(null, null) : limits;
         loadBalancing = loadBalancing == null ? new LoadBalancing(null, null) : loadBalancing;
@@ -35,7 +36,7 @@ public record MeshgateConfig(
     /** This config with {@code runtime.warmup: 0s}. */
     public MeshgateConfig withoutWarmup() {
         return new MeshgateConfig(clusterDomain, listeners, admin, tls, discovery, timeouts, limits, loadBalancing,
-                runtime.withoutWarmup());
+                runtime.withoutWarmup(), accessLog);
     }
 
     /** How a listener treats the TLS stream. */
@@ -104,13 +105,37 @@ public record MeshgateConfig(
     /**
      * @param namespaces namespaces whose Services the gateway exports; empty = all (see README)
      */
+    /**
+     * @param namespaces namespaces whose Services the gateway watches; empty = all (see README)
+     * @param export     which of those Services other clusters may reach: {@code labelled} (default),
+     *                   {@code serviceExport} or {@code all}
+     */
     public record Discovery(List<Cluster> clusters, @JsonProperty("static") List<StaticService> staticServices,
-                            List<String> namespaces, EgressPolicy egressPolicy, RemoteSecrets remoteSecrets) {
+                            List<String> namespaces, EgressPolicy egressPolicy, RemoteSecrets remoteSecrets,
+                            String export) {
         public Discovery {
+            export = export == null ? Defaults.EXPORT : export;
             clusters = clusters == null ? List.of() : List.copyOf(clusters);
             staticServices = staticServices == null ? List.of() : List.copyOf(staticServices);
             namespaces = namespaces == null ? List.of() : List.copyOf(namespaces);
             egressPolicy = egressPolicy == null ? EgressPolicy.LOCAL_FIRST : egressPolicy;
+        }
+    }
+
+    /**
+     * {@code accessLog}: one JSON line per downstream connection, once its fate is known. Absent =
+     * off. Lines go through a bounded queue to a writer thread, so the event loops never wait for
+     * the disk; when the queue is full a line is dropped and counted.
+     *
+     * @param path      {@code stdout}, or a file (appended to; relative to the config file's folder)
+     * @param queueSize lines waiting for the writer before new ones are dropped
+     */
+    public record AccessLog(String path, Integer queueSize) {
+        public static final String STDOUT = "stdout";
+
+        public AccessLog {
+            path = path == null ? STDOUT : path;
+            queueSize = queueSize == null ? Defaults.ACCESS_LOG_QUEUE_SIZE : queueSize;
         }
     }
 

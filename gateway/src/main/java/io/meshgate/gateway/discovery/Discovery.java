@@ -53,7 +53,7 @@ public final class Discovery implements AutoCloseable {
         for (ClusterSpec c : spec.clusters()) {
             if (!c.remote()) {
                 KubernetesCluster cluster = open(c, () -> new KubernetesCluster(c.name(), c.kubeconfig(), spec.namespaces(),
-                        clusterDomain, registry));
+                        spec.export(), clusterDomain, registry));
                 local.add(cluster);
                 sources.add(cluster);
             }
@@ -75,14 +75,15 @@ public final class Discovery implements AutoCloseable {
                 String kubeconfig = read(c);
                 RemoteCluster remote = open(c, () -> RemoteClusters.open(c.name(),
                         RemoteClusters.kubeconfig(kubeconfig, c.kubeconfig().orElseThrow().toString()), c.gateway(),
-                        c.gatewayService(), clusterDomain, registry));
+                        c.gatewayService(), spec.export(), clusterDomain, registry));
                 router.addSource(remote);
                 opened.add(remote);
             }
         }
         Optional<String> secretsNamespace = spec.remoteSecretsNamespace();
         if (secretsNamespace.isPresent()) {
-            opened.add(new RemoteSecrets(local.get(0).client(), secretsNamespace.get(), router, clusterDomain, registry).start());
+            opened.add(new RemoteSecrets(local.get(0).client(), secretsNamespace.get(), router, spec.export(),
+                    clusterDomain, registry).start());
         }
     }
 

@@ -1,6 +1,8 @@
 package io.meshgate.gateway.listener;
 
+import io.meshgate.gateway.accesslog.AccessLogEntry;
 import io.meshgate.gateway.outcome.Outcome;
+import io.meshgate.gateway.relay.TrafficMeter;
 import io.meshgate.routing.Endpoint;
 import io.meshgate.routing.EndpointSet;
 import io.meshgate.routing.Resolution;
@@ -28,10 +30,15 @@ public final class Connection {
     private Channel upstream;
     private Endpoint upstreamEndpoint;
     private Outcome closedOutcome;
+    private String peerIdentity;
+    private final long acceptedNanos = System.nanoTime();
+    /** Read at accept: a closed channel may no longer know its peer. */
+    private final java.net.SocketAddress peer;
 
     private Connection(ListenerContext listener, Channel downstream) {
         this.listener = listener;
         this.downstream = downstream;
+        this.peer = downstream.remoteAddress();
     }
 
     /** Attaches the state to a freshly accepted channel; counts it active until it closes. */
@@ -105,6 +112,11 @@ public final class Connection {
         return upstreamEndpoint;
     }
 
+    /** Terminate mode: the verified client's SPIFFE ID, for the access log. */
+    public void peerIdentity(String spiffeId) {
+        this.peerIdentity = spiffeId;
+    }
+
     /** Records the outcome if none was recorded yet; later calls are ignored. */
     public void outcome(Outcome o) {
         if (outcome == null) {
@@ -143,5 +155,19 @@ public final class Connection {
         if (upstream != null) {
             upstream.close();
         }
+        if (listener.accessLog().enabled()) {
+            listener.accessLog().log(accessLogEntry());
+        }
+    }
+
+    /** The connection as the access log reports it; called once, when it has closed. */
+    private AccessLogEntry accessLogEntry() {
+        String destination = gateways != null && upstreamEndpoint != null
+                ? gateways.stream().filter(g -> g.gateway().equals(upstreamEndpoint)).map(Resolution.RemoteGateway::cluster)
+                        .findFirst().orElse(null)
+                : cluster;
+        return new AccessLogEntry(System.currentTimeMillis(), listener.name(), peer, serverName,
+                destination, upstreamEndpoint, peerIdentity, TrafficMeter.writtenOn(upstream),
+                Math.max(0, TrafficMeter.writtenOn(downstream)), System.nanoTime() - acceptedNanos, outcome.label());
     }
 }

@@ -1,6 +1,7 @@
 package io.meshgate.gateway.listener;
 
 import io.meshgate.gateway.transport.Transport;
+import io.meshgate.gateway.accesslog.AccessLog;
 import io.meshgate.gateway.metrics.ListenerMetrics;
 import io.meshgate.gateway.relay.Relay;
 import io.meshgate.gateway.upstream.EndpointDialer;
@@ -10,8 +11,9 @@ import java.time.Duration;
 
 /**
  * What every connection of one listener shares: its name and metrics, the router, the endpoint
- * picker and dialer, the relay, the limits and timeouts from the config. What a mode adds
- * (terminate's TLS material and HTTP pool) belongs to that mode's pipeline. Immutable.
+ * picker and dialer, the relay, the limits and timeouts from the config, and where closed
+ * connections are reported ({@link AccessLog#OFF} unless {@code accessLog:} is set). What a mode
+ * adds (terminate's TLS material and HTTP pool) belongs to that mode's pipeline. Immutable.
  */
 public record ListenerContext(
         String name,
@@ -27,4 +29,15 @@ public record ListenerContext(
         Duration connectTimeout,
         Duration idleTimeout,
         EndpointDialer dialer,
-        Router.EgressPolicy egressPolicy) {}
+        Router.EgressPolicy egressPolicy,
+        AccessLog accessLog) {
+
+    /** A listener without an access log (warm-up, tests). */
+    public ListenerContext(String name, ListenerMetrics metrics, Router router, EndpointPicker picker,
+                           Transport transport, Relay relay, int maxConnections, int clientHelloMaxBytes,
+                           int connectAttempts, Duration clientHelloTimeout, Duration connectTimeout,
+                           Duration idleTimeout, EndpointDialer dialer, Router.EgressPolicy egressPolicy) {
+        this(name, metrics, router, picker, transport, relay, maxConnections, clientHelloMaxBytes, connectAttempts,
+                clientHelloTimeout, connectTimeout, idleTimeout, dialer, egressPolicy, AccessLog.OFF);
+    }
+}

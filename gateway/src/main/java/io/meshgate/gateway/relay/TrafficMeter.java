@@ -33,9 +33,22 @@ public final class TrafficMeter implements MessageSizeEstimator, MessageSizeEsti
         SPLICE_LEN = len;
     }
 
+    private static final VarHandle WRITTEN;
+
+    static {
+        try {
+            WRITTEN = MethodHandles.lookup().findVarHandle(TrafficMeter.class, "written", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     private final Counter bytes;
     private final Counter spliced;
     private final IdleTimeout activity;
+    /** Bytes written through this meter (its channel, when it serves one connection), for the access log. */
+    @SuppressWarnings("unused") // through WRITTEN: a write may be estimated off the channel's event loop
+    private volatile long written;
 
     /**
      * @param bytes    every byte written
@@ -46,6 +59,16 @@ public final class TrafficMeter implements MessageSizeEstimator, MessageSizeEsti
         this.bytes = bytes;
         this.spliced = spliced;
         this.activity = activity;
+    }
+
+    /** Every byte written through this meter so far. */
+    public long written() {
+        return written;
+    }
+
+    /** Bytes written on {@code channel} so far, or -1 when it is not metered. */
+    public static long writtenOn(io.netty.channel.Channel channel) {
+        return channel != null && channel.config().getMessageSizeEstimator() instanceof TrafficMeter m ? m.written() : -1;
     }
 
     /** True when spliced bytes can be counted on this Netty version. */
@@ -76,6 +99,7 @@ public final class TrafficMeter implements MessageSizeEstimator, MessageSizeEsti
             return 0;
         }
         if (n > 0) {
+            WRITTEN.getAndAdd(this, (long) n);
             bytes.increment(n);
             if (activity != null) {
                 activity.touch();

@@ -73,6 +73,7 @@ final class HandshakeOutcome extends ChannelInboundHandlerAdapter {
             return;
         }
         termination.handshakes().ok();
+        connection.peerIdentity(peer.spiffeId().toString());
         if (log.isDebugEnabled()) {
             log.debug("{} {} verified {} (sni {})", connection.listener().name(), ctx.channel().remoteAddress(),
                     peer.spiffeId(), connection.serverName());

@@ -156,4 +156,39 @@ class ConfigLoaderTest {
         assertThat(Durations.parse("1ms500us")).isEqualTo(Duration.ofNanos(1_500_000));
         assertThatThrownBy(() -> Durations.parse("10")).isInstanceOf(IllegalArgumentException.class);
     }
+
+    @Test
+    void exportDefaultsToLabelledAndRefusesAnUnknownPolicy() throws Exception {
+        assertThat(spec(MINIMAL).discovery().export())
+                .isEqualTo(io.meshgate.routing.kubernetes.ExportPolicy.LABELLED);
+        assertThat(spec(MINIMAL + "discovery: {export: serviceExport}\n").discovery().export())
+                .isEqualTo(io.meshgate.routing.kubernetes.ExportPolicy.SERVICE_EXPORT);
+        assertThat(spec(MINIMAL + "discovery: {export: all}\n").discovery().export())
+                .isEqualTo(io.meshgate.routing.kubernetes.ExportPolicy.ALL);
+        assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "discovery: {export: everything}\n")))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("discovery.export: expected labelled, serviceExport or all, got 'everything'");
+    }
+
+    @Test
+    void accessLogIsOffByDefaultAndItsKeysAreChecked() throws Exception {
+        assertThat(ConfigLoader.load(write(MINIMAL)).accessLog()).isNull();
+        MeshgateConfig.AccessLog stdout = ConfigLoader.load(write(MINIMAL + "accessLog: {}\n")).accessLog();
+        assertThat(stdout.path()).isEqualTo(MeshgateConfig.AccessLog.STDOUT);
+        assertThat(spec(MINIMAL + "accessLog: {}\n").accessLog().orElseThrow().file()).isEmpty();
+        assertThat(stdout.queueSize()).isEqualTo(8192);
+        assertThat(ConfigLoader.load(write(MINIMAL + "accessLog: {path: logs.json, queueSize: 64}\n")).accessLog().path())
+                .isEqualTo("logs.json");
+        assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "accessLog: {path: missing/access.json}\n")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("accessLog.path: folder").hasMessageContaining("missing");
+        assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "accessLog: {queueSize: 1}\n")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("accessLog.queueSize");
+        assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "accessLog: {format: text}\n")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("accessLog").hasMessageContaining("format");
+    }
+
+    private GatewaySpec spec(String yaml) throws Exception {
+        Path file = write(yaml);
+        return ConfigLoader.loadSpec(file);
+    }
 }

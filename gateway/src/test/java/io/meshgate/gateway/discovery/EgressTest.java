@@ -42,8 +42,11 @@ class EgressTest {
         return api.writeKubeconfig(dir.resolve(name + ".kubeconfig"));
     }
 
+    /** httpbin, exported (discovery.export defaults to labelled: unlabelled, no cluster would offer it). */
     private static void httpbin(MockApiServer api, String ip) {
-        api.apply(service("default", "httpbin", port("http", 8080)),
+        io.fabric8.kubernetes.api.model.Service httpbin = service("default", "httpbin", port("http", 8080));
+        httpbin.getMetadata().setLabels(java.util.Map.of(io.meshgate.routing.kubernetes.ExportPolicy.LABEL, "true"));
+        api.apply(httpbin,
                 slice("default", "httpbin-1", "httpbin", List.of(slicePort("http", 8080)), ready(ip)));
     }
 

@@ -28,7 +28,11 @@ import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
 import io.meshgate.gateway.Gateway;
 import io.meshgate.gateway.config.ConfigLoader;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.meshgate.routing.OutboundSni;
+import io.meshgate.routing.Resolution;
+import io.meshgate.routing.RouteError;
+import io.meshgate.routing.kubernetes.ExportPolicy;
 import io.meshgate.routing.kubernetes.MockApiServer;
 import io.meshgate.tls.testing.TestPki;
 import java.io.BufferedReader;
@@ -56,7 +60,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Discovery drives the data path: a Service and EndpointSlice in the (mock) API server make a
  * passthrough connection reach a TLS server on 127.0.0.1; once the endpoint is gone, new
- * connections are refused.
+ * connections are refused. Only exported Services are routed (the default, {@code labelled}).
  */
 class KubernetesPassthroughTest {
 
@@ -151,11 +155,25 @@ class KubernetesPassthroughTest {
         }
     }
 
+    private double noRoute() {
+        return gateway.metrics().registry().get("meshgate.downstream.connections")
+                .tags("listener", "eastwest", "outcome", "no_route").counter().count();
+    }
+
     @Test
     void serviceEndpointReachesTheTlsServerAndRemovingItRefusesNewConnections() throws Exception {
         int backendPort = ((InetSocketAddress) backend.localAddress()).getPort();
         api.apply(service("default", "web", port("https", 80)),
                 slice("default", "web-1", "web", List.of(slicePort("https", backendPort)), ready("127.0.0.1")));
+        // discovery.export defaults to labelled: an unlabelled Service is not reachable from other clusters.
+        await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(5)).until(() ->
+                gateway.router().resolve(SNI).equals(Resolution.refused(RouteError.NO_SUCH_SERVICE)));
+        assertThatThrownBy(this::call).isInstanceOf(IOException.class);
+        await().atMost(Duration.ofSeconds(2)).until(() -> noRoute() == 1);
+
+        // Labelling its namespace exports it.
+        api.apply(new NamespaceBuilder().withNewMetadata().withName("default")
+                .addToLabels(ExportPolicy.LABEL, "true").endMetadata().build());
         await().atMost(Duration.ofSeconds(5)).until(() -> gateway.router().resolve(SNI).isRouted());
 
         assertThat(call()).isEqualTo("backend got hello");

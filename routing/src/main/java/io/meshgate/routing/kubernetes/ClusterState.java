@@ -39,12 +39,24 @@ public final class ClusterState implements RouteTable {
 
     /** The state of a whole cluster at once: each Service with the slices labelled for it. */
     public static ClusterState of(String clusterDomain, Collection<Service> services, Collection<EndpointSlice> slices) {
+        return of(clusterDomain, services, slices, s -> true);
+    }
+
+    /**
+     * As {@link #of(String, Collection, Collection)} with only the Services {@code exported}
+     * accepts ({@link ExportPolicy}): the others are left out, so they answer {@code no-such-service}.
+     */
+    public static ClusterState of(String clusterDomain, Collection<Service> services, Collection<EndpointSlice> slices,
+                                  java.util.function.Predicate<Service> exported) {
         Map<ServiceHost, List<EndpointSlice>> byOwner = new HashMap<>();
         for (EndpointSlice slice : slices) {
             ownerOf(slice).ifPresent(owner -> byOwner.computeIfAbsent(owner, k -> new ArrayList<>()).add(slice));
         }
         Map<ServiceHost, ServiceRoutes> routes = new HashMap<>();
         for (Service s : services) {
+            if (!exported.test(s)) {
+                continue;
+            }
             ServiceHost key = keyOf(s);
             routes.put(key, ServiceResolver.routes(s, byOwner.getOrDefault(key, List.of())));
         }

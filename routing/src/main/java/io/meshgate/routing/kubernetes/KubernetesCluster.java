@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.dsl.AnyNamespaceOperation;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.fabric8.kubernetes.client.informers.cache.Cache;
 import io.meshgate.routing.RouteSource;
 import io.meshgate.routing.RouteTable;
 import io.meshgate.routing.ServiceHost;
@@ -44,6 +45,10 @@ import org.slf4j.LoggerFactory;
  * first change of a burst. Because the caches are the only truth, a late or repeated event can
  * never leave a stale route behind. When the API server is unreachable the informers keep their
  * caches and retry with backoff, so the last known table keeps serving.
+ *
+ * <p>Only exported Services enter the table ({@link ExportPolicy}, with the Namespaces or
+ * ServiceExports it reads watched by {@link ExportWatch}); a change of an export label or a
+ * ServiceExport marks the Services it concerns dirty like any other event.
  */
 public final class KubernetesCluster implements RouteSource, AutoCloseable {
 
@@ -65,6 +70,9 @@ public final class KubernetesCluster implements RouteSource, AutoCloseable {
     /** Informer pairs by namespace; the key {@code null} watches every namespace. */
     private final Map<String, WatchedNamespace> watched = new LinkedHashMap<>();
     private final Set<ServiceHost> dirty = ConcurrentHashMap.newKeySet();
+    private final ExportWatch exports;
+    /** Services seen but not exported, for the gauge; written by the publisher thread only. */
+    private final Set<ServiceHost> unexported = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean publishScheduled = new AtomicBoolean();
     private final long startNanos = System.nanoTime();
 
@@ -77,22 +85,32 @@ public final class KubernetesCluster implements RouteSource, AutoCloseable {
      * A cluster reached through a kubeconfig file, or through the pod's service account (fabric8
      * auto-configuration) when {@code kubeconfig} is empty.
      *
-     * @param namespaces namespaces whose Services are exported; empty = every namespace
+     * @param namespaces namespaces whose Services are watched; empty = every namespace
+     * @param exports    which of those Services other clusters may reach ({@code discovery.export})
      * @throws IllegalArgumentException when the kubeconfig file cannot be read or parsed (names the file)
      */
-    public KubernetesCluster(String name, Optional<Path> kubeconfig, List<String> namespaces, String clusterDomain,
-                             MeterRegistry registry) {
-        this(name, connect(kubeconfig), true, namespaces, clusterDomain, registry);
+    public KubernetesCluster(String name, Optional<Path> kubeconfig, List<String> namespaces, ExportPolicy exports,
+                             String clusterDomain, MeterRegistry registry) {
+        this(name, connect(kubeconfig), true, namespaces, exports, clusterDomain, registry);
     }
 
     /** A cluster reached through a client the caller owns and closes (tests, the demo). */
+    public KubernetesCluster(String name, KubernetesClient client, List<String> namespaces, ExportPolicy exports,
+                             String clusterDomain, MeterRegistry registry) {
+        this(name, client, false, namespaces, exports, clusterDomain, registry);
+    }
+
+    /**
+     * As above with every Service exported ({@link ExportPolicy#ALL}, protected ones excepted), for
+     * tests and tools that read a whole cluster; the gateway always passes the configured policy.
+     */
     public KubernetesCluster(String name, KubernetesClient client, List<String> namespaces, String clusterDomain,
                              MeterRegistry registry) {
-        this(name, client, false, namespaces, clusterDomain, registry);
+        this(name, client, false, namespaces, ExportPolicy.ALL, clusterDomain, registry);
     }
 
     private KubernetesCluster(String name, KubernetesClient given, boolean ownsGiven, List<String> namespaces,
-                              String clusterDomain, MeterRegistry registry) {
+                              ExportPolicy exportPolicy, String clusterDomain, MeterRegistry registry) {
         this.name = name;
         // Informers run on a client of our own with the same config plus a watch-counting interceptor:
         // fabric8 re-establishes broken watches inside its watch manager, where isWatching() often
@@ -105,6 +123,7 @@ public final class KubernetesCluster implements RouteSource, AutoCloseable {
         }
         this.ownsClient = true;
         this.namespaces = List.copyOf(namespaces);
+        this.exports = new ExportWatch(name, exportPolicy, client, namespaces);
         this.registry = registry;
         this.state = ClusterState.empty(clusterDomain);
         this.publisher = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -121,6 +140,9 @@ public final class KubernetesCluster implements RouteSource, AutoCloseable {
                 .register(registry));
         meters.add(Gauge.builder("meshgate.discovery.services", this, c -> c.state.serviceCount())
                 .description("Services in the published route table").tag("cluster", name).register(registry));
+        meters.add(Gauge.builder("meshgate.discovery.services.unexported", unexported, Set::size)
+                .description("Services seen but not exported (discovery.export): other clusters cannot reach them")
+                .tag("cluster", name).register(registry));
         meters.add(Gauge.builder("meshgate.discovery.endpoints", this, c -> c.state.endpointCount())
                 .description("Routable endpoints summed over every Service port").tag("cluster", name)
                 .register(registry));
@@ -155,6 +177,7 @@ public final class KubernetesCluster implements RouteSource, AutoCloseable {
         } else {
             namespaces.forEach(ns -> watch(ns, starts));
         }
+        exports.start(this::servicesIn, this::changed, this::schedulePublish);
         CompletableFuture.allOf(starts.toArray(CompletableFuture[]::new)).whenComplete((v, t) -> schedulePublish());
         publisher.scheduleWithFixedDelay(this::checkWatches, WATCHDOG_MS, WATCHDOG_MS, TimeUnit.MILLISECONDS);
         return this;
@@ -216,7 +239,7 @@ public final class KubernetesCluster implements RouteSource, AutoCloseable {
     private void publish() {
         publishScheduled.set(false);
         try {
-            boolean firstSync = !synced && watched.values().stream().allMatch(WatchedNamespace::hasSynced);
+            boolean firstSync = !synced && watched.values().stream().allMatch(WatchedNamespace::hasSynced) && exports.synced();
             if (!synced && !firstSync) {
                 return; // keep the dirty keys: the first complete table is built from the full caches
             }
@@ -232,7 +255,8 @@ public final class KubernetesCluster implements RouteSource, AutoCloseable {
             state = next(state, keys);
             if (firstSync) {
                 synced = true;
-                log.info("cluster {}: synced, {} services, {} endpoints", name, state.serviceCount(), state.endpointCount());
+                log.info("cluster {}: synced, {} services exported, {} not (discovery.export: {}), {} endpoints", name,
+                        state.serviceCount(), unexported.size(), exports.policy().configName(), state.endpointCount());
             }
         } catch (RuntimeException e) {
             log.error("cluster {}: publishing the route table failed, keeping the previous one", name, e);
@@ -245,13 +269,26 @@ public final class KubernetesCluster implements RouteSource, AutoCloseable {
         for (ServiceHost key : keys) {
             WatchedNamespace w = namespaces.isEmpty() ? watched.get(null) : watched.get(key.namespace());
             Service service = w == null ? null : w.services.informer.getStore().getByKey(storeKey(key));
-            if (service == null) {
-                removed.add(key);
+            if (service == null || !exports.exports(service)) {
+                removed.add(key); // not exported: absent from the table, so it answers no-such-service
+                if (service == null) {
+                    unexported.remove(key);
+                } else {
+                    unexported.add(key);
+                }
             } else {
+                unexported.remove(key);
                 changed.put(key, ServiceResolver.routes(service, w.slices.informer.getIndexer().byIndex(BY_SERVICE, storeKey(key))));
             }
         }
         return current.with(changed, removed);
+    }
+
+    /** The Services of {@code namespace} in the caches now (its labels changed: they may move). */
+    private List<ServiceHost> servicesIn(String namespace) {
+        WatchedNamespace w = namespaces.isEmpty() ? watched.get(null) : watched.get(namespace);
+        return w == null ? List.of() : w.services.informer.getIndexer().byIndex(Cache.NAMESPACE_INDEX, namespace).stream()
+                .map(ClusterState::keyOf).toList();
     }
 
     private static String storeKey(ServiceHost key) {
@@ -318,6 +355,7 @@ public final class KubernetesCluster implements RouteSource, AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        exports.close();
         watched.values().forEach(w -> {
             w.services.informer.close();
             w.slices.informer.close();

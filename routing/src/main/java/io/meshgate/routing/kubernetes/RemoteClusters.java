@@ -18,13 +18,23 @@ public final class RemoteClusters {
     private RemoteClusters() {}
 
     /**
-     * Starts watching a remote cluster. {@code fixedGateway} wins over the address discovered from
-     * {@code gatewayService} ({@code namespace/name}).
+     * Starts watching a remote cluster with every Service exported (tests and tools). {@code
+     * fixedGateway} wins over the address discovered from {@code gatewayService} ({@code namespace/name}).
      */
     public static RemoteCluster open(String name, Config kubeconfig, Optional<Endpoint> fixedGateway,
                                      String gatewayService, String clusterDomain, MeterRegistry registry) {
+        return open(name, kubeconfig, fixedGateway, gatewayService, ExportPolicy.ALL, clusterDomain, registry);
+    }
+
+    /**
+     * As above; only the Services {@code exports} allows in that cluster become destinations: a
+     * remote Service that is not exported is never a reason to send a caller to that cluster.
+     */
+    public static RemoteCluster open(String name, Config kubeconfig, Optional<Endpoint> fixedGateway,
+                                     String gatewayService, ExportPolicy exports, String clusterDomain,
+                                     MeterRegistry registry) {
         KubernetesClient client = new KubernetesClientBuilder().withConfig(kubeconfig).build();
-        KubernetesCluster routes = new KubernetesCluster(name, client, List.of(), clusterDomain, registry).start();
+        KubernetesCluster routes = new KubernetesCluster(name, client, List.of(), exports, clusterDomain, registry).start();
         GatewayService gateway = new GatewayService(name, routes.client(), gatewayService).start();
         return new RemoteCluster(name, routes, fixedGateway, gateway::address, () -> {
             gateway.close();

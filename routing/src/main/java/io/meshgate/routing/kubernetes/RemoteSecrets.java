@@ -36,6 +36,7 @@ public final class RemoteSecrets implements AutoCloseable {
     private final String namespace;
     private final Router router;
     private final String clusterDomain;
+    private final ExportPolicy exports;
     private final MeterRegistry registry;
     private final Counter failures;
     private final Map<String, RemoteCluster> bySecret = new ConcurrentHashMap<>();
@@ -43,6 +44,13 @@ public final class RemoteSecrets implements AutoCloseable {
 
     public RemoteSecrets(KubernetesClient client, String namespace, Router router, String clusterDomain,
                          MeterRegistry registry) {
+        this(client, namespace, router, ExportPolicy.ALL, clusterDomain, registry);
+    }
+
+    /** Remote clusters whose Services are destinations only when {@code exports} allows them there. */
+    public RemoteSecrets(KubernetesClient client, String namespace, Router router, ExportPolicy exports,
+                         String clusterDomain, MeterRegistry registry) {
+        this.exports = exports;
         this.client = client;
         this.namespace = namespace;
         this.router = router;
@@ -94,7 +102,7 @@ public final class RemoteSecrets implements AutoCloseable {
             String name = annotations != null && annotations.get(NAME_ANNOTATION) != null
                     ? annotations.get(NAME_ANNOTATION) : secret;
             next = RemoteClusters.open(name, RemoteClusters.kubeconfig(kubeconfig, "Secret " + namespace + "/" + secret),
-                    gateway, gatewayService, clusterDomain, registry);
+                    gateway, gatewayService, exports, clusterDomain, registry);
         } catch (RuntimeException e) {
             failures.increment();
             log.warn("remote-cluster Secret {}/{} ignored: {}", namespace, secret, e.getMessage());

@@ -124,7 +124,7 @@ class KubernetesClusterResilienceTest {
     @Test
     void unreadableKubeconfigIsRefusedNamingTheFile(@TempDir Path dir) throws Exception {
         Path missing = dir.resolve("missing.yaml");
-        assertThatThrownBy(() -> new KubernetesCluster("a", Optional.of(missing), List.of(), "cluster.local",
+        assertThatThrownBy(() -> new KubernetesCluster("a", Optional.of(missing), List.of(), ExportPolicy.ALL, "cluster.local",
                 new SimpleMeterRegistry())).isInstanceOf(IllegalArgumentException.class).hasMessageContaining(missing.toString());
         Path kubeconfig = dir.resolve("kubeconfig.yaml");
         Files.writeString(kubeconfig, """
@@ -143,7 +143,7 @@ class KubernetesClusterResilienceTest {
                 """.formatted(api.port()));
         api.apply(service("default", "web", port("http", 80)),
                 slice("default", "web-1", "web", List.of(slicePort("http", 8080)), ready("10.0.0.1")));
-        try (KubernetesCluster cluster = new KubernetesCluster("a", Optional.of(kubeconfig), List.of(), "cluster.local",
+        try (KubernetesCluster cluster = new KubernetesCluster("a", Optional.of(kubeconfig), List.of(), ExportPolicy.ALL, "cluster.local",
                 new SimpleMeterRegistry()).start()) {
             awaitAnswer(cluster, WEB, 80, "10.0.0.1:8080");
         }

@@ -28,8 +28,47 @@ public final class MockApiServer implements AutoCloseable {
      */
     private static final java.util.logging.Logger REQUEST_LOG = quiet(java.util.logging.Logger.getLogger("io.fabric8.mockwebserver"));
 
-    private final KubernetesCrudDispatcher store = new KubernetesCrudDispatcher();
     private final String host;
+    /** Path fragments (e.g. {@code /serviceexports}) refused with a status: 404 for an absent CRD, 403 without RBAC. */
+    private final java.util.Map<String, Integer> notServed = new java.util.concurrent.ConcurrentHashMap<>();
+    private final KubernetesCrudDispatcher store = new KubernetesCrudDispatcher() {
+        @Override
+        public io.fabric8.mockwebserver.http.MockResponse handleGet(String path) {
+            return served(path) ? super.handleGet(path) : refusal(path);
+        }
+
+        @Override
+        public io.fabric8.mockwebserver.http.MockResponse handleWatch(String path) {
+            return served(path) ? super.handleWatch(path) : refusal(path);
+        }
+    };
+
+    private boolean served(String path) {
+        return notServed.keySet().stream().noneMatch(path::contains);
+    }
+
+    private io.fabric8.mockwebserver.http.MockResponse refusal(String path) {
+        int code = notServed.entrySet().stream().filter(e -> path.contains(e.getKey())).findFirst().orElseThrow().getValue();
+        String reason = code == 403 ? "Forbidden" : "NotFound";
+        return new io.fabric8.mockwebserver.http.MockResponse().setResponseCode(code).setBody(
+                "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"reason\":\"" + reason
+                        + "\",\"code\":" + code + ",\"message\":\"refused by the test\"}");
+    }
+
+    /** From now on the API server answers 404 for paths containing {@code fragment} (a CRD that is absent). */
+    public void stopServing(String fragment) {
+        stopServing(fragment, 404);
+    }
+
+    /** From now on the API server answers {@code status} (404, 403) for paths containing {@code fragment}. */
+    public void stopServing(String fragment, int status) {
+        notServed.put(fragment, status);
+    }
+
+    /** Undoes {@link #stopServing(String)} (the CRD was installed). */
+    public void serve(String fragment) {
+        notServed.remove(fragment);
+    }
     private KubernetesMockServer server;
     private int port;
     private KubernetesClient admin;
