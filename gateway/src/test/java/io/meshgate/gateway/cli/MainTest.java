@@ -68,30 +68,6 @@ class MainTest {
     }
 
     @Test
-    void remoteSecretPrintsALabelledSecretWithTheKubeconfig() throws Exception {
-        Path kubeconfig = dir.resolve("b.kubeconfig");
-        Files.writeString(kubeconfig, """
-                apiVersion: v1
-                kind: Config
-                clusters: [{name: b, cluster: {server: "https://203.0.113.5:6443"}}]
-                contexts: [{name: b, context: {cluster: b, user: r}}]
-                current-context: b
-                users: [{name: r, user: {token: abc}}]
-                """);
-        Result r = run("remote-secret", "--kubeconfig", kubeconfig.toString(), "--name", "cluster-b", "--gateway", "203.0.113.9:15443");
-        assertThat(r.code()).isZero();
-        assertThat(r.out()).contains("kind: Secret").contains("namespace: meshgate-system")
-                .contains("meshgate.io/remote-cluster: \"true\"").contains("meshgate.io/cluster-name: cluster-b")
-                .contains("gateway: \"203.0.113.9:15443\"").contains("https://203.0.113.5:6443");
-        // What it prints is a Secret the gateway's watcher accepts.
-        var secret = io.fabric8.kubernetes.client.utils.Serialization.unmarshal(r.out(), io.fabric8.kubernetes.api.model.Secret.class);
-        assertThat(secret.getStringData().get("kubeconfig")).isEqualTo(Files.readString(kubeconfig));
-
-        assertThat(run("remote-secret", "--kubeconfig", dir.resolve("missing").toString(), "--name", "b").code()).isEqualTo(2);
-        assertThat(run("remote-secret", "--kubeconfig", kubeconfig.toString(), "--name", "Bad_Name").code()).isEqualTo(2);
-    }
-
-    @Test
     void anAddressInUseExitsOneWithAMessage() throws Exception {
         try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             Path f = dir.resolve("m.yaml");
