@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "meshgate", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class,
         description = "East-west mTLS gateway joining Kubernetes clusters into one service mesh.",
-        subcommands = {RunCommand.class, DemoCommand.class, PkiCommand.class, RemoteSecretCommand.class, VersionCommand.class,
+        subcommands = {RunCommand.class, CheckCommand.class, DemoCommand.class, PkiCommand.class, RemoteSecretCommand.class, VersionCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
