@@ -47,7 +47,7 @@ import picocli.CommandLine.Option;
  * gateway accepts a TCP connection. One PASS/FAIL line per check; exit 0 when all pass, 1 when
  * one fails, 2 when the config itself is invalid.
  */
-@Command(name = "check", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class,
+@Command(name = "check", mixinStandardHelpOptions = true,
         description = {"Checks a config against the world it will run in: files, certificate chain, API servers and",
                 "their permissions, remote gateways. Prints PASS/FAIL per check; exit 0 all passed, 1 a check failed,",
                 "2 the config is invalid."})

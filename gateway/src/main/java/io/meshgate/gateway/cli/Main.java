@@ -58,8 +58,18 @@ public final class Main implements Runnable {
         return commandLine().execute(args);
     }
 
+    /**
+     * Help text width: wide enough that the option descriptions' file names and SPIFFE IDs fit on
+     * their lines (picocli wraps at any line-break opportunity, which includes a '.' or '/' inside
+     * {@code key.pem} or {@code spiffe://cluster.local/...}).
+     */
+    static final int HELP_WIDTH = 120;
+
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
+        cl.setUsageHelpWidth(HELP_WIDTH);
+        cl.setUsageHelpLongOptionsMaxWidth(30);
+        everyVersionFlagPrintsTheVersion(cl);
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
             if (ex instanceof ConfigException || ex instanceof UsageException) {
                 cmd.getErr().println("meshgate: " + ex.getMessage());
@@ -72,6 +82,14 @@ public final class Main implements Runnable {
             return EXIT_FAILURE;
         });
         return cl;
+    }
+
+    /** Subcommands inherit {@code -V}/{@code --version} from the mixin but not the provider: give them ours. */
+    private static void everyVersionFlagPrintsTheVersion(CommandLine cl) {
+        if (cl.getCommandSpec().versionProvider() == null && cl.getCommandSpec().version().length == 0) {
+            cl.getCommandSpec().versionProvider(new VersionCommand.Provider());
+        }
+        cl.getSubcommands().values().forEach(Main::everyVersionFlagPrintsTheVersion);
     }
 
     /** A user mistake found while a command runs (bad argument value, unreadable input): exit 2. */

@@ -29,7 +29,7 @@ import picocli.CommandLine.Option;
  * {@code create-remote-secret}). The kubeconfig inside is built here, self-contained: the API
  * server, its CA as data and the bearer token of a read-only ServiceAccount obtained from the API.
  */
-@Command(name = "remote-secret", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class,
+@Command(name = "remote-secret", mixinStandardHelpOptions = true,
         description = {"Prints a remote-cluster Secret (YAML) for another cluster's meshgate.",
                 "The kubeconfig in it holds this cluster's API server, its CA and the token of a read-only ServiceAccount.",
                 "Exec and auth-provider plugins are never run and file paths are never followed (exit 2)."})

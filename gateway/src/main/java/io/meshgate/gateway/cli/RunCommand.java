@@ -28,6 +28,7 @@ public final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         MeshgateConfig cfg = ConfigLoader.load(config);
+        ListenAddresses.checkFree(cfg);
         Gateway gateway = new Gateway(cfg, config);
         CountDownLatch stopped = new CountDownLatch(1);
         Runnable drain = () -> {

@@ -37,11 +37,64 @@ class MainTest {
     @Test
     void everyCommandHasHelp() {
         for (String[] cmd : new String[][] {{"--help"}, {"run", "--help"}, {"version", "--help"}, {"pki", "--help"},
-                {"pki", "init-cluster", "--help"}, {"pki", "issue", "--help"}, {"pki", "bundle", "--help"}}) {
+                {"pki", "init-cluster", "--help"}, {"pki", "issue", "--help"}, {"pki", "bundle", "--help"},
+                {"check", "--help"}, {"remote-secret", "--help"}}) {
             Result r = run(cmd);
             assertThat(r.code()).as(String.join(" ", cmd)).isZero();
             assertThat(r.out()).contains("Usage:");
         }
+    }
+
+    @Test
+    void everyCommandsVersionFlagPrintsTheVersion() {
+        String version = run("version").out().strip();
+        forEachCommand(Main.commandLine(), path -> {
+            Result r = run(append(path, "-V"));
+            assertThat(r.code()).as(String.join(" ", path) + " -V").isZero();
+            assertThat(r.out().strip()).as(String.join(" ", path) + " -V").isEqualTo(version);
+        });
+    }
+
+    @Test
+    void helpNeverBreaksAFileNameOrSpiffeIdAcrossLines() {
+        forEachCommand(Main.commandLine(), path -> {
+            String help = run(append(path, "--help")).out();
+            picocli.CommandLine cl = Main.commandLine();
+            for (String p : path) {
+                cl = cl.getSubcommands().get(p);
+            }
+            for (picocli.CommandLine.Model.OptionSpec option : cl.getCommandSpec().options()) {
+                for (String line : option.description()) {
+                    for (String token : line.split("\\s+")) {
+                        String word = token.replaceAll("^[(\\[]+|[),.;:\\]]+$", "");
+                        if (word.matches(".*[./].*[A-Za-z0-9].*") && !word.contains("$")) {
+                            assertThat(help).as("%s --help keeps '%s' on one line", String.join(" ", path), word).contains(word);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    private static void forEachCommand(picocli.CommandLine cl, java.util.function.Consumer<String[]> check) {
+        forEachCommand(cl, new String[0], check);
+    }
+
+    private static void forEachCommand(picocli.CommandLine cl, String[] path, java.util.function.Consumer<String[]> check) {
+        for (var e : cl.getSubcommands().entrySet()) {
+            if (e.getKey().equals("help")) {
+                continue;
+            }
+            String[] sub = append(path, e.getKey());
+            check.accept(sub);
+            forEachCommand(e.getValue(), sub, check);
+        }
+    }
+
+    private static String[] append(String[] path, String arg) {
+        String[] out = java.util.Arrays.copyOf(path, path.length + 1);
+        out[path.length] = arg;
+        return out;
     }
 
     @Test
@@ -75,7 +128,7 @@ class MainTest {
                     + "\nadmin: {address: 127.0.0.1:0}\n");
             Result r = run("run", "--config", f.toString());
             assertThat(r.code()).isEqualTo(1);
-            assertThat(r.err()).contains("bind").doesNotContain("\tat ");
+            assertThat(r.err()).contains("listeners[0] 'a'", "127.0.0.1:" + taken.getLocalPort()).doesNotContain("\tat ");
         }
     }
 }
