@@ -1,13 +1,12 @@
 package io.meshgate.gateway.cli;
 
+import static io.meshgate.gateway.cli.CliRun.run;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.authorization.v1.SelfSubjectAccessReview;
 import io.fabric8.kubernetes.api.model.authorization.v1.SubjectAccessReviewStatus;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -35,8 +34,6 @@ class CheckCommandTest {
     private KubernetesMockServer api;
     private final Set<String> denied = ConcurrentHashMap.newKeySet();
     private ServerSocket gateway;
-
-    private record Result(int code, String out, String err) {}
 
     @BeforeEach
     void start() throws Exception {
@@ -71,16 +68,6 @@ class CheckCommandTest {
         api.destroy();
     }
 
-    private static Result run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        var cl = Main.commandLine();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int code = cl.execute(args);
-        return new Result(code, out.toString(), err.toString());
-    }
-
     private Path config(String bundleOf, int gatewayPort) throws Exception {
         assertThat(run("pki", "bundle", "--out", dir.resolve("bundle.pem").toString(),
                 dir.resolve(bundleOf).resolve("root-cert.pem").toString()).code()).isZero();
@@ -107,7 +94,7 @@ class CheckCommandTest {
 
     @Test
     void everythingInPlacePassesAndExitsZero() throws Exception {
-        Result r = run("check", "--config", config("a", gateway.getLocalPort()).toString());
+        CliRun.Result r = run("check", "--config", config("a", gateway.getLocalPort()).toString());
 
         assertThat(r.code()).as(r.out() + r.err()).isZero();
         assertThat(r.out()).doesNotContain("FAIL").contains(
@@ -124,14 +111,14 @@ class CheckCommandTest {
         }
         denied.add("endpointslices");
 
-        Result r = run("check", "--config", config("rogue", closed).toString(), "--timeout", "2s");
+        CliRun.Result r = run("check", "--config", config("rogue", closed).toString(), "--timeout", "2s");
 
         assertThat(r.code()).as(r.out()).isEqualTo(1);
         assertThat(r.out()).contains("FAIL serving chain:", "does not lead to a root of the bundle")
                 .contains("FAIL cluster cluster-a: not allowed: [list discovery.k8s.io/endpointslices, watch discovery.k8s.io/endpointslices]")
                 .doesNotContain("\tat ");
         denied.clear();
-        Result gatewayDown = run("check", "--config", config("a", closed).toString(), "--timeout", "2s");
+        CliRun.Result gatewayDown = run("check", "--config", config("a", closed).toString(), "--timeout", "2s");
         assertThat(gatewayDown.code()).isEqualTo(1);
         assertThat(gatewayDown.out()).contains("FAIL cluster cluster-b: east-west gateway 127.0.0.1:" + closed);
     }
@@ -141,7 +128,7 @@ class CheckCommandTest {
         Path file = dir.resolve("bad.yaml");
         Files.writeString(file, "listeners: []\n");
 
-        Result r = run("check", "--config", file.toString());
+        CliRun.Result r = run("check", "--config", file.toString());
 
         assertThat(r.code()).isEqualTo(2);
         assertThat(r.out()).startsWith("FAIL config:").contains("listeners");

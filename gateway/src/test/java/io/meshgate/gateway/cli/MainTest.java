@@ -1,9 +1,8 @@
 package io.meshgate.gateway.cli;
 
+import static io.meshgate.gateway.cli.CliRun.run;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -15,21 +14,9 @@ class MainTest {
     @TempDir
     Path dir;
 
-    private record Result(int code, String out, String err) {}
-
-    private static Result run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        var cl = Main.commandLine();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int code = cl.execute(args);
-        return new Result(code, out.toString(), err.toString());
-    }
-
     @Test
     void versionPrintsOneLine() {
-        Result r = run("version");
+        CliRun.Result r = run("version");
         assertThat(r.code()).isZero();
         assertThat(r.out().strip()).startsWith("meshgate ").doesNotContain("\n");
     }
@@ -39,7 +26,7 @@ class MainTest {
         for (String[] cmd : new String[][] {{"--help"}, {"run", "--help"}, {"version", "--help"}, {"pki", "--help"},
                 {"pki", "init-cluster", "--help"}, {"pki", "issue", "--help"}, {"pki", "bundle", "--help"},
                 {"check", "--help"}, {"remote-secret", "--help"}}) {
-            Result r = run(cmd);
+            CliRun.Result r = run(cmd);
             assertThat(r.code()).as(String.join(" ", cmd)).isZero();
             assertThat(r.out()).contains("Usage:");
         }
@@ -49,7 +36,7 @@ class MainTest {
     void everyCommandsVersionFlagPrintsTheVersion() {
         String version = run("version").out().strip();
         forEachCommand(Main.commandLine(), path -> {
-            Result r = run(append(path, "-V"));
+            CliRun.Result r = run(append(path, "-V"));
             assertThat(r.code()).as(String.join(" ", path) + " -V").isZero();
             assertThat(r.out().strip()).as(String.join(" ", path) + " -V").isEqualTo(version);
         });
@@ -101,14 +88,14 @@ class MainTest {
     void configMistakesExitTwoNamingTheKey() throws Exception {
         Path f = dir.resolve("bad.yaml");
         Files.writeString(f, "listeners:\n  - name: a\n    address: 127.0.0.1:0\n    bogus: 1\n");
-        Result r = run("run", "--config", f.toString());
+        CliRun.Result r = run("run", "--config", f.toString());
         assertThat(r.code()).isEqualTo(2);
         assertThat(r.err()).contains("bad.yaml").contains("'bogus'").doesNotContain("\tat ");
     }
 
     @Test
     void missingConfigFileExitsTwo() {
-        Result r = run("run", "--config", dir.resolve("nope.yaml").toString());
+        CliRun.Result r = run("run", "--config", dir.resolve("nope.yaml").toString());
         assertThat(r.code()).isEqualTo(2);
         assertThat(r.err()).contains("nope.yaml");
     }
@@ -126,7 +113,7 @@ class MainTest {
             Path f = dir.resolve("m.yaml");
             Files.writeString(f, "listeners:\n  - name: a\n    address: 127.0.0.1:" + taken.getLocalPort()
                     + "\nadmin: {address: 127.0.0.1:0}\n");
-            Result r = run("run", "--config", f.toString());
+            CliRun.Result r = run("run", "--config", f.toString());
             assertThat(r.code()).isEqualTo(1);
             assertThat(r.err()).contains("listeners[0] 'a'", "127.0.0.1:" + taken.getLocalPort()).doesNotContain("\tat ");
         }

@@ -1,5 +1,6 @@
 package io.meshgate.gateway.cli;
 
+import static io.meshgate.gateway.cli.CliRun.run;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.Secret;
@@ -13,8 +14,6 @@ import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import io.meshgate.routing.kubernetes.MockApiServer;
 import io.meshgate.routing.kubernetes.RemoteClusters;
 import io.meshgate.routing.kubernetes.RemoteSecrets;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,8 +43,6 @@ class RemoteSecretCommandTest {
     private MockApiServer api;
     private KubernetesClient admin;
 
-    private record Result(int code, String out, String err) {}
-
     @BeforeEach
     void startApiServer() {
         api = MockApiServer.start();
@@ -65,16 +62,6 @@ class RemoteSecretCommandTest {
     void stopApiServer() {
         admin.close();
         api.close();
-    }
-
-    private static Result run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        var cl = Main.commandLine();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int code = cl.execute(args);
-        return new Result(code, out.toString(), err.toString());
     }
 
     /** What kube-controller-manager's token controller does: fills a service-account-token Secret. */
@@ -106,7 +93,7 @@ class RemoteSecretCommandTest {
                 .withNamespace("default").endMetadata().withNewSpec().addNewPort().withPort(8080).endPort().endSpec().build()).create();
         CompletableFuture<Void> controller = tokenController();
 
-        Result r = run("remote-secret", "--kubeconfig", api.writeKubeconfig(dir.resolve("admin.kubeconfig")).toString(),
+        CliRun.Result r = run("remote-secret", "--kubeconfig", api.writeKubeconfig(dir.resolve("admin.kubeconfig")).toString(),
                 "--name", "cluster-b", "--gateway", "203.0.113.9:15443", "--create-service-account");
         controller.get(20, TimeUnit.SECONDS);
 
@@ -141,7 +128,7 @@ class RemoteSecretCommandTest {
                 .singleElement().satisfies(s -> assertThat(s.getName()).isEqualTo("meshgate-reader"));
 
         // Run again: the existing token is kept (replacing its Secret would revoke what the other cluster holds).
-        Result again = run("remote-secret", "--kubeconfig", dir.resolve("admin.kubeconfig").toString(), "--name", "cluster-b",
+        CliRun.Result again = run("remote-secret", "--kubeconfig", dir.resolve("admin.kubeconfig").toString(), "--name", "cluster-b",
                 "--create-service-account");
         assertThat(again.code()).as(again.err()).isZero();
         assertThat(again.out()).contains(TOKEN);
@@ -149,7 +136,7 @@ class RemoteSecretCommandTest {
 
     @Test
     void withoutCreateServiceAccountAMissingTokenSecretExitsTwoWithTheFix() {
-        Result r = run("remote-secret", "--kubeconfig", api.writeKubeconfig(dir.resolve("admin.kubeconfig")).toString(),
+        CliRun.Result r = run("remote-secret", "--kubeconfig", api.writeKubeconfig(dir.resolve("admin.kubeconfig")).toString(),
                 "--name", "cluster-b");
 
         assertThat(r.code()).isEqualTo(2);
@@ -173,7 +160,7 @@ class RemoteSecretCommandTest {
                 users: [{name: eks, user: {exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: "%s"}}}]
                 """.formatted(api.port(), plugin));
 
-        Result r = run("remote-secret", "--kubeconfig", kubeconfig.toString(), "--name", "cluster-b", "--create-service-account");
+        CliRun.Result r = run("remote-secret", "--kubeconfig", kubeconfig.toString(), "--name", "cluster-b", "--create-service-account");
 
         assertThat(r.code()).isEqualTo(2);
         assertThat(r.err()).contains("users[eks].user.exec", "not run").doesNotContain("\tat ", plugin.toString());
@@ -202,7 +189,7 @@ class RemoteSecretCommandTest {
                     current-context: x
                     """.formatted(parts[0], parts[1]));
 
-            Result r = run("remote-secret", "--kubeconfig", kubeconfig.toString(), "--name", "cluster-b");
+            CliRun.Result r = run("remote-secret", "--kubeconfig", kubeconfig.toString(), "--name", "cluster-b");
 
             assertThat(r.code()).as(c.getKey()).isEqualTo(2);
             assertThat(r.err()).as(c.getKey()).contains(c.getKey()).doesNotContain("\tat ", "/home/me", "/etc/k.pem", "/var/run/token");
@@ -221,7 +208,7 @@ class RemoteSecretCommandTest {
         Files.writeString(garbage, "apiVersion: v1\nkind: Config\nclusters: [{name: \"SECRET-VALUE-1\n");
 
         for (Path wrong : List.of(key, garbage, ca.resolve("root-cert.pem"))) {
-            Result r = run("remote-secret", "--kubeconfig", wrong.toString(), "--name", "cluster-b");
+            CliRun.Result r = run("remote-secret", "--kubeconfig", wrong.toString(), "--name", "cluster-b");
 
             assertThat(r.code()).as(wrong.toString()).isEqualTo(2);
             assertThat(r.err()).as(wrong.toString()).contains("not a kubeconfig").doesNotContain("SECRET-VALUE", "\tat ");
@@ -239,7 +226,7 @@ class RemoteSecretCommandTest {
         admin.close();
         api.close();
 
-        Result r = run("remote-secret", "--kubeconfig", kubeconfig.toString(), "--name", "cluster-b");
+        CliRun.Result r = run("remote-secret", "--kubeconfig", kubeconfig.toString(), "--name", "cluster-b");
 
         assertThat(r.code()).isEqualTo(1);
         assertThat(r.err()).contains("API server http://127.0.0.1:" + port).doesNotContain("\tat ");
