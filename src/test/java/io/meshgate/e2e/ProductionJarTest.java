@@ -73,7 +73,6 @@ class ProductionJarTest {
                         || n.startsWith("io/meshgate/demo/")
                         || n.startsWith("io/meshgate/routing/kubernetes/MockApiServer")
                         || n.startsWith("io/fabric8/kubernetes/api/model/gatewayapi/")
-                        || n.startsWith("io/fabric8/kubernetes/api/model/rbac/")
                         || n.startsWith("io/fabric8/kubernetes/api/model/networking/")
                         || n.startsWith("io/prometheus/metrics/shaded/"))
                 .as("demo, mock API server, Vert.x, unread API groups, protobuf in meshgate.jar").isEmpty();
@@ -126,6 +125,7 @@ class ProductionJarTest {
                     admin:
                       address: 127.0.0.1:%d
                     discovery:
+                      export: all
                       clusters:
                         - name: cluster-a
                           kubeconfig: %s

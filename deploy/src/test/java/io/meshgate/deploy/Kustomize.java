@@ -36,7 +36,7 @@ final class Kustomize {
                 }
                 if (p.exitValue() != 0) {
                     throw new AssertionError(kubectl + " kustomize " + kustomization + " exited " + p.exitValue()
-                            + " (kubectl 1.21+ is needed for the kustomize features used here):\n"
+                            + " (kubectl 1.27+ (Kustomize v5) is needed for the kustomize features used here):\n"
                             + Files.readString(err, StandardCharsets.UTF_8));
                 }
                 return Files.readString(out, StandardCharsets.UTF_8);
@@ -73,7 +73,7 @@ final class Kustomize {
             }
         }
         throw new AssertionError("kubectl is not on the PATH (" + path + "): the deploy checks render the "
-                + "Kustomize manifests with `kubectl kustomize`. Install kubectl 1.21 or newer "
+                + "Kustomize manifests with `kubectl kustomize`. Install kubectl 1.27 or newer "
                 + "(e.g. `apt-get install kubectl`) or point KUBECTL at one.");
     }
 }

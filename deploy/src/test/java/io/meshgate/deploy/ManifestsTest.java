@@ -2,6 +2,7 @@ package io.meshgate.deploy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.EnvVar;
@@ -37,27 +38,31 @@ import java.util.TreeMap;
 import java.util.stream.Collectors;
 
 /**
- * What must hold of every kustomization meshgate ships, checked on the rendered output: the pod
- * talks to the ports and paths the gateway really serves, only east-west traffic is exposed, RBAC
- * stays read-only, and the config inside passes meshgate's own validation.
+ * What must hold of every rendering meshgate ships (Kustomize and Helm), checked on the rendered
+ * output: the pod talks to the ports and paths the gateway really serves, only east-west traffic
+ * is exposed and only to the allowed sources, the egress listener stays inside the cluster, RBAC
+ * grants what discovery, remote clusters and trust federation need and nothing more, the config
+ * forms a mesh (exports, remote Secrets, trust federation), and it passes meshgate's own validation.
  */
 class ManifestsTest {
 
     static final String NAMESPACE = "meshgate-system";
     static final String IDENTITY_SECRET = "meshgate-identity";
     static final String BUNDLE_SECRET = "meshgate-trust-bundle";
+    static final String FEDERATION_ROOTS = "meshgate-root";
+    static final String FEDERATION_BUNDLE = "meshgate-federated-bundle";
 
-    @EveryKustomization
-    void everyFieldIsOneKubernetesKnows(String kustomization) {
-        for (HasMetadata o : RenderedManifests.of(kustomization).objects()) {
+    @EveryRendering
+    void everyFieldIsOneKubernetesKnows(String rendering) {
+        for (HasMetadata o : RenderedManifests.of(rendering).objects()) {
             assertThat(UnknownFields.in(o)).as("%s %s: fields not in the Kubernetes schema", o.getKind(),
                     o.getMetadata().getName()).isEmpty();
         }
     }
 
-    @EveryKustomization
-    void shippedConfigPassesMeshgateValidation(String kustomization) {
-        MeshgateConfig config = RenderedManifests.of(kustomization).config();
+    @EveryRendering
+    void shippedConfigPassesMeshgateValidation(String rendering) {
+        MeshgateConfig config = RenderedManifests.of(rendering).config();
 
         assertThat(config.admin().hostPort().host())
                 .as("admin must listen on the pod IP so the kubelet's probes and Prometheus reach it")
@@ -67,12 +72,78 @@ class ManifestsTest {
                 .as("the local cluster is read in-cluster, through the pod's service account")
                 .isNull();
         assertThat(config.listeners()).extracting(Listener::mode)
-                .containsExactlyInAnyOrder(ListenerMode.PASSTHROUGH, ListenerMode.TERMINATE);
+                .containsExactlyInAnyOrder(ListenerMode.PASSTHROUGH, ListenerMode.TERMINATE, ListenerMode.EGRESS);
     }
 
-    @EveryKustomization
-    void containerPortsAreTheListenerPortsAndTheAdminPort(String kustomization) {
-        RenderedManifests m = RenderedManifests.of(kustomization);
+    @EveryRendering
+    void configFormsAMesh(String rendering) {
+        RenderedManifests m = RenderedManifests.of(rendering);
+        MeshgateConfig config = m.config();
+        JsonNode tree = m.configTree();
+
+        assertThat(tree.path("discovery").path("export").asText())
+                .as("only Services labelled meshgate.io/export are reachable from other clusters").isEqualTo("labelled");
+        assertThat(config.discovery().remoteSecrets()).as("other clusters join through remote Secrets").isNotNull();
+        assertThat(config.discovery().remoteSecrets().namespace())
+                .as("remote Secrets are read where the Role lets meshgate read Secrets").isEqualTo(NAMESPACE);
+
+        JsonNode federation = tree.path("trust").path("federation");
+        assertThat(federation.isObject()).as("trust.federation is configured").isTrue();
+        assertThat(federation.path("rootsFrom").path("kind").asText()).isEqualTo("ConfigMap");
+        assertThat(federation.path("rootsFrom").path("namespace").asText()).isEqualTo(NAMESPACE);
+        assertThat(federation.path("rootsFrom").path("name").asText()).isEqualTo(FEDERATION_ROOTS);
+        assertThat(federation.path("rootsFrom").path("key").asText()).isEqualTo("root-cert.pem");
+        assertThat(federation.path("publish").path("namespace").asText()).isEqualTo(NAMESPACE);
+        assertThat(federation.path("publish").path("name").asText()).isEqualTo(FEDERATION_BUNDLE);
+        assertThat(federation.path("publish").path("key").asText()).isEqualTo("bundle.pem");
+        assertThat(io.meshgate.gateway.config.Durations.parse(federation.path("removalGrace").asText()))
+                .as("a vanished root stays trusted for a while").isPositive();
+        List<String> keys = new java.util.ArrayList<>();
+        federation.fieldNames().forEachRemaining(keys::add);
+        assertThat(keys).as("trust.federation keys").containsExactlyInAnyOrder("rootsFrom", "publish", "removalGrace");
+    }
+
+    @EveryRendering
+    void loadBalancerIsRestrictedToSourceRangesAndNamesItsIstioNetwork(String rendering) {
+        RenderedManifests m = RenderedManifests.of(rendering);
+        Service service = m.eastWestService();
+        String network = m.cluster().equals("local") ? "local" : "network-" + m.cluster().substring("cluster-".length());
+
+        assertThat(service.getSpec().getLoadBalancerSourceRanges())
+                .as("a LoadBalancer without source ranges is open to the internet").isNotEmpty()
+                .noneMatch(r -> r.endsWith("/0"));
+        for (String range : service.getSpec().getLoadBalancerSourceRanges()) {
+            assertThat(range).as("CIDR").matches("\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}|[0-9a-fA-F:]+/\\d{1,3}");
+        }
+        assertThat(service.getSpec().getExternalTrafficPolicy())
+                .as("Local keeps the callers' addresses, which loadBalancerSourceRanges filters on").isEqualTo("Local");
+        assertThat(service.getMetadata().getLabels())
+                .as("istiod finds a network's east-west gateway by this label")
+                .containsEntry("topology.istio.io/network", network);
+        assertThat(service.getSpec().getPorts()).extracting(ServicePort::getPort)
+                .as("Istio dials a network gateway on 15443 unless networking.istio.io/gatewayPort says otherwise")
+                .contains(15443);
+    }
+
+    @EveryRendering
+    void egressListenerHasItsOwnClusterIpService(String rendering) {
+        RenderedManifests m = RenderedManifests.of(rendering);
+        Listener egress = m.config().listeners().stream().filter(l -> l.mode() == ListenerMode.EGRESS)
+                .findFirst().orElseThrow();
+        Service service = m.egressService();
+
+        assertThat(service.getSpec().getType()).as("egress is for this cluster's callers only").isEqualTo("ClusterIP");
+        assertThat(service.getSpec().getPorts()).hasSize(1);
+        ServicePort port = service.getSpec().getPorts().get(0);
+        assertThat(m.resolvePort(port.getTargetPort())).isEqualTo(egress.hostPort().port());
+        assertThat(port.getProtocol()).isEqualTo("TCP");
+        assertThat(m.podLabels()).containsAllEntriesOf(service.getSpec().getSelector());
+        assertThat(m.all(Service.class)).as("only the two Services").hasSize(2);
+    }
+
+    @EveryRendering
+    void containerPortsAreTheListenerPortsAndTheAdminPort(String rendering) {
+        RenderedManifests m = RenderedManifests.of(rendering);
         MeshgateConfig config = m.config();
 
         Map<String, Integer> expected = new TreeMap<>();
@@ -85,9 +156,9 @@ class ManifestsTest {
         assertThat(m.container().getPorts()).extracting(ContainerPort::getProtocol).containsOnly("TCP");
     }
 
-    @EveryKustomization
-    void probesAskTheAdminPortForHealthAndReadiness(String kustomization) {
-        RenderedManifests m = RenderedManifests.of(kustomization);
+    @EveryRendering
+    void probesAskTheAdminPortForHealthAndReadiness(String rendering) {
+        RenderedManifests m = RenderedManifests.of(rendering);
         int admin = m.config().admin().hostPort().port();
         Container c = m.container();
 
@@ -98,9 +169,9 @@ class ManifestsTest {
         }
     }
 
-    @EveryKustomization
-    void prometheusScrapesTheAdminMetrics(String kustomization) {
-        RenderedManifests m = RenderedManifests.of(kustomization);
+    @EveryRendering
+    void prometheusScrapesTheAdminMetrics(String rendering) {
+        RenderedManifests m = RenderedManifests.of(rendering);
         Map<String, String> annotations = m.deployment().getSpec().getTemplate().getMetadata().getAnnotations();
 
         assertThat(annotations)
@@ -109,13 +180,14 @@ class ManifestsTest {
                 .containsEntry("prometheus.io/path", "/metrics");
     }
 
-    @EveryKustomization
-    void loadBalancerExposesOnlyTheEastWestListeners(String kustomization) {
-        RenderedManifests m = RenderedManifests.of(kustomization);
+    @EveryRendering
+    void loadBalancerExposesOnlyTheEastWestListeners(String rendering) {
+        RenderedManifests m = RenderedManifests.of(rendering);
         MeshgateConfig config = m.config();
-        Service service = m.service();
+        Service service = m.eastWestService();
         int admin = config.admin().hostPort().port();
         Map<Integer, ListenerMode> listenerModes = config.listeners().stream()
+                .filter(l -> l.mode() != ListenerMode.EGRESS)
                 .collect(Collectors.toMap(l -> l.hostPort().port(), Listener::mode));
 
         assertThat(service.getSpec().getType()).isEqualTo("LoadBalancer");
@@ -139,14 +211,17 @@ class ManifestsTest {
                 Map.entry("tls-mtls", ListenerMode.TERMINATE));
     }
 
-    @EveryKustomization
-    void serviceDisruptionBudgetAndAntiAffinitySelectTheGatewayPods(String kustomization) {
-        RenderedManifests m = RenderedManifests.of(kustomization);
+    @EveryRendering
+    void serviceDisruptionBudgetAndAntiAffinitySelectTheGatewayPods(String rendering) {
+        RenderedManifests m = RenderedManifests.of(rendering);
         Map<String, String> pod = m.podLabels();
 
         assertSelects(m.deployment().getSpec().getSelector(), pod, "Deployment selector");
-        assertThat(m.service().getSpec().getSelector()).as("LoadBalancer Service selector").isNotEmpty();
-        assertThat(pod).as("LoadBalancer Service selector").containsAllEntriesOf(m.service().getSpec().getSelector());
+        for (Service service : m.all(Service.class)) {
+            assertThat(service.getSpec().getSelector()).as("Service %s selector", service.getMetadata().getName()).isNotEmpty();
+            assertThat(pod).as("Service %s selector", service.getMetadata().getName())
+                    .containsAllEntriesOf(service.getSpec().getSelector());
+        }
 
         PodDisruptionBudget pdb = m.only(PodDisruptionBudget.class);
         assertSelects(pdb.getSpec().getSelector(), pod, "PodDisruptionBudget selector");
@@ -163,9 +238,9 @@ class ManifestsTest {
         }
     }
 
-    @EveryKustomization
-    void rbacOnlyReadsServicesEndpointSlicesAndOwnNamespaceSecrets(String kustomization) {
-        RenderedManifests m = RenderedManifests.of(kustomization);
+    @EveryRendering
+    void rbacReadsDiscoveryAndOwnNamespaceSecretsAndWritesOnlyTheFederatedBundle(String rendering) {
+        RenderedManifests m = RenderedManifests.of(rendering);
 
         List<ClusterRole> clusterRoles = m.all(ClusterRole.class);
         assertThat(clusterRoles).hasSize(1);
@@ -177,12 +252,16 @@ class ManifestsTest {
                     .as("discovery and its export rule need all of them").containsExactlyInAnyOrderElementsOf(LeastPrivilege.DISCOVERY);
         }
         List<Role> roles = m.all(Role.class);
-        assertThat(roles).hasSize(1);
+        assertThat(roles).extracting(r -> r.getMetadata().getName())
+                .containsExactlyInAnyOrder("meshgate-remote-secrets", "meshgate-trust-federation");
         for (Role role : roles) {
-            assertThat(role.getMetadata().getNamespace()).as("Secrets are read in meshgate's namespace only").isEqualTo(NAMESPACE);
-            assertThat(LeastPrivilege.violations(role.getRules(), LeastPrivilege.REMOTE_SECRETS))
-                    .as("Role %s", role.getMetadata().getName()).isEmpty();
+            assertThat(role.getMetadata().getNamespace()).as("Roles grant in meshgate's namespace only").isEqualTo(NAMESPACE);
         }
+        Role secrets = roles.stream().filter(r -> r.getMetadata().getName().equals("meshgate-remote-secrets")).findFirst().orElseThrow();
+        assertThat(LeastPrivilege.violations(secrets.getRules(), LeastPrivilege.REMOTE_SECRETS)).as("Role meshgate-remote-secrets").isEmpty();
+        Role federation = roles.stream().filter(r -> r.getMetadata().getName().equals("meshgate-trust-federation")).findFirst().orElseThrow();
+        assertThat(LeastPrivilege.federationViolations(federation.getRules(), FEDERATION_ROOTS, FEDERATION_BUNDLE))
+                .as("Role meshgate-trust-federation").isEmpty();
 
         ServiceAccount account = m.only(ServiceAccount.class);
         assertThat(m.pod().getServiceAccountName()).isEqualTo(account.getMetadata().getName());
@@ -196,12 +275,12 @@ class ManifestsTest {
             assertRefersTo(binding.getRoleRef(), "Role", roles);
         }
         assertThat(m.all(ClusterRoleBinding.class)).hasSize(1);
-        assertThat(m.all(RoleBinding.class)).hasSize(1);
+        assertThat(m.all(RoleBinding.class)).hasSize(2);
     }
 
-    @EveryKustomization
-    void everyVolumeMountHasAVolumeAndSecretsAreMountedAsDirectories(String kustomization) {
-        RenderedManifests m = RenderedManifests.of(kustomization);
+    @EveryRendering
+    void everyVolumeMountHasAVolumeAndSecretsAreMountedAsDirectories(String rendering) {
+        RenderedManifests m = RenderedManifests.of(rendering);
         for (VolumeMount mount : m.container().getVolumeMounts()) {
             Volume volume = m.volumeOf(mount);
             assertThat(mount.getSubPath()).as("mount %s: subPath would freeze the files (no rotation)", mount.getName()).isNull();
@@ -213,9 +292,9 @@ class ManifestsTest {
         assertThat(m.pod().getVolumes()).extracting(Volume::getName).doesNotHaveDuplicates();
     }
 
-    @EveryKustomization
-    void configAndTlsFilesLieInTheMountedVolumes(String kustomization) {
-        RenderedManifests m = RenderedManifests.of(kustomization);
+    @EveryRendering
+    void configAndTlsFilesLieInTheMountedVolumes(String rendering) {
+        RenderedManifests m = RenderedManifests.of(rendering);
         MeshgateConfig.Tls tls = m.config().tls();
         String identity = m.secretMount(IDENTITY_SECRET).getMountPath();
         String bundle = m.secretMount(BUNDLE_SECRET).getMountPath();
@@ -229,9 +308,9 @@ class ManifestsTest {
         assertThat(args).as("the container runs the mounted config").containsExactly("run", "--config", configFile);
     }
 
-    @EveryKustomization
-    void gracePeriodCoversPreStopAndDrain(String kustomization) {
-        RenderedManifests m = RenderedManifests.of(kustomization);
+    @EveryRendering
+    void gracePeriodCoversPreStopAndDrain(String rendering) {
+        RenderedManifests m = RenderedManifests.of(rendering);
         Duration drain = m.config().timeouts().drainDuration();
         long preStop = preStopSeconds(m.container().getLifecycle().getPreStop());
         long grace = m.pod().getTerminationGracePeriodSeconds();
@@ -241,9 +320,9 @@ class ManifestsTest {
                 .isGreaterThan(preStop + drain.toSeconds());
     }
 
-    @EveryKustomization
-    void podRunsNonRootWithReadOnlyRootAndNoCapabilities(String kustomization) {
-        RenderedManifests m = RenderedManifests.of(kustomization);
+    @EveryRendering
+    void podRunsNonRootWithReadOnlyRootAndNoCapabilities(String rendering) {
+        RenderedManifests m = RenderedManifests.of(rendering);
         PodSecurityContext pod = m.pod().getSecurityContext();
         SecurityContext container = m.container().getSecurityContext();
 
@@ -263,9 +342,9 @@ class ManifestsTest {
         assertThat(m.volumeOf(tmp).getEmptyDir()).isNotNull();
     }
 
-    @EveryKustomization
-    void jvmIsSizedByTheContainerLimits(String kustomization) {
-        RenderedManifests m = RenderedManifests.of(kustomization);
+    @EveryRendering
+    void jvmIsSizedByTheContainerLimits(String rendering) {
+        RenderedManifests m = RenderedManifests.of(rendering);
         Container c = m.container();
 
         assertThat(c.getResources().getRequests()).containsKeys("cpu", "memory");
@@ -277,9 +356,9 @@ class ManifestsTest {
         assertThat(options).contains("-XX:MaxRAMPercentage=").doesNotContain("-Xmx", "-XX:MaxHeapSize");
     }
 
-    @EveryKustomization
-    void namespacedObjectsLiveInMeshgateSystem(String kustomization) {
-        RenderedManifests m = RenderedManifests.of(kustomization);
+    @EveryRendering
+    void namespacedObjectsLiveInMeshgateSystem(String rendering) {
+        RenderedManifests m = RenderedManifests.of(rendering);
         Set<Class<?>> clusterScoped = Set.of(Namespace.class, ClusterRole.class, ClusterRoleBinding.class);
 
         assertThat(m.only(Namespace.class).getMetadata().getName()).isEqualTo(NAMESPACE);
@@ -291,10 +370,10 @@ class ManifestsTest {
         }
     }
 
-    @EveryKustomization
-    void overlaysNameTheirClusterInConfigAndLabels(String kustomization) {
-        RenderedManifests m = RenderedManifests.of(kustomization);
-        String expected = kustomization.startsWith("overlays/") ? kustomization.substring("overlays/".length()) : "local";
+    @EveryRendering
+    void overlaysNameTheirClusterInConfigAndLabels(String rendering) {
+        RenderedManifests m = RenderedManifests.of(rendering);
+        String expected = m.cluster();
 
         assertThat(m.config().discovery().clusters().get(0).name()).isEqualTo(expected);
         if (!expected.equals("local")) {

@@ -41,8 +41,9 @@ import org.junit.jupiter.api.io.TempDir;
  * args and JAVA_TOOL_OPTIONS, the shipped meshgate.yaml. Then asks what the kubelet asks.
  *
  * <p>Deviations from the pod, all in {@link #podConfig}: addresses become 127.0.0.1 with free
- * ports (tests stay on loopback); the in-cluster discovery entry is dropped (no API server here).
- * Both listeners, passthrough and terminate, run as shipped.
+ * ports (tests stay on loopback); the in-cluster discovery entry, remote Secrets and trust
+ * federation are dropped (they need an API server; none here). Every listener (passthrough,
+ * terminate, egress) runs as shipped.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -77,7 +78,7 @@ class PodLifecycleTest {
                     "--out", pki.resolve(cluster).toString());
         }
         MeshgateJar.run(work, "pki", "issue", "--ca", pki.resolve("cluster-a").toString(), "--spiffe", spiffe,
-                "--dns", manifests.service().getMetadata().getName() + "." + account.getMetadata().getNamespace() + ".svc",
+                "--dns", manifests.eastWestService().getMetadata().getName() + "." + account.getMetadata().getNamespace() + ".svc",
                 "--out", pki.resolve("cluster-a/gateway").toString());
         bundle("cluster-a", "cluster-b");
 
@@ -168,8 +169,9 @@ class PodLifecycleTest {
             ((ObjectNode) listener).put("address", "127.0.0.1:" + freePort());
         }
         ((ObjectNode) config.get("admin")).put("address", "127.0.0.1:" + freePort());
-        ((ObjectNode) config.get("discovery")).remove("clusters");
-        return yaml.writeValueAsBytes(config);
+        ((ObjectNode) config.get("discovery")).remove(List.of("clusters", "remoteSecrets"));
+        config.remove("trust");
+        return ContractKeys.parseable(yaml.writeValueAsString(config)).getBytes(StandardCharsets.UTF_8);
     }
 
     private void bundle(String... clusters) {

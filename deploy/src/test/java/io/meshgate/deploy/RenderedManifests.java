@@ -2,6 +2,8 @@ package io.meshgate.deploy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
@@ -23,16 +25,18 @@ import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * One kustomization rendered and parsed into fabric8 objects, with the few lookups every check
- * needs (the gateway Deployment, its container, the mounted ConfigMap and the config inside it).
+ * One rendering (a kustomization or the Helm chart with some values) parsed into fabric8 objects,
+ * with the few lookups every check needs (the gateway Deployment, its container, the Services,
+ * the mounted ConfigMap and the config inside it).
  */
 final class RenderedManifests {
 
     /** Where the Deployment mounts the ConfigMap and what the container is told to run. */
     static final String CONFIG_KEY = "meshgate.yaml";
 
-    private static final Map<Path, RenderedManifests> CACHE = new ConcurrentHashMap<>();
+    private static final Map<String, RenderedManifests> CACHE = new ConcurrentHashMap<>();
     private static final KubernetesSerialization SERIALIZATION = new KubernetesSerialization();
+    private static final YAMLMapper YAML = new YAMLMapper();
 
     private final String name;
     private final List<HasMetadata> objects;
@@ -47,10 +51,29 @@ final class RenderedManifests {
         return Path.of(System.getProperty("basedir", ".")).toAbsolutePath().normalize();
     }
 
-    /** Renders {@code deploy/<relative>} once per test run. */
-    static RenderedManifests of(String relative) {
-        Path dir = deployDir().resolve(relative);
-        return CACHE.computeIfAbsent(dir, d -> parse(relative, Kustomize.render(d)));
+    /**
+     * Renders once per test run: {@code helm} is the chart with its defaults, {@code helm/NAME} the
+     * chart with {@code deploy/helm/examples/NAME.yaml}; anything else is a kustomization under
+     * {@code deploy/}.
+     */
+    static RenderedManifests of(String source) {
+        return CACHE.computeIfAbsent(source, s -> parse(s, render(s)));
+    }
+
+    private static String render(String source) {
+        if (source.equals("helm")) {
+            return HelmChart.template(null, Map.of());
+        }
+        if (source.startsWith("helm/")) {
+            return HelmChart.template(HelmChart.example(source.substring("helm/".length())), Map.of());
+        }
+        return Kustomize.render(deployDir().resolve(source));
+    }
+
+    /** The cluster a rendering is for: {@code overlays/cluster-a} and {@code helm/cluster-a} are cluster-a; base and chart defaults "local". */
+    String cluster() {
+        int slash = name.lastIndexOf('/');
+        return slash < 0 ? "local" : name.substring(slash + 1);
     }
 
     static RenderedManifests parse(String name, String yaml) {
@@ -103,8 +126,21 @@ final class RenderedManifests {
         return containers.get(0);
     }
 
-    Service service() {
-        return only(Service.class);
+    /** The east-west Service other clusters dial (the LoadBalancer). */
+    Service eastWestService() {
+        return service("meshgate");
+    }
+
+    /** The egress listener's Service, for this cluster's callers only. */
+    Service egressService() {
+        return service("meshgate-egress");
+    }
+
+    Service service(String serviceName) {
+        return all(Service.class).stream()
+                .filter(s -> s.getMetadata().getName().equals(serviceName))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError(name + ": no Service " + serviceName));
     }
 
     /** The volume a mount refers to; fails naming the mount when there is none. */
@@ -152,7 +188,16 @@ final class RenderedManifests {
 
     /** The shipped config, parsed and validated by meshgate itself (files live in the pod, so not checked here). */
     MeshgateConfig config() {
-        return ConfigLoader.parse(meshgateYaml()).validate(null, false);
+        return ConfigLoader.parse(ContractKeys.parseable(meshgateYaml())).validate(null, false);
+    }
+
+    /** The shipped config as a YAML tree, for keys the checks read as written. */
+    JsonNode configTree() {
+        try {
+            return YAML.readTree(meshgateYaml());
+        } catch (java.io.IOException e) {
+            throw new AssertionError(name + ": meshgate.yaml is not YAML: " + e.getMessage(), e);
+        }
     }
 
     /** A container port by number or name, as probes and Service targetPorts may give it. */

@@ -48,6 +48,9 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--verbose", description = "Show the gateways' INFO logs.")
     boolean verbose;
 
+    @Option(names = "--clean", description = "Delete the demo's files (its CAs' private keys included) when it ends.")
+    boolean clean;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -73,6 +76,25 @@ public final class DemoCommand implements Callable<Integer> {
             return passed ? Main.EXIT_OK : Main.EXIT_FAILURE;
         } finally {
             demo.close();
+            if (clean) {
+                deleteTree(where);
+                out.println("meshgate demo: removed " + where);
+            } else {
+                out.println("meshgate demo: left its files in " + where + " (certificates, the two demo CAs' private keys, "
+                        + "kubeconfigs, meshgate.yaml); remove them with: rm -rf " + where + "  (or run with --clean)");
+            }
+            out.flush();
+        }
+    }
+
+    private static void deleteTree(Path root) throws java.io.IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (var paths = Files.walk(root)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
         }
     }
 

@@ -38,7 +38,8 @@ class DemoTest {
 
         String printed = out.toString();
         System.out.println(printed);
-        assertThat(printed).contains("files in " + dir.toAbsolutePath());
+        assertThat(printed).contains("files in " + dir.toAbsolutePath())
+                .contains("left its files in " + dir.toAbsolutePath(), "private keys", "--clean");
         for (int step = 1; step <= 6; step++) {
             assertThat(printed).as("step %d", step).containsPattern("(?m)^PASS " + step + "  ");
         }

@@ -33,8 +33,15 @@ public final class DemoCommand implements Callable<Integer> {
     @Unmatched
     List<String> args = new ArrayList<>();
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
+        if (args.size() == 1 && (args.get(0).equals("-V") || args.get(0).equals("--version"))) {
+            spec.commandLine().getOut().println(VersionCommand.line()); // the same line as every command's -V
+            return 0;
+        }
         List<Path> candidates = candidates();
         Optional<Path> jar = candidates.stream().filter(Files::isRegularFile).findFirst();
         if (jar.isEmpty()) {

@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "meshgate", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class,
         description = "East-west mTLS gateway joining Kubernetes clusters into one service mesh.",
-        subcommands = {RunCommand.class, DemoCommand.class, PkiCommand.class, RemoteSecretCommand.class, VersionCommand.class,
+        subcommands = {RunCommand.class, CheckCommand.class, DemoCommand.class, PkiCommand.class, RemoteSecretCommand.class, VersionCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
@@ -57,6 +57,13 @@ public final class Main implements Runnable {
         return commandLine().execute(args);
     }
 
+    /**
+     * Help text width: wide enough that the option descriptions' file names and SPIFFE IDs fit on
+     * their lines (picocli wraps at any line-break opportunity, which includes a '.' or '/' inside
+     * {@code key.pem} or {@code spiffe://cluster.local/...}).
+     */
+    static final int HELP_WIDTH = 120;
+
     public static CommandLine commandLine() {
         return commandLine(new Main());
     }
@@ -64,6 +71,9 @@ public final class Main implements Runnable {
     /** A command line for {@code command} that ends a failure as every meshgate command does (exit codes above). */
     public static CommandLine commandLine(Object command) {
         CommandLine cl = new CommandLine(command);
+        cl.setUsageHelpWidth(HELP_WIDTH);
+        cl.setUsageHelpLongOptionsMaxWidth(30);
+        everyVersionFlagPrintsTheVersion(cl);
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
             if (ex instanceof ConfigException || ex instanceof UsageException) {
                 cmd.getErr().println("meshgate: " + ex.getMessage());
@@ -76,6 +86,14 @@ public final class Main implements Runnable {
             return EXIT_FAILURE;
         });
         return cl;
+    }
+
+    /** Subcommands inherit {@code -V}/{@code --version} from the mixin but not the provider: give them ours. */
+    private static void everyVersionFlagPrintsTheVersion(CommandLine cl) {
+        if (cl.getCommandSpec().versionProvider() == null && cl.getCommandSpec().version().length == 0) {
+            cl.getCommandSpec().versionProvider(new VersionCommand.Provider());
+        }
+        cl.getSubcommands().values().forEach(Main::everyVersionFlagPrintsTheVersion);
     }
 
     /** A user mistake found while a command runs (bad argument value, unreadable input): exit 2. */

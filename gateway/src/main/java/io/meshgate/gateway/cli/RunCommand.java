@@ -28,6 +28,7 @@ public final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         GatewaySpec spec = ConfigLoader.loadSpec(config);
+        ListenAddresses.checkFree(spec);
         Gateway gateway = new Gateway(spec);
         CountDownLatch stopped = new CountDownLatch(1);
         Runnable drain = () -> {

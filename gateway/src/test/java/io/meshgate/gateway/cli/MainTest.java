@@ -1,9 +1,8 @@
 package io.meshgate.gateway.cli;
 
+import static io.meshgate.gateway.cli.CliRun.run;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -15,21 +14,9 @@ class MainTest {
     @TempDir
     Path dir;
 
-    private record Result(int code, String out, String err) {}
-
-    private static Result run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        var cl = Main.commandLine();
-        cl.setOut(new PrintWriter(out, true));
-        cl.setErr(new PrintWriter(err, true));
-        int code = cl.execute(args);
-        return new Result(code, out.toString(), err.toString());
-    }
-
     @Test
     void versionPrintsOneLine() {
-        Result r = run("version");
+        CliRun.Result r = run("version");
         assertThat(r.code()).isZero();
         assertThat(r.out().strip()).startsWith("meshgate ").doesNotContain("\n");
     }
@@ -37,25 +24,78 @@ class MainTest {
     @Test
     void everyCommandHasHelp() {
         for (String[] cmd : new String[][] {{"--help"}, {"run", "--help"}, {"version", "--help"}, {"pki", "--help"},
-                {"pki", "init-cluster", "--help"}, {"pki", "issue", "--help"}, {"pki", "bundle", "--help"}}) {
-            Result r = run(cmd);
+                {"pki", "init-cluster", "--help"}, {"pki", "issue", "--help"}, {"pki", "bundle", "--help"},
+                {"check", "--help"}, {"remote-secret", "--help"}}) {
+            CliRun.Result r = run(cmd);
             assertThat(r.code()).as(String.join(" ", cmd)).isZero();
             assertThat(r.out()).contains("Usage:");
         }
     }
 
     @Test
+    void everyCommandsVersionFlagPrintsTheVersion() {
+        String version = run("version").out().strip();
+        forEachCommand(Main.commandLine(), path -> {
+            CliRun.Result r = run(append(path, "-V"));
+            assertThat(r.code()).as(String.join(" ", path) + " -V").isZero();
+            assertThat(r.out().strip()).as(String.join(" ", path) + " -V").isEqualTo(version);
+        });
+    }
+
+    @Test
+    void helpNeverBreaksAFileNameOrSpiffeIdAcrossLines() {
+        forEachCommand(Main.commandLine(), path -> {
+            String help = run(append(path, "--help")).out();
+            picocli.CommandLine cl = Main.commandLine();
+            for (String p : path) {
+                cl = cl.getSubcommands().get(p);
+            }
+            for (picocli.CommandLine.Model.OptionSpec option : cl.getCommandSpec().options()) {
+                for (String line : option.description()) {
+                    for (String token : line.split("\\s+")) {
+                        String word = token.replaceAll("^[(\\[]+|[),.;:\\]]+$", "");
+                        if (word.matches(".*[./].*[A-Za-z0-9].*") && !word.contains("$")) {
+                            assertThat(help).as("%s --help keeps '%s' on one line", String.join(" ", path), word).contains(word);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    private static void forEachCommand(picocli.CommandLine cl, java.util.function.Consumer<String[]> check) {
+        forEachCommand(cl, new String[0], check);
+    }
+
+    private static void forEachCommand(picocli.CommandLine cl, String[] path, java.util.function.Consumer<String[]> check) {
+        for (var e : cl.getSubcommands().entrySet()) {
+            if (e.getKey().equals("help")) {
+                continue;
+            }
+            String[] sub = append(path, e.getKey());
+            check.accept(sub);
+            forEachCommand(e.getValue(), sub, check);
+        }
+    }
+
+    private static String[] append(String[] path, String arg) {
+        String[] out = java.util.Arrays.copyOf(path, path.length + 1);
+        out[path.length] = arg;
+        return out;
+    }
+
+    @Test
     void configMistakesExitTwoNamingTheKey() throws Exception {
         Path f = dir.resolve("bad.yaml");
         Files.writeString(f, "listeners:\n  - name: a\n    address: 127.0.0.1:0\n    bogus: 1\n");
-        Result r = run("run", "--config", f.toString());
+        CliRun.Result r = run("run", "--config", f.toString());
         assertThat(r.code()).isEqualTo(2);
         assertThat(r.err()).contains("bad.yaml").contains("'bogus'").doesNotContain("\tat ");
     }
 
     @Test
     void missingConfigFileExitsTwo() {
-        Result r = run("run", "--config", dir.resolve("nope.yaml").toString());
+        CliRun.Result r = run("run", "--config", dir.resolve("nope.yaml").toString());
         assertThat(r.code()).isEqualTo(2);
         assertThat(r.err()).contains("nope.yaml");
     }
@@ -68,38 +108,14 @@ class MainTest {
     }
 
     @Test
-    void remoteSecretPrintsALabelledSecretWithTheKubeconfig() throws Exception {
-        Path kubeconfig = dir.resolve("b.kubeconfig");
-        Files.writeString(kubeconfig, """
-                apiVersion: v1
-                kind: Config
-                clusters: [{name: b, cluster: {server: "https://203.0.113.5:6443"}}]
-                contexts: [{name: b, context: {cluster: b, user: r}}]
-                current-context: b
-                users: [{name: r, user: {token: abc}}]
-                """);
-        Result r = run("remote-secret", "--kubeconfig", kubeconfig.toString(), "--name", "cluster-b", "--gateway", "203.0.113.9:15443");
-        assertThat(r.code()).isZero();
-        assertThat(r.out()).contains("kind: Secret").contains("namespace: meshgate-system")
-                .contains("meshgate.io/remote-cluster: \"true\"").contains("meshgate.io/cluster-name: cluster-b")
-                .contains("gateway: \"203.0.113.9:15443\"").contains("https://203.0.113.5:6443");
-        // What it prints is a Secret the gateway's watcher accepts.
-        var secret = io.fabric8.kubernetes.client.utils.Serialization.unmarshal(r.out(), io.fabric8.kubernetes.api.model.Secret.class);
-        assertThat(secret.getStringData().get("kubeconfig")).isEqualTo(Files.readString(kubeconfig));
-
-        assertThat(run("remote-secret", "--kubeconfig", dir.resolve("missing").toString(), "--name", "b").code()).isEqualTo(2);
-        assertThat(run("remote-secret", "--kubeconfig", kubeconfig.toString(), "--name", "Bad_Name").code()).isEqualTo(2);
-    }
-
-    @Test
     void anAddressInUseExitsOneWithAMessage() throws Exception {
         try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             Path f = dir.resolve("m.yaml");
             Files.writeString(f, "listeners:\n  - name: a\n    address: 127.0.0.1:" + taken.getLocalPort()
                     + "\nadmin: {address: 127.0.0.1:0}\n");
-            Result r = run("run", "--config", f.toString());
+            CliRun.Result r = run("run", "--config", f.toString());
             assertThat(r.code()).isEqualTo(1);
-            assertThat(r.err()).contains("bind").doesNotContain("\tat ");
+            assertThat(r.err()).contains("listeners[0] 'a'", "127.0.0.1:" + taken.getLocalPort()).doesNotContain("\tat ");
         }
     }
 }

@@ -7,9 +7,13 @@ import java.lang.annotation.Target;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** Runs a check against every kustomization a user may apply: the base and both example overlays. */
+/**
+ * Runs a check against every rendering a user may apply: the Kustomize base and both example
+ * overlays, and the Helm chart with its defaults and with both example clusters' values
+ * ({@link RenderedManifests#of} knows the names).
+ */
 @Target(ElementType.METHOD)
 @Retention(RetentionPolicy.RUNTIME)
 @ParameterizedTest(name = "{0}")
-@ValueSource(strings = {"base", "overlays/cluster-a", "overlays/cluster-b"})
-@interface EveryKustomization {}
+@ValueSource(strings = {"base", "overlays/cluster-a", "overlays/cluster-b", "helm", "helm/cluster-a", "helm/cluster-b"})
+@interface EveryRendering {}
