@@ -1,5 +1,6 @@
 package io.meshgate.tls;
 
+import io.netty.handler.ssl.OpenSslCertificateException;
 import java.net.Socket;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
@@ -8,8 +9,11 @@ import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
  * Plugs {@link PeerVerifier} into BoringSSL (netty-tcnative calls it during every handshake);
- * a refusal is thrown as {@link PeerRefusedException}, which netty-tcnative keeps in the
- * handshake failure's cause chain, so the gateway can tell {@code denied} from {@code tls_error}.
+ * a refusal is thrown as an {@link OpenSslCertificateException} carrying the reason's X.509 error
+ * code, so BoringSSL sends the alert that names the problem (unknown_ca, certificate_expired,
+ * bad_certificate...) instead of internal_error, with the {@link PeerRefusedException} as its cause,
+ * which netty-tcnative keeps in the handshake failure's cause chain, so the gateway can tell
+ * {@code denied} from {@code tls_error}.
  */
 public final class BundleTrustManager extends X509ExtendedTrustManager {
 
@@ -63,6 +67,12 @@ public final class BundleTrustManager extends X509ExtendedTrustManager {
         if (verifier.role() != expected) {
             throw new CertificateException("trust manager for " + verifier.role() + " peers used to verify a " + expected);
         }
-        verifier.verify(chain);
+        try {
+            verifier.verify(chain);
+        } catch (PeerRefusedException refused) {
+            // netty-tcnative hands this code to BoringSSL, which sends the matching alert; the
+            // refusal stays in the cause chain for the gateway's denied/tls_error split.
+            throw new OpenSslCertificateException(refused.getMessage(), refused, refused.reason().verifyError());
+        }
     }
 }
