@@ -79,6 +79,8 @@ public final class PeerRefusedException extends CertificateException {
             Set.of("PEER_DID_NOT_RETURN_A_CERTIFICATE", "CERTIFICATE_REQUIRED");
 
     private final Reason reason;
+    /** RFC 2253 subject of the refused peer's leaf, for the refusal log; null when it sent none. */
+    private volatile String peerSubject;
 
     public PeerRefusedException(Reason reason, String message) {
         super(message);
@@ -92,6 +94,16 @@ public final class PeerRefusedException extends CertificateException {
 
     public Reason reason() {
         return reason;
+    }
+
+    /** The subject DN of the leaf the refused peer sent, or null. */
+    public String peerSubject() {
+        return peerSubject;
+    }
+
+    PeerRefusedException peerSubject(String subject) {
+        this.peerSubject = subject;
+        return this;
     }
 
     /** The refusal in a handshake failure's cause (and suppressed) chain, if meshgate refused the peer. */

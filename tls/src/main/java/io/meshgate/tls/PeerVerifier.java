@@ -65,6 +65,14 @@ public final class PeerVerifier {
             throw new PeerRefusedException(role == PeerRole.CLIENT ? Reason.NO_CLIENT_CERTIFICATE : Reason.INVALID_CHAIN,
                     "the " + role.name().toLowerCase() + " sent no certificate");
         }
+        try {
+            return verifyPresented(chain);
+        } catch (PeerRefusedException e) {
+            throw e.peerSubject(chain[0].getSubjectX500Principal().getName(javax.security.auth.x500.X500Principal.RFC2253));
+        }
+    }
+
+    private SpiffeId verifyPresented(X509Certificate[] chain) throws PeerRefusedException {
         X509Certificate leaf = chain[0];
         if (leaf.getBasicConstraints() >= 0) {
             throw new PeerRefusedException(Reason.INVALID_CHAIN, describe(0, leaf) + " is a CA certificate, not a workload leaf");

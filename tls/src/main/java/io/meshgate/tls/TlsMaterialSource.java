@@ -76,7 +76,7 @@ public final class TlsMaterialSource implements AutoCloseable {
         this.pollInterval = pollInterval;
         this.debounce = debounce;
         this.attemptedHash = contentHash();
-        this.current = TlsMaterial.load(files, this.allowedTrustDomains, this::currentBundle, Instant.now());
+        this.current = TlsMaterial.load(files, this.allowedTrustDomains, this::currentBundle, Instant.now(), true);
         this.reloadOk = Counter.builder("meshgate.tls.reload").tag("result", "ok")
                 .description("TLS material reloads by result").register(registry);
         this.reloadFailed = Counter.builder("meshgate.tls.reload").tag("result", "failed")
@@ -140,7 +140,7 @@ public final class TlsMaterialSource implements AutoCloseable {
             }
             attemptedHash = hash;
             try {
-                TlsMaterial next = TlsMaterial.load(files, allowedTrustDomains, this::currentBundle, Instant.now());
+                TlsMaterial next = TlsMaterial.load(files, allowedTrustDomains, this::currentBundle, Instant.now(), true);
                 current = next;
                 lastFailure = null;
                 publishExpiry(next);

@@ -97,6 +97,11 @@ final class HandshakeOutcome extends ChannelInboundHandlerAdapter {
         Optional<PeerRefusedException.Reason> reason = PeerRefusedException.reasonOf(cause);
         if (reason.isPresent()) {
             termination.handshakes().denied();
+            termination.handshakes().refused(reason.get());
+            Optional<PeerRefusedException> refusal = PeerRefusedException.find(cause);
+            termination.handshakes().refusalLog().refused(connection.listener().name(), connection.downstream().remoteAddress(),
+                    connection.serverName(), refusal.map(PeerRefusedException::peerSubject).orElse(null), reason.get().label(),
+                    refusal.map(Throwable::getMessage).orElse(null));
         } else {
             termination.handshakes().error();
         }
