@@ -17,6 +17,13 @@ import javax.net.ssl.X509ExtendedTrustManager;
  */
 public final class BundleTrustManager extends X509ExtendedTrustManager {
 
+    /**
+     * The identity refusal this thread's last verification made, until taken: BoringSSL writes its
+     * alert in the same call stack on the same event loop, so the gateway can name it
+     * ({@code access_denied}) on the way out. Only {@code trust_domain_not_allowed} is recorded.
+     */
+    private static final ThreadLocal<PeerRefusedException.Reason> IDENTITY_REFUSED_HERE = new ThreadLocal<>();
+
     private final PeerVerifier verifier;
 
     public BundleTrustManager(PeerVerifier verifier) {
@@ -57,6 +64,15 @@ public final class BundleTrustManager extends X509ExtendedTrustManager {
         check(chain, PeerRole.SERVER);
     }
 
+    /** The identity refusal recorded on this thread by the last verification, cleared by the call; null if none. */
+    public static PeerRefusedException.Reason takeIdentityRefusal() {
+        PeerRefusedException.Reason r = IDENTITY_REFUSED_HERE.get();
+        if (r != null) {
+            IDENTITY_REFUSED_HERE.remove();
+        }
+        return r;
+    }
+
     /** No CA names in CertificateRequest: the bundle changes under a built context, and clients send their one identity anyway. */
     @Override
     public X509Certificate[] getAcceptedIssuers() {
@@ -70,6 +86,9 @@ public final class BundleTrustManager extends X509ExtendedTrustManager {
         try {
             verifier.verify(chain);
         } catch (PeerRefusedException refused) {
+            if (refused.reason() == PeerRefusedException.Reason.TRUST_DOMAIN_NOT_ALLOWED) {
+                IDENTITY_REFUSED_HERE.set(refused.reason());
+            }
             // netty-tcnative hands this code to BoringSSL, which sends the matching alert; the
             // refusal stays in the cause chain for the gateway's denied/tls_error split.
             throw new OpenSslCertificateException(refused.getMessage(), refused, refused.reason().verifyError());

@@ -54,7 +54,7 @@ final class HandshakeOutcome extends ChannelInboundHandlerAdapter {
             if (done.isSuccess()) {
                 verified(ctx);
             } else {
-                refuse(done.cause());
+                refuse(ctx, done.cause());
             }
             return;
         }
@@ -66,11 +66,14 @@ final class HandshakeOutcome extends ChannelInboundHandlerAdapter {
         try {
             peer = PeerIdentity.of(ssl.engine().getSession());
         } catch (Exception e) { // the trust manager verified the leaf already; this is a safety net
-            refuse(e);
+            refuse(ctx, e);
             return;
         }
         Termination termination = connection.listener().termination();
         termination.handshakes().ok();
+        if (ctx.pipeline().get(AccessDeniedAlert.NAME) != null) {
+            ctx.pipeline().remove(AccessDeniedAlert.NAME);
+        }
         if (log.isDebugEnabled()) {
             log.debug("{} {} verified {} (sni {})", connection.listener().name(), ctx.channel().remoteAddress(),
                     peer.spiffeId(), connection.serverName());
@@ -92,7 +95,7 @@ final class HandshakeOutcome extends ChannelInboundHandlerAdapter {
         p.remove(this);
     }
 
-    private void refuse(Throwable cause) {
+    private void refuse(ChannelHandlerContext ctx, Throwable cause) {
         Termination termination = connection.listener().termination();
         Optional<PeerRefusedException.Reason> reason = PeerRefusedException.reasonOf(cause);
         if (reason.isPresent()) {
