@@ -85,6 +85,9 @@ public final class TlsMaterialSource implements AutoCloseable {
                 .description("TLS material reloads refused (old material kept)").register(registry);
         Gauge.builder("meshgate.tls.trust.roots", this, s -> s.current().bundle().roots().size())
                 .description("Roots in the current trust bundle").strongReference(true).register(registry);
+        Gauge.builder("meshgate.trust.roots", this, s -> s.current().bundle().roots().size())
+                .description("Roots in the trust bundle, by where they come from").tag("source", "file")
+                .strongReference(true).register(registry);
         this.expiry = MultiGauge.builder("meshgate.tls.certificate.expiry").baseUnit("seconds")
                 .description("Seconds until the certificate expires (serving, or a root by SHA-256)").register(registry);
         publishExpiry(current);
@@ -104,6 +107,12 @@ public final class TlsMaterialSource implements AutoCloseable {
 
     public TrustView trustView() {
         return TrustView.of(current);
+    }
+
+    /** The current bundle as a SPIFFE bundle (JWK set); the sequence is the bundle's load time in milliseconds. */
+    public java.util.Map<String, Object> spiffeBundle() {
+        TrustBundle bundle = current.bundle();
+        return SpiffeBundle.of(bundle.certificates(), bundle.loadedAt().toEpochMilli(), SpiffeBundle.DEFAULT_REFRESH_HINT_SECONDS);
     }
 
     /** Starts following file changes on a daemon thread; idempotent. */

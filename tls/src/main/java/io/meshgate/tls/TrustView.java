@@ -8,15 +8,15 @@ import java.util.List;
  */
 public record TrustView(List<Root> roots, Serving serving, String bundleLoadedAt) {
 
-    /** One root of the bundle. */
-    public record Root(String subject, String sha256, String notAfter) {}
+    /** One root of the bundle; {@code source} is {@code file} ({@code tls.trustBundle}). */
+    public record Root(String subject, String sha256, String notAfter, String source) {}
 
     /** The gateway's own certificate. */
     public record Serving(String spiffeId, String subject, String sha256, String notAfter) {}
 
     public static TrustView of(TlsMaterial material) {
         List<Root> roots = material.bundle().roots().stream()
-                .map(r -> new Root(r.subject(), r.sha256(), r.notAfter().toString()))
+                .map(r -> new Root(r.subject(), r.sha256(), r.notAfter().toString(), "file"))
                 .toList();
         PeerIdentity self;
         try {

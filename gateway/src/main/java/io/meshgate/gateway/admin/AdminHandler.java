@@ -58,8 +58,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                 case "/metrics" -> metrics();
                 case "/debug/resolve" -> resolve(uri);
                 case "/debug/routes" -> json(HttpResponseStatus.OK, routes());
-                case "/debug/trust" -> gateway.trustView()
-                        .map(v -> json(HttpResponseStatus.OK, v))
+                case "/debug/trust" -> gateway.tls()
+                        .map(t -> json(HttpResponseStatus.OK, "spiffe".equals(first(uri, "format")) ? t.spiffeBundle() : t.trustView()))
                         .orElseGet(() -> json(HttpResponseStatus.NOT_FOUND, Map.of("error", "no tls configured")));
                 default -> json(HttpResponseStatus.NOT_FOUND, Map.of("error", "no such endpoint", "path", uri.path()));
             };
@@ -70,6 +70,11 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         if (!keepAlive) {
             f.addListener(ChannelFutureListener.CLOSE);
         }
+    }
+
+    private static String first(QueryStringDecoder uri, String name) {
+        List<String> values = uri.parameters().get(name);
+        return values == null || values.isEmpty() ? null : values.get(0);
     }
 
     private FullHttpResponse metrics() {

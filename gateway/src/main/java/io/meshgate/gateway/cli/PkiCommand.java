@@ -158,11 +158,35 @@ public final class PkiCommand implements Callable<Integer> {
         @Parameters(arity = "1..*", paramLabel = "ROOT.pem", description = "Root certificate files (root-cert.pem of each cluster).")
         List<Path> roots;
 
+        @Option(names = "--format", defaultValue = "pem",
+                description = "pem (concatenated roots) or spiffe (SPIFFE bundle: JWK set, use x509-svid) (default: ${DEFAULT-VALUE}).")
+        String format;
+
+        @Option(names = "--trust-domain", description = "With --format spiffe: the trust domain the bundle is published for (checked, printed).")
+        String trustDomain;
+
         @Override
         public Integer call() {
             return run(spec, stdout -> {
-                TrustBundle bundle = FederatedBundle.write(roots, out, Instant.now());
-                stdout.println("wrote " + bundle.roots().size() + " root(s) to " + out);
+                if (!format.equals("pem") && !format.equals("spiffe")) {
+                    throw new PkiException("--format '" + format + "': expected pem or spiffe");
+                }
+                if (trustDomain != null && SpiffeId.trustDomainProblem(trustDomain) != null) {
+                    throw new PkiException("--trust-domain '" + trustDomain + "': " + SpiffeId.trustDomainProblem(trustDomain));
+                }
+                Instant now = Instant.now();
+                TrustBundle bundle;
+                if (format.equals("pem")) {
+                    bundle = FederatedBundle.write(roots, out, now);
+                } else {
+                    bundle = FederatedBundle.merge(roots, out, now);
+                    String json = new com.fasterxml.jackson.databind.ObjectMapper()
+                            .writerWithDefaultPrettyPrinter().writeValueAsString(io.meshgate.tls.SpiffeBundle.of(bundle.certificates(),
+                                    now.getEpochSecond(), io.meshgate.tls.SpiffeBundle.DEFAULT_REFRESH_HINT_SECONDS));
+                    io.meshgate.tls.Pem.writeAtomically(out, json + "\n", false);
+                }
+                stdout.println("wrote " + bundle.roots().size() + " root(s) to " + out + (format.equals("spiffe")
+                        ? " as a SPIFFE bundle" + (trustDomain == null ? "" : " for trust domain " + trustDomain) : ""));
                 for (TrustRoot root : bundle.roots()) {
                     stdout.println("  " + root.sha256() + "  " + root.subject() + "  expires " + root.notAfter());
                 }

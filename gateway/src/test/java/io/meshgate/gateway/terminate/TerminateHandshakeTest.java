@@ -220,6 +220,20 @@ class TerminateHandshakeTest {
     }
 
     @Test
+    void shouldShowEveryRootWithItsSourceAndAsASpiffeBundle() throws Exception {
+        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
+        try (MeshBackend backend = mtlsEcho();
+             RunningGateway gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "tcp", "mtls", backend.endpoint(), ""))) {
+            var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+            var trust = mapper.readTree(gw.admin("/debug/trust").body());
+            assertThat(trust.get("roots")).hasSize(2).allSatisfy(r -> assertThat(r.get("source").asText()).isEqualTo("file"));
+            var spiffe = mapper.readTree(gw.admin("/debug/trust?format=spiffe").body());
+            assertThat(spiffe.get("keys")).hasSize(2).allSatisfy(k -> assertThat(k.get("use").asText()).isEqualTo("x509-svid"));
+            assertThat(gw.admin("/metrics").body()).contains("meshgate_trust_roots{source=\"file\"} 2.0");
+        }
+    }
+
+    @Test
     void shouldCountGarbageAfterAValidHelloAsTlsError() throws Exception {
         pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
         try (MeshBackend backend = mtlsEcho();
