@@ -197,6 +197,11 @@ public final class Gateway implements AutoCloseable, AdminView {
     }
 
     @Override
+    public Optional<Object> spiffeBundle() {
+        return tls.map(TlsMaterialSource::spiffeBundle);
+    }
+
+    @Override
     public String scrape() {
         return metrics.scrape();
     }

@@ -1,5 +1,6 @@
 package io.meshgate.tls;
 
+import io.netty.handler.ssl.OpenSslCertificateException;
 import java.net.Socket;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
@@ -8,10 +9,20 @@ import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
  * Plugs {@link PeerVerifier} into BoringSSL (netty-tcnative calls it during every handshake);
- * a refusal is thrown as {@link PeerRefusedException}, which netty-tcnative keeps in the
- * handshake failure's cause chain, so the gateway can tell {@code denied} from {@code tls_error}.
+ * a refusal is thrown as an {@link OpenSslCertificateException} carrying the reason's X.509 error
+ * code, so BoringSSL sends the alert that names the problem (unknown_ca, certificate_expired,
+ * bad_certificate...) instead of internal_error, with the {@link PeerRefusedException} as its cause,
+ * which netty-tcnative keeps in the handshake failure's cause chain, so the gateway can tell
+ * {@code denied} from {@code tls_error}.
  */
 public final class BundleTrustManager extends X509ExtendedTrustManager {
+
+    /**
+     * The identity refusal this thread's last verification made, until taken: BoringSSL writes its
+     * alert in the same call stack on the same event loop, so the gateway can name it
+     * ({@code access_denied}) on the way out. Only {@code trust_domain_not_allowed} is recorded.
+     */
+    private static final ThreadLocal<PeerRefusedException.Reason> IDENTITY_REFUSED_HERE = new ThreadLocal<>();
 
     private final PeerVerifier verifier;
 
@@ -53,6 +64,15 @@ public final class BundleTrustManager extends X509ExtendedTrustManager {
         check(chain, PeerRole.SERVER);
     }
 
+    /** The identity refusal recorded on this thread by the last verification, cleared by the call; null if none. */
+    public static PeerRefusedException.Reason takeIdentityRefusal() {
+        PeerRefusedException.Reason r = IDENTITY_REFUSED_HERE.get();
+        if (r != null) {
+            IDENTITY_REFUSED_HERE.remove();
+        }
+        return r;
+    }
+
     /** No CA names in CertificateRequest: the bundle changes under a built context, and clients send their one identity anyway. */
     @Override
     public X509Certificate[] getAcceptedIssuers() {
@@ -63,6 +83,15 @@ public final class BundleTrustManager extends X509ExtendedTrustManager {
         if (verifier.role() != expected) {
             throw new CertificateException("trust manager for " + verifier.role() + " peers used to verify a " + expected);
         }
-        verifier.verify(chain);
+        try {
+            verifier.verify(chain);
+        } catch (PeerRefusedException refused) {
+            if (refused.reason() == PeerRefusedException.Reason.TRUST_DOMAIN_NOT_ALLOWED) {
+                IDENTITY_REFUSED_HERE.set(refused.reason());
+            }
+            // netty-tcnative hands this code to BoringSSL, which sends the matching alert; the
+            // refusal stays in the cause chain for the gateway's denied/tls_error split.
+            throw new OpenSslCertificateException(refused.getMessage(), refused, refused.reason().verifyError());
+        }
     }
 }

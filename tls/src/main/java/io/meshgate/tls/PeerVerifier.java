@@ -2,7 +2,6 @@ package io.meshgate.tls;
 
 import io.meshgate.tls.PeerRefusedException.Reason;
 import java.security.GeneralSecurityException;
-import java.security.InvalidAlgorithmParameterException;
 import java.security.cert.CertPath;
 import java.security.cert.CertPathValidator;
 import java.security.cert.CertPathValidatorException;
@@ -12,10 +11,9 @@ import java.security.cert.CertificateNotYetValidException;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.PKIXParameters;
 import java.security.cert.PKIXReason;
+import java.security.cert.TrustAnchor;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Date;
 import java.util.List;
 import java.util.Set;
@@ -23,7 +21,8 @@ import java.util.function.Supplier;
 
 /**
  * Verifies a peer's certificate chain against the current trust bundle and turns it into the
- * peer's SPIFFE ID: PKIX path to a root (validity dates, basic constraints, signatures), the
+ * peer's SPIFFE ID: a path built from the presented certificates to a root
+ * ({@link CertificationPath}), checked by PKIX (validity dates, basic constraints, signatures), the
  * role's extended key usage, exactly one SPIFFE ID, and an allowed trust domain. Thread-safe and
  * lock-free; it reads the bundle through the supplier on every call so rotation needs no rebuild.
  */
@@ -57,32 +56,47 @@ public final class PeerVerifier {
         return allowedTrustDomains;
     }
 
-    /** The peer's SPIFFE ID, or a refusal that says why. {@code chain} is leaf first, as the peer sent it. */
+    /**
+     * The peer's SPIFFE ID, or a refusal that says why. {@code chain} is as the peer sent it: its
+     * leaf first, then any other certificates in any order ({@link CertificationPath}).
+     */
     public SpiffeId verify(X509Certificate[] chain) throws PeerRefusedException {
         if (chain == null || chain.length == 0) {
             throw new PeerRefusedException(role == PeerRole.CLIENT ? Reason.NO_CLIENT_CERTIFICATE : Reason.INVALID_CHAIN,
                     "the " + role.name().toLowerCase() + " sent no certificate");
         }
-        X509Certificate leaf = chain[0];
-        Date now = Date.from(clock.instant());
-        // Dates first: PKIX would report an expired leaf behind a trusted root only after the path
-        // checks, and operators need "expired" rather than a generic path failure.
-        for (int i = 0; i < chain.length; i++) {
-            try {
-                chain[i].checkValidity(now);
-            } catch (CertificateExpiredException e) {
-                throw new PeerRefusedException(Reason.EXPIRED, describe(i, chain[i]) + " expired at "
-                        + chain[i].getNotAfter().toInstant(), e);
-            } catch (CertificateNotYetValidException e) {
-                throw new PeerRefusedException(Reason.NOT_YET_VALID, describe(i, chain[i]) + " is not valid before "
-                        + chain[i].getNotBefore().toInstant(), e);
-            }
+        try {
+            return verifyPresented(chain);
+        } catch (PeerRefusedException e) {
+            throw e.peerSubject(chain[0].getSubjectX500Principal().getName(javax.security.auth.x500.X500Principal.RFC2253));
         }
+    }
+
+    private SpiffeId verifyPresented(X509Certificate[] chain) throws PeerRefusedException {
+        X509Certificate leaf = chain[0];
         if (leaf.getBasicConstraints() >= 0) {
             throw new PeerRefusedException(Reason.INVALID_CHAIN, describe(0, leaf) + " is a CA certificate, not a workload leaf");
         }
+        Date now = Date.from(clock.instant());
         TrustBundle roots = bundle.get();
-        validatePath(chain, roots, now);
+        if (roots.roots().isEmpty()) {
+            throw new PeerRefusedException(Reason.UNTRUSTED_ROOT, "the trust bundle is empty");
+        }
+        CertificationPath path = CertificationPath.build(chain, roots.certificates(), now);
+        // Dates before the PKIX checks: operators need "expired" rather than a generic path failure.
+        List<X509Certificate> all = path.withRoot();
+        for (int i = 0; i < all.size(); i++) {
+            X509Certificate c = all.get(i);
+            String which = i == all.size() - 1 ? "root '" + c.getSubjectX500Principal().getName() + "'" : describe(i, c);
+            try {
+                c.checkValidity(now);
+            } catch (CertificateExpiredException e) {
+                throw new PeerRefusedException(Reason.EXPIRED, which + " expired at " + c.getNotAfter().toInstant(), e);
+            } catch (CertificateNotYetValidException e) {
+                throw new PeerRefusedException(Reason.NOT_YET_VALID, which + " is not valid before " + c.getNotBefore().toInstant(), e);
+            }
+        }
+        validatePath(path, now);
         try {
             if (!role.allows(leaf.getExtendedKeyUsage())) {
                 throw new PeerRefusedException(Reason.WRONG_KEY_USAGE,
@@ -99,23 +113,16 @@ public final class PeerVerifier {
         return id;
     }
 
-    private void validatePath(X509Certificate[] chain, TrustBundle roots, Date now) throws PeerRefusedException {
-        // A peer may append its root; a root is an anchor, not part of the path.
-        List<X509Certificate> path = new ArrayList<>(Arrays.asList(chain));
-        List<X509Certificate> anchors = roots.certificates();
-        while (path.size() > 1 && anchors.contains(path.get(path.size() - 1))) {
-            path.remove(path.size() - 1);
-        }
+    /** RFC 5280 checks on the built path (signatures, basic constraints, path length, key usage, name constraints). */
+    private static void validatePath(CertificationPath path, Date now) throws PeerRefusedException {
         try {
-            CertPath certPath = CertificateFactory.getInstance("X.509").generateCertPath(path);
-            PKIXParameters params = new PKIXParameters(roots.anchors());
+            CertPath certPath = CertificateFactory.getInstance("X.509").generateCertPath(path.certificates());
+            PKIXParameters params = new PKIXParameters(Set.of(new TrustAnchor(path.root(), null)));
             params.setRevocationEnabled(false);
             params.setDate(now);
             CertPathValidator.getInstance("PKIX").validate(certPath, params);
         } catch (CertPathValidatorException e) {
             throw refusal(e);
-        } catch (InvalidAlgorithmParameterException e) {
-            throw new PeerRefusedException(Reason.UNTRUSTED_ROOT, "the trust bundle is empty", e);
         } catch (GeneralSecurityException e) {
             throw new PeerRefusedException(Reason.INVALID_CHAIN, "certificate chain cannot be checked: " + e.getMessage(), e);
         }

@@ -24,7 +24,11 @@ import org.bouncycastle.openssl.PEMKeyPair;
 import org.bouncycastle.openssl.PEMParser;
 import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
-import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
+import org.bouncycastle.asn1.ASN1Encoding;
+import org.bouncycastle.asn1.DERBitString;
+import org.bouncycastle.asn1.sec.ECPrivateKey;
+import org.bouncycastle.jcajce.provider.asymmetric.util.EC5Util;
+import org.bouncycastle.util.io.pem.PemObject;
 import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
 
 /**
@@ -101,7 +105,7 @@ public final class Pem {
                         w.writeObject(e);
                     }
                 } else if (o instanceof PrivateKey key) {
-                    w.writeObject(new JcaPKCS8Generator(key, null));
+                    w.writeObject(new PemObject("PRIVATE KEY", pkcs8(key)));
                 } else {
                     w.writeObject(o);
                 }
@@ -110,6 +114,28 @@ public final class Pem {
             throw new UncheckedIOException(e);
         }
         return sw.toString();
+    }
+
+    /**
+     * The PKCS#8 DER of a private key as every TLS stack loads it. An EC key carries its public
+     * key inside the RFC 5915 ECPrivateKey (OpenSSL writes it so; GnuTLS refuses a key without it,
+     * "ASN1 parser: Element was not found"), which the JDK's own encoding leaves out; the public
+     * point is recomputed from the private scalar. Other keys are written as the JDK encodes them.
+     */
+    public static byte[] pkcs8(PrivateKey key) {
+        try {
+            if (!(key instanceof java.security.interfaces.ECPrivateKey ec)) {
+                return key.getEncoded();
+            }
+            PrivateKeyInfo jdk = PrivateKeyInfo.getInstance(key.getEncoded());
+            org.bouncycastle.jce.spec.ECParameterSpec curve = EC5Util.convertSpec(ec.getParams());
+            byte[] publicPoint = curve.getG().multiply(ec.getS()).normalize().getEncoded(false);
+            int orderBits = ec.getParams().getOrder().bitLength();
+            ECPrivateKey withPublic = new ECPrivateKey(orderBits, ec.getS(), new DERBitString(publicPoint), null);
+            return new PrivateKeyInfo(jdk.getPrivateKeyAlgorithm(), withPublic).getEncoded(ASN1Encoding.DER);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /**

@@ -53,17 +53,22 @@ public final class TlsMaterial {
         this.loadedAt = loadedAt;
     }
 
-    /** Loads the three files with a fixed bundle (no rotation). */
+    /**
+     * Loads the three files with a fixed bundle (no rotation), for a client identity: its chain
+     * need not lead to the bundle it verifies servers with. The gateway's own material is loaded
+     * by {@link TlsMaterialSource}, which also requires that.
+     */
     public static TlsMaterial load(TlsFiles files, Set<String> allowedTrustDomains) throws TlsMaterialException {
-        return load(files, allowedTrustDomains, null, Instant.now());
+        return load(files, allowedTrustDomains, null, Instant.now(), false);
     }
 
     /**
      * Loads the three files. {@code liveBundle}, when not null, is what the trust managers read on
      * every handshake (the source's current bundle); null pins this material's own bundle.
+     * {@code serving}: the chain must lead to a root of the bundle, as the mesh's peers will check it.
      */
-    static TlsMaterial load(TlsFiles files, Set<String> allowedTrustDomains, Supplier<TrustBundle> liveBundle, Instant now)
-            throws TlsMaterialException {
+    static TlsMaterial load(TlsFiles files, Set<String> allowedTrustDomains, Supplier<TrustBundle> liveBundle, Instant now,
+                            boolean serving) throws TlsMaterialException {
         requireBoringSsl();
         TrustBundle bundle = TrustBundle.load(files.trustBundle(), now);
         List<X509Certificate> chain = Pem.readCertificates(files.certificateChain());
@@ -85,6 +90,9 @@ public final class TlsMaterial {
                     + e.getMessage());
         }
         requireMatchingKey(files, chain.get(0), key);
+        if (serving) {
+            requirePathToBundle(files, chain, bundle, now);
+        }
         Supplier<TrustBundle> trust = liveBundle != null ? liveBundle : () -> bundle;
         try {
             SslContext server = serverContext(chain, key, new PeerVerifier(trust, allowedTrustDomains, PeerRole.CLIENT));
@@ -132,6 +140,24 @@ public final class TlsMaterial {
         if (!OpenSsl.isAvailable()) {
             throw new IllegalStateException("BoringSSL (netty-tcnative) is not available on this platform",
                     OpenSsl.unavailabilityCause());
+        }
+    }
+
+    /**
+     * The serving chain must lead to a root of the bundle, the way peers will check it: a chain
+     * with only the leaf, or one issued under a root the mesh does not trust, would start "ready"
+     * and then fail every handshake with peers that hold the same bundle.
+     */
+    private static void requirePathToBundle(TlsFiles files, List<X509Certificate> chain, TrustBundle bundle, Instant now)
+            throws TlsMaterialException {
+        PeerVerifier self = new PeerVerifier(() -> bundle, Set.of(), PeerRole.SERVER, java.time.Clock.fixed(now, java.time.ZoneOffset.UTC));
+        try {
+            self.verify(chain.toArray(new X509Certificate[0]));
+        } catch (PeerRefusedException e) {
+            String hint = e.reason() == PeerRefusedException.Reason.MISSING_INTERMEDIATE
+                    ? " (put the leaf and its intermediate CA(s) in this file, e.g. cert-chain.pem of pki issue)" : "";
+            throw new TlsMaterialException(files.certificateChain(), "does not lead to a root of the trust bundle "
+                    + files.trustBundle() + " (" + e.reason().label() + "): " + e.getMessage() + hint);
         }
     }
 

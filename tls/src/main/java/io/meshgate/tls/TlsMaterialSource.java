@@ -57,6 +57,14 @@ public final class TlsMaterialSource implements AutoCloseable {
     private final Object reloadLock = new Object();
 
     private volatile TlsMaterial current;
+    /** What handshakes trust: the file's roots ∪ the federated clusters' roots; swapped whole. */
+    private volatile TrustBundle effective;
+    private volatile FederatedRoots federation;
+    /** When the next federated root retires (the bundle is rebuilt then); null: none pending. */
+    private volatile Instant rebuildAt;
+    private final MultiGauge trustRoots;
+    /** Guards rebuilding {@link #effective}; event loops only ever tryLock it (no I/O happens under it). */
+    private final java.util.concurrent.locks.ReentrantLock rebuild = new java.util.concurrent.locks.ReentrantLock();
     private volatile String lastFailure;
     /** Hash of the file contents last attempted (loaded or refused); only the reload thread and reload() touch it. */
     private String attemptedHash;
@@ -76,7 +84,8 @@ public final class TlsMaterialSource implements AutoCloseable {
         this.pollInterval = pollInterval;
         this.debounce = debounce;
         this.attemptedHash = contentHash();
-        this.current = TlsMaterial.load(files, this.allowedTrustDomains, this::currentBundle, Instant.now());
+        this.current = TlsMaterial.load(files, this.allowedTrustDomains, this::currentBundle, Instant.now(), true);
+        this.effective = current.bundle();
         this.reloadOk = Counter.builder("meshgate.tls.reload").tag("result", "ok")
                 .description("TLS material reloads by result").register(registry);
         this.reloadFailed = Counter.builder("meshgate.tls.reload").tag("result", "failed")
@@ -85,6 +94,9 @@ public final class TlsMaterialSource implements AutoCloseable {
                 .description("TLS material reloads refused (old material kept)").register(registry);
         Gauge.builder("meshgate.tls.trust.roots", this, s -> s.current().bundle().roots().size())
                 .description("Roots in the current trust bundle").strongReference(true).register(registry);
+        this.trustRoots = MultiGauge.builder("meshgate.trust.roots")
+                .description("Roots in the trust bundle, by where they come from (file, cluster:<name>)").register(registry);
+        publishRootCounts();
         this.expiry = MultiGauge.builder("meshgate.tls.certificate.expiry").baseUnit("seconds")
                 .description("Seconds until the certificate expires (serving, or a root by SHA-256)").register(registry);
         publishExpiry(current);
@@ -103,7 +115,75 @@ public final class TlsMaterialSource implements AutoCloseable {
     }
 
     public TrustView trustView() {
-        return TrustView.of(current);
+        List<TrustView.Root> roots = new ArrayList<>();
+        current.bundle().roots().forEach(r -> roots.add(new TrustView.Root(r.subject(), r.sha256(), r.notAfter().toString(), "file")));
+        FederatedRoots f = federation;
+        if (f != null) {
+            f.roots().forEach(r -> roots.add(new TrustView.Root(r.root().subject(), r.root().sha256(), r.root().notAfter().toString(),
+                    r.source())));
+        }
+        return TrustView.of(current, roots, currentBundle().loadedAt());
+    }
+
+    /** The bundle handshakes trust now (file roots ∪ federated roots). */
+    public TrustBundle trustBundle() {
+        return currentBundle();
+    }
+
+    /** The current bundle as a SPIFFE bundle (JWK set); the sequence is the bundle's build time in milliseconds. */
+    public java.util.Map<String, Object> spiffeBundle() {
+        TrustBundle bundle = currentBundle();
+        return SpiffeBundle.of(bundle.certificates(), bundle.loadedAt().toEpochMilli(), SpiffeBundle.DEFAULT_REFRESH_HINT_SECONDS);
+    }
+
+    /**
+     * Adds the roots other clusters publish ({@link FederatedRoots}) to what handshakes trust;
+     * call {@link #rootsChanged()} after each update of {@code roots}.
+     */
+    public void federate(FederatedRoots roots) {
+        this.federation = roots;
+        rootsChanged();
+    }
+
+    /**
+     * Rebuilds the trusted bundle from the file's roots and the federated ones, for new
+     * handshakes; a retiring root's departure triggers it by itself.
+     */
+    public void rootsChanged() {
+        rebuild.lock();
+        try {
+            effective = compose(current.bundle());
+        } finally {
+            rebuild.unlock();
+        }
+        publishRootCounts();
+    }
+
+    private TrustBundle compose(TrustBundle file) {
+        FederatedRoots f = federation;
+        if (f == null) {
+            rebuildAt = null;
+            return file;
+        }
+        rebuildAt = f.nextRetirement().orElse(null);
+        try {
+            return f.union(file);
+        } catch (TrustBundleException e) {
+            log.warn("federated trust bundle not rebuilt, keeping the previous one: {}", e.getMessage());
+            return effective != null ? effective : file;
+        }
+    }
+
+    private void publishRootCounts() {
+        java.util.Map<String, Integer> counts = new java.util.LinkedHashMap<>();
+        counts.put("file", current.bundle().roots().size());
+        FederatedRoots f = federation;
+        if (f != null) {
+            f.roots().forEach(r -> counts.merge(r.source(), 1, Integer::sum));
+        }
+        List<MultiGauge.Row<?>> rows = new ArrayList<>();
+        counts.forEach((source, n) -> rows.add(MultiGauge.Row.of(Tags.of("source", source), n)));
+        trustRoots.register(rows, true);
     }
 
     /** Starts following file changes on a daemon thread; idempotent. */
@@ -140,8 +220,15 @@ public final class TlsMaterialSource implements AutoCloseable {
             }
             attemptedHash = hash;
             try {
-                TlsMaterial next = TlsMaterial.load(files, allowedTrustDomains, this::currentBundle, Instant.now());
-                current = next;
+                TlsMaterial next = TlsMaterial.load(files, allowedTrustDomains, this::currentBundle, Instant.now(), true);
+                rebuild.lock();
+                try {
+                    current = next;
+                    effective = compose(next.bundle());
+                } finally {
+                    rebuild.unlock();
+                }
+                publishRootCounts();
                 lastFailure = null;
                 publishExpiry(next);
                 reloadOk.increment();
@@ -184,7 +271,18 @@ public final class TlsMaterialSource implements AutoCloseable {
     }
 
     private TrustBundle currentBundle() {
-        return current.bundle();
+        Instant due = rebuildAt;
+        // A federated root's grace ended: rebuild, unless another thread is at it (never wait on an event loop).
+        if (due != null && !Instant.now().isBefore(due) && rebuild.tryLock()) {
+            try {
+                effective = compose(current.bundle());
+            } finally {
+                rebuild.unlock();
+            }
+            publishRootCounts();
+        }
+        TrustBundle e = effective;
+        return e != null ? e : current.bundle();
     }
 
     private void follow() {

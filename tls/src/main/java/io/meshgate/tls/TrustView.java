@@ -8,16 +8,21 @@ import java.util.List;
  */
 public record TrustView(List<Root> roots, Serving serving, String bundleLoadedAt) {
 
-    /** One root of the bundle. */
-    public record Root(String subject, String sha256, String notAfter) {}
+    /** One root of the bundle; {@code source} is {@code file} ({@code tls.trustBundle}) or {@code cluster:<name>}. */
+    public record Root(String subject, String sha256, String notAfter, String source) {}
 
     /** The gateway's own certificate. */
     public record Serving(String spiffeId, String subject, String sha256, String notAfter) {}
 
     public static TrustView of(TlsMaterial material) {
         List<Root> roots = material.bundle().roots().stream()
-                .map(r -> new Root(r.subject(), r.sha256(), r.notAfter().toString()))
+                .map(r -> new Root(r.subject(), r.sha256(), r.notAfter().toString(), "file"))
                 .toList();
+        return of(material, roots, material.bundle().loadedAt());
+    }
+
+    /** The view with {@code roots} (each with its source) as the bundle, built at {@code bundleLoadedAt}. */
+    public static TrustView of(TlsMaterial material, List<Root> roots, java.time.Instant bundleLoadedAt) {
         PeerIdentity self;
         try {
             self = PeerIdentity.of(material.leaf());
@@ -25,6 +30,6 @@ public record TrustView(List<Root> roots, Serving serving, String bundleLoadedAt
             throw new IllegalStateException("material was loaded with a SPIFFE ID", e);
         }
         return new TrustView(roots, new Serving(self.spiffeId().toString(), self.subject(), self.sha256(),
-                material.leaf().getNotAfter().toInstant().toString()), material.bundle().loadedAt().toString());
+                material.leaf().getNotAfter().toInstant().toString()), bundleLoadedAt.toString());
     }
 }

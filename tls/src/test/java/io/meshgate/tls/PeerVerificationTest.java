@@ -109,17 +109,19 @@ class PeerVerificationTest {
     }
 
     @Test
-    void clientWithoutItsIntermediateIsRefusedAsUntrusted() throws Exception {
+    void clientWithoutItsIntermediateIsRefusedAsMissingIntermediate() throws Exception {
         IssuedIdentity id = clusterB.issue(SpiffeId.parse("spiffe://cluster.local/ns/default/sa/sleep"), List.of(),
                 Duration.ofDays(1), NOW);
         LoopbackTls.ServerSide side = federatedServer.handshake(LoopbackTls.client(id.key(), List.of(id.leaf())));
-        assertThat(refusal(side)).isEqualTo(Reason.UNTRUSTED_ROOT);
+        assertThat(refusal(side)).isEqualTo(Reason.MISSING_INTERMEDIATE);
+        assertThat(PeerRefusedException.find(side.failure()).orElseThrow().getMessage()).contains("missing intermediate");
     }
 
     @Test
     void rogueRootIsRefused() throws Exception {
+        TestPki.Issued leaf = rogue.issue("spiffe://cluster.local/ns/default/sa/sleep");
         LoopbackTls.ServerSide side = federatedServer.handshake(
-                LoopbackTls.client(rogue.issue("spiffe://cluster.local/ns/default/sa/sleep")));
+                LoopbackTls.client(leaf.key(), List.of(leaf.leaf(), rogue.cert())));
         assertThat(refusal(side)).isEqualTo(Reason.UNTRUSTED_ROOT);
         assertThat(PeerRefusedException.find(side.failure()).orElseThrow().getMessage()).contains("root of the trust bundle");
     }

@@ -112,8 +112,9 @@ class UpstreamContextTest {
 
     @Test
     void endpointOutsideTheBundleIsRefused() throws Exception {
-        TestPki.Issued rogue = TestPki.root("rogue").issue("spiffe://cluster.local/ns/default/sa/httpbin");
-        Endpoint endpoint = new Endpoint(rogue.key(), rogue.chain());
+        TestPki.Ca rogueCa = TestPki.root("rogue");
+        TestPki.Issued rogue = rogueCa.issue("spiffe://cluster.local/ns/default/sa/httpbin");
+        Endpoint endpoint = new Endpoint(rogue.key(), List.of(rogue.leaf(), rogueCa.cert()));
         try {
             Throwable failure = connect(endpoint).get(5, TimeUnit.SECONDS);
             assertThat(failure).isNotNull();

@@ -57,7 +57,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                 case "/metrics" -> metrics();
                 case "/debug/resolve" -> resolve(uri);
                 case "/debug/routes" -> json(HttpResponseStatus.OK, routes());
-                case "/debug/trust" -> view.trustView()
+                case "/debug/trust" -> ("spiffe".equals(first(uri, "format")) ? view.spiffeBundle() : view.trustView())
                         .map(v -> json(HttpResponseStatus.OK, v))
                         .orElseGet(() -> json(HttpResponseStatus.NOT_FOUND, Map.of("error", "no tls configured")));
                 default -> json(HttpResponseStatus.NOT_FOUND, Map.of("error", "no such endpoint", "path", uri.path()));
@@ -69,6 +69,11 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         if (!keepAlive) {
             f.addListener(ChannelFutureListener.CLOSE);
         }
+    }
+
+    private static String first(QueryStringDecoder uri, String name) {
+        List<String> values = uri.parameters().get(name);
+        return values == null || values.isEmpty() ? null : values.get(0);
     }
 
     private FullHttpResponse metrics() {

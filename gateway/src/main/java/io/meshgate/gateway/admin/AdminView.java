@@ -20,4 +20,7 @@ public interface AdminView {
 
     /** {@code /debug/trust}; empty when no TLS is configured. */
     Optional<Object> trustView();
+
+    /** {@code /debug/trust?format=spiffe}: the trust bundle as a SPIFFE bundle (JWK set); empty without TLS. */
+    Optional<Object> spiffeBundle();
 }

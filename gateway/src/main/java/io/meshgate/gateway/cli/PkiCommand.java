@@ -6,6 +6,7 @@ import io.meshgate.tls.TrustRoot;
 import io.meshgate.tls.pki.ClusterCa;
 import io.meshgate.tls.pki.FederatedBundle;
 import io.meshgate.tls.pki.IssuedIdentity;
+import io.meshgate.tls.pki.KeyType;
 import io.meshgate.tls.pki.PkiException;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -27,7 +28,7 @@ import picocli.CommandLine.Spec;
  * User mistakes print one line on stderr and exit 2; I/O failures exit 1; never a stack trace.
  */
 @Command(name = "pki", mixinStandardHelpOptions = true,
-        description = "Mesh PKI: per-cluster CAs (EC P-256), workload certificates, federated trust bundles.",
+        description = "Mesh PKI: per-cluster CAs (EC P-256 or RSA 2048), workload certificates, federated trust bundles.",
         subcommands = {PkiCommand.InitCluster.class, PkiCommand.Issue.class, PkiCommand.Bundle.class})
 public final class PkiCommand implements Callable<Integer> {
 
@@ -86,10 +87,14 @@ public final class PkiCommand implements Callable<Integer> {
         @Option(names = "--force", description = "Replace CA files already in --out.")
         boolean force;
 
+        @Option(names = "--key-type", defaultValue = "ec-p256",
+                description = "Key type of the root and intermediate: ec-p256 or rsa-2048 (default: ${DEFAULT-VALUE}).")
+        String keyType;
+
         @Override
         public Integer call() {
             return run(spec, stdout -> {
-                ClusterCa ca = ClusterCa.create(name, trustDomain, Instant.now());
+                ClusterCa ca = ClusterCa.create(name, trustDomain, Instant.now(), KeyType.parse(keyType));
                 ca.write(out, force);
                 stdout.println("wrote " + String.join(", ", ClusterCa.FILES) + " to " + out);
                 stdout.println("root " + TrustRoot.of(ca.rootCert()).sha256() + " (" + name + ", trust domain "
@@ -120,6 +125,10 @@ public final class PkiCommand implements Callable<Integer> {
         @Option(names = "--out", required = true, description = "Directory for cert.pem, key.pem, cert-chain.pem.")
         Path out;
 
+        @Option(names = "--key-type", defaultValue = "ec-p256",
+                description = "Key type of the workload key: ec-p256 or rsa-2048 (default: ${DEFAULT-VALUE}).")
+        String keyType;
+
         @Override
         public Integer call() {
             return run(spec, stdout -> {
@@ -127,7 +136,8 @@ public final class PkiCommand implements Callable<Integer> {
                 if (days <= 0) {
                     throw new PkiException("--days must be positive, got " + days);
                 }
-                IssuedIdentity issued = ClusterCa.load(ca).issue(id, dns, Duration.ofDays(days), Instant.now());
+                IssuedIdentity issued = ClusterCa.load(ca).issue(id, dns, Duration.ofDays(days), Instant.now(),
+                        KeyType.parse(keyType));
                 issued.write(out);
                 stdout.println("wrote " + IssuedIdentity.CERT + ", " + IssuedIdentity.KEY + ", " + IssuedIdentity.CERT_CHAIN
                         + " to " + out + " for " + id + " (expires " + issued.leaf().getNotAfter().toInstant() + ")");
@@ -148,11 +158,35 @@ public final class PkiCommand implements Callable<Integer> {
         @Parameters(arity = "1..*", paramLabel = "ROOT.pem", description = "Root certificate files (root-cert.pem of each cluster).")
         List<Path> roots;
 
+        @Option(names = "--format", defaultValue = "pem",
+                description = "pem (concatenated roots) or spiffe (SPIFFE bundle: JWK set, use x509-svid) (default: ${DEFAULT-VALUE}).")
+        String format;
+
+        @Option(names = "--trust-domain", description = "With --format spiffe: the trust domain the bundle is published for (checked, printed).")
+        String trustDomain;
+
         @Override
         public Integer call() {
             return run(spec, stdout -> {
-                TrustBundle bundle = FederatedBundle.write(roots, out, Instant.now());
-                stdout.println("wrote " + bundle.roots().size() + " root(s) to " + out);
+                if (!format.equals("pem") && !format.equals("spiffe")) {
+                    throw new PkiException("--format '" + format + "': expected pem or spiffe");
+                }
+                if (trustDomain != null && SpiffeId.trustDomainProblem(trustDomain) != null) {
+                    throw new PkiException("--trust-domain '" + trustDomain + "': " + SpiffeId.trustDomainProblem(trustDomain));
+                }
+                Instant now = Instant.now();
+                TrustBundle bundle;
+                if (format.equals("pem")) {
+                    bundle = FederatedBundle.write(roots, out, now);
+                } else {
+                    bundle = FederatedBundle.merge(roots, out, now);
+                    String json = new com.fasterxml.jackson.databind.ObjectMapper()
+                            .writerWithDefaultPrettyPrinter().writeValueAsString(io.meshgate.tls.SpiffeBundle.of(bundle.certificates(),
+                                    now.getEpochSecond(), io.meshgate.tls.SpiffeBundle.DEFAULT_REFRESH_HINT_SECONDS));
+                    io.meshgate.tls.Pem.writeAtomically(out, json + "\n", false);
+                }
+                stdout.println("wrote " + bundle.roots().size() + " root(s) to " + out + (format.equals("spiffe")
+                        ? " as a SPIFFE bundle" + (trustDomain == null ? "" : " for trust domain " + trustDomain) : ""));
                 for (TrustRoot root : bundle.roots()) {
                     stdout.println("  " + root.sha256() + "  " + root.subject() + "  expires " + root.notAfter());
                 }

@@ -47,6 +47,9 @@ public final class RouteSelector extends ChannelInboundHandlerAdapter {
                 connection.gateways(via.gateways());
                 ctx.pipeline().remove(this);
             } else {
+                String code = r instanceof Resolution.Refused refused ? refused.error().code() : "no-route";
+                connection.listener().metrics().routeRefusals().refused(connection.listener().name(), ctx.channel().remoteAddress(),
+                        sni.serverName(), null, Outcome.NO_ROUTE.label(), code);
                 connection.refuse(Outcome.NO_ROUTE);
             }
             return;

@@ -27,6 +27,7 @@ public final class ListenerMetrics {
     private final MeterRegistry registry;
     private final String listener;
     private final java.util.concurrent.ConcurrentHashMap<String, Counter> byCluster = new java.util.concurrent.ConcurrentHashMap<>();
+    private final RefusalLog routeRefusals = new RefusalLog(RefusalLog.DEFAULT_PER_SECOND);
 
     public ListenerMetrics(MeterRegistry registry, String listener) {
         this.registry = registry;
@@ -61,6 +62,11 @@ public final class ListenerMetrics {
 
     public void outcome(Outcome outcome) {
         outcomes.get(outcome).increment();
+    }
+
+    /** The rate-limited INFO log of connections refused for their SNI ({@code no_route}). */
+    public RefusalLog routeRefusals() {
+        return routeRefusals;
     }
 
     public AtomicInteger active() {

@@ -36,6 +36,7 @@ final class DownstreamTls extends ChannelInboundHandlerAdapter {
         connection.outcomeIfClosed(Outcome.TLS_ERROR);
         handshake.terminatingWith(material, ssl);
         ctx.pipeline().replace(this, MeshgateHandlerNames.TLS, ssl);
+        ctx.pipeline().addBefore(MeshgateHandlerNames.TLS, AccessDeniedAlert.NAME, new AccessDeniedAlert());
         ctx.fireChannelRead(msg); // a replaced context forwards to its replacement
     }
 }

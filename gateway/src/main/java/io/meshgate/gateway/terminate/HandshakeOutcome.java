@@ -57,7 +57,7 @@ final class HandshakeOutcome extends ChannelInboundHandlerAdapter {
             if (done.isSuccess()) {
                 verified(ctx);
             } else {
-                refuse(done.cause());
+                refuse(ctx, done.cause());
             }
             return;
         }
@@ -69,11 +69,14 @@ final class HandshakeOutcome extends ChannelInboundHandlerAdapter {
         try {
             peer = PeerIdentity.of(ssl.engine().getSession());
         } catch (Exception e) { // the trust manager verified the leaf already; this is a safety net
-            refuse(e);
+            refuse(ctx, e);
             return;
         }
         termination.handshakes().ok();
         connection.peerIdentity(peer.spiffeId().toString());
+        if (ctx.pipeline().get(AccessDeniedAlert.NAME) != null) {
+            ctx.pipeline().remove(AccessDeniedAlert.NAME);
+        }
         if (log.isDebugEnabled()) {
             log.debug("{} {} verified {} (sni {})", connection.listener().name(), ctx.channel().remoteAddress(),
                     peer.spiffeId(), connection.serverName());
@@ -95,10 +98,15 @@ final class HandshakeOutcome extends ChannelInboundHandlerAdapter {
         p.remove(this);
     }
 
-    private void refuse(Throwable cause) {
+    private void refuse(ChannelHandlerContext ctx, Throwable cause) {
         Optional<PeerRefusedException.Reason> reason = PeerRefusedException.reasonOf(cause);
         if (reason.isPresent()) {
             termination.handshakes().denied();
+            termination.handshakes().refused(reason.get());
+            Optional<PeerRefusedException> refusal = PeerRefusedException.find(cause);
+            termination.handshakes().refusalLog().refused(connection.listener().name(), connection.downstream().remoteAddress(),
+                    connection.serverName(), refusal.map(PeerRefusedException::peerSubject).orElse(null), reason.get().label(),
+                    refusal.map(Throwable::getMessage).orElse(null));
         } else {
             termination.handshakes().error();
         }

@@ -3,6 +3,7 @@ package io.meshgate.gateway.terminate;
 import io.meshgate.gateway.listener.Connection;
 import io.meshgate.gateway.outcome.Outcome;
 import io.meshgate.gateway.relay.Reading;
+import io.meshgate.routing.OutboundSni;
 import io.meshgate.routing.Resolution;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -305,13 +306,23 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Poo
             return;
         }
         log.debug("{} {} answered {}: {}", connection.listener().name(), down.remoteAddress(), status.code(), why);
-        ByteBuf body = Unpooled.copiedBuffer(why + "\n", StandardCharsets.UTF_8);
+        // The caller is in another cluster: the body names the service, never an exception or an internal address.
+        ByteBuf body = Unpooled.copiedBuffer(publicReason(status) + "\n", StandardCharsets.UTF_8);
         FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
         response.headers()
                 .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.TEXT_PLAIN)
                 .setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes())
                 .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         down.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    /** What a remote caller may read: the status and the service it asked for (host:port from the SNI). */
+    private String publicReason(HttpResponseStatus status) {
+        String service = OutboundSni.parse(connection.serverName())
+                .map(o -> o.host() + ":" + o.port()).orElse(String.valueOf(connection.serverName()));
+        return status.code() == HttpResponseStatus.SERVICE_UNAVAILABLE.code()
+                ? "meshgate: service " + service + " is unavailable (no healthy endpoint or connection limit reached)"
+                : "meshgate: service " + service + " could not be reached";
     }
 
     private void releaseQueued() {

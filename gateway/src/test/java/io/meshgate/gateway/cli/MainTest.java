@@ -94,6 +94,18 @@ class MainTest {
     }
 
     @Test
+    void servingChainWithOnlyTheLeafExitsTwoNamingTheFile() throws Exception {
+        io.meshgate.gateway.testing.MeshPki pki = new io.meshgate.gateway.testing.MeshPki();
+        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
+        Files.writeString(dir.resolve("gateway-chain.pem"), io.meshgate.tls.Pem.encode(pki.gateway.leaf()));
+        Path f = dir.resolve("leaf-only.yaml");
+        Files.writeString(f, io.meshgate.gateway.testing.MeshPki.terminateConfig(dir, "tcp", "mtls", "127.0.0.1:1", ""));
+        CliRun.Result r = run("run", "--config", f.toString());
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains("gateway-chain.pem", "missing_intermediate").doesNotContain("\tat ");
+    }
+
+    @Test
     void missingConfigFileExitsTwo() {
         CliRun.Result r = run("run", "--config", dir.resolve("nope.yaml").toString());
         assertThat(r.code()).isEqualTo(2);

@@ -127,6 +127,25 @@ class PkiCommandTest {
     }
 
     @Test
+    void bundleInSpiffeFormatIsAJwkSetOfEveryRoot() throws Exception {
+        ok("init-cluster", "--name", "cluster-a", "--trust-domain", "cluster.local", "--out", dir.resolve("a").toString());
+        ok("init-cluster", "--name", "cluster-r", "--trust-domain", "cluster.local", "--out", dir.resolve("r").toString(),
+                "--key-type", "rsa-2048");
+        Run run = ok("bundle", "--format", "spiffe", "--trust-domain", "cluster.local", "--out", dir.resolve("bundle.json").toString(),
+                dir.resolve("a/root-cert.pem").toString(), dir.resolve("r/root-cert.pem").toString());
+        assertThat(run.out()).contains("2 root(s)", "SPIFFE bundle for trust domain cluster.local");
+        var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(dir.resolve("bundle.json").toFile());
+        assertThat(json.get("keys")).hasSize(2);
+        assertThat(json.get("keys").get(0).get("kty").asText()).isEqualTo("EC");
+        assertThat(json.get("keys").get(1).get("kty").asText()).isEqualTo("RSA");
+        assertThat(json.get("keys").get(1).get("use").asText()).isEqualTo("x509-svid");
+        assertThat(json.get("spiffe_sequence").asLong()).isPositive();
+        assertThat(json.get("spiffe_refresh_hint").asLong()).isEqualTo(300);
+        assertThat(pki("bundle", "--format", "jks", "--out", dir.resolve("x").toString(), dir.resolve("a/root-cert.pem").toString())
+                .code()).isEqualTo(2);
+    }
+
+    @Test
     void userMistakesExitTwoWithOneLineAndNoStackTrace() {
         assertUserMistake(pki("init-cluster", "--trust-domain", "cluster.local", "--out", p("a")), "--name");
         assertUserMistake(pki("init-cluster", "--name", "a", "--trust-domain", "Cluster.Local", "--out", p("a")), "lowercase");

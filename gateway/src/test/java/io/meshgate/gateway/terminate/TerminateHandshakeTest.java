@@ -165,7 +165,15 @@ class TerminateHandshakeTest {
 
     /** Callers the listener must refuse during the handshake. */
     enum Refused {
-        ROGUE_ROOT, EXPIRED_LEAF, NO_CLIENT_CERTIFICATE, FOREIGN_TRUST_DOMAIN;
+        ROGUE_ROOT("untrusted_root"), EXPIRED_LEAF("expired"), NO_CLIENT_CERTIFICATE("no_client_certificate"),
+        FOREIGN_TRUST_DOMAIN("trust_domain_not_allowed");
+
+        /** {@code meshgate_peer_refusals_total{reason}} and the refusal log's reason. */
+        final String reason;
+
+        Refused(String reason) {
+            this.reason = reason;
+        }
 
         IssuedIdentity identity() {
             return switch (this) {
@@ -182,6 +190,10 @@ class TerminateHandshakeTest {
     @EnumSource(Refused.class)
     void shouldDenyCallersTheBundleOrAllowedTrustDomainsDoNotCover(Refused who) throws Exception {
         pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB, foreign);
+        ch.qos.logback.classic.Logger refusals = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("io.meshgate.gateway.refusals");
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines = new ch.qos.logback.core.read.ListAppender<>();
+        lines.start();
+        refusals.addAppender(lines);
         try (MeshBackend backend = mtlsEcho();
              RunningGateway gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "tcp", "mtls", backend.endpoint(), ""));
              MtlsClient client = caller(who.identity());
@@ -194,6 +206,31 @@ class TerminateHandshakeTest {
             assertThat(gw.handshakes(LISTENER, "denied")).isEqualTo(1);
             assertThat(gw.outcomes(LISTENER, "tls_error")).isZero();
             assertThat(backend.accepted()).isZero();
+            assertThat(gw.counter("meshgate.peer.refusals", "listener", LISTENER, "reason", who.reason)).isEqualTo(1);
+            await().atMost(Duration.ofSeconds(5)).until(() -> !lines.list.isEmpty());
+            String line = lines.list.get(0).getFormattedMessage();
+            assertThat(lines.list.get(0).getLevel()).isEqualTo(ch.qos.logback.classic.Level.INFO);
+            assertThat(line).contains("listener=" + LISTENER, "peer=/127.0.0.1:", "sni=\"" + TlsPeers.SNI + "\"",
+                    "reason=" + who.reason);
+            if (who != Refused.NO_CLIENT_CERTIFICATE) {
+                assertThat(line).contains("subject=\"" + who.identity().leaf().getSubjectX500Principal().getName() + "\"");
+            }
+        } finally {
+            refusals.detachAppender(lines);
+        }
+    }
+
+    @Test
+    void shouldShowEveryRootWithItsSourceAndAsASpiffeBundle() throws Exception {
+        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
+        try (MeshBackend backend = mtlsEcho();
+             RunningGateway gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "tcp", "mtls", backend.endpoint(), ""))) {
+            var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+            var trust = mapper.readTree(gw.admin("/debug/trust").body());
+            assertThat(trust.get("roots")).hasSize(2).allSatisfy(r -> assertThat(r.get("source").asText()).isEqualTo("file"));
+            var spiffe = mapper.readTree(gw.admin("/debug/trust?format=spiffe").body());
+            assertThat(spiffe.get("keys")).hasSize(2).allSatisfy(k -> assertThat(k.get("use").asText()).isEqualTo("x509-svid"));
+            assertThat(gw.admin("/metrics").body()).contains("meshgate_trust_roots{source=\"file\"} 2.0");
         }
     }
 

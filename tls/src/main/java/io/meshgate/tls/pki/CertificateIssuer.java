@@ -3,12 +3,10 @@ package io.meshgate.tls.pki;
 import java.math.BigInteger;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
-import java.security.KeyPairGenerator;
 import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
-import java.security.spec.ECGenParameterSpec;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Date;
@@ -30,8 +28,8 @@ import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 /**
- * Signs the three kinds of mesh certificates with Bouncy Castle (EC P-256, SHA-256 ECDSA, SKI and
- * AKI): a self-signed root, an intermediate (pathlen 0) that signs workloads, and workload leaves
+ * Signs the three kinds of mesh certificates with Bouncy Castle (EC P-256 or RSA keys, SHA-256
+ * signatures by the signer's key type, SKI and AKI): a self-signed root, an intermediate (pathlen 0) that signs workloads, and workload leaves
  * with SPIFFE URI and DNS SANs usable for both serverAuth and clientAuth, as Istio issues them.
  */
 public final class CertificateIssuer {
@@ -42,13 +40,7 @@ public final class CertificateIssuer {
 
     /** A fresh EC P-256 key pair. */
     public static KeyPair newKeyPair() {
-        try {
-            KeyPairGenerator generator = KeyPairGenerator.getInstance("EC");
-            generator.initialize(new ECGenParameterSpec("secp256r1"), RANDOM);
-            return generator.generateKeyPair();
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("EC P-256 is mandatory in every JDK", e);
-        }
+        return KeyType.EC_P256.generate();
     }
 
     /** A self-signed root CA; {@code uris} may carry the trust domain's SPIFFE ID. */
@@ -98,7 +90,10 @@ public final class CertificateIssuer {
                 }
                 case LEAF -> {
                     b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
-                    b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature));
+                    // RSA leaves also allow keyEncipherment, as Istio and OpenSSL issue them (TLS 1.2 RSA key transport).
+                    int usage = "RSA".equals(key.getAlgorithm())
+                            ? KeyUsage.digitalSignature | KeyUsage.keyEncipherment : KeyUsage.digitalSignature;
+                    b.addExtension(Extension.keyUsage, true, new KeyUsage(usage));
                     b.addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(
                             new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}));
                 }
@@ -111,7 +106,7 @@ public final class CertificateIssuer {
                 b.addExtension(Extension.subjectAlternativeName, subject.getRDNs().length == 0,
                         new GeneralNames(sans.toArray(new GeneralName[0])));
             }
-            return new JcaX509CertificateConverter().getCertificate(b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(signer)));
+            return new JcaX509CertificateConverter().getCertificate(b.build(new JcaContentSignerBuilder(KeyType.signatureAlgorithm(signer)).build(signer)));
         } catch (CertIOException | OperatorCreationException | GeneralSecurityException e) {
             throw new IllegalStateException("cannot sign a " + kind.name().toLowerCase() + " certificate for " + subject, e);
         }

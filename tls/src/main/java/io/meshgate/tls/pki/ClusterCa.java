@@ -38,8 +38,13 @@ public record ClusterCa(X509Certificate rootCert, PrivateKey rootKey, X509Certif
     public static final String CERT_CHAIN = "cert-chain.pem";
     public static final List<String> FILES = List.of(ROOT_CERT, ROOT_KEY, CA_CERT, CA_KEY, CERT_CHAIN);
 
-    /** A new root and intermediate for cluster {@code name} in {@code trustDomain}. */
+    /** A new EC P-256 root and intermediate for cluster {@code name} in {@code trustDomain}. */
     public static ClusterCa create(String name, String trustDomain, Instant now) throws PkiException {
+        return create(name, trustDomain, now, KeyType.EC_P256);
+    }
+
+    /** A new root and intermediate for cluster {@code name} in {@code trustDomain}, both with {@code keyType} keys. */
+    public static ClusterCa create(String name, String trustDomain, Instant now, KeyType keyType) throws PkiException {
         if (name == null || name.isBlank()) {
             throw new PkiException("--name must not be empty");
         }
@@ -49,10 +54,10 @@ public record ClusterCa(X509Certificate rootCert, PrivateKey rootKey, X509Certif
         }
         List<String> uris = List.of(SpiffeId.ofTrustDomain(trustDomain).toString());
         Instant notBefore = now.minus(BACKDATE);
-        KeyPair root = CertificateIssuer.newKeyPair();
+        KeyPair root = keyType.generate();
         X509Certificate rootCert = CertificateIssuer.root(subject(name, name + " root CA"), root, notBefore,
                 now.plus(ROOT_VALIDITY), uris);
-        KeyPair ca = CertificateIssuer.newKeyPair();
+        KeyPair ca = keyType.generate();
         X509Certificate caCert = CertificateIssuer.intermediate(subject(name, name + " intermediate CA"), ca.getPublic(),
                 rootCert, root.getPrivate(), notBefore, now.plus(INTERMEDIATE_VALIDITY), uris);
         return new ClusterCa(rootCert, root.getPrivate(), caCert, ca.getPrivate());
@@ -131,6 +136,12 @@ public record ClusterCa(X509Certificate rootCert, PrivateKey rootKey, X509Certif
      * the intermediate; it must end before the intermediate does.
      */
     public IssuedIdentity issue(SpiffeId spiffeId, List<String> dnsNames, Duration validity, Instant now) throws PkiException {
+        return issue(spiffeId, dnsNames, validity, now, KeyType.EC_P256);
+    }
+
+    /** As {@link #issue(SpiffeId, List, Duration, Instant)} with a {@code keyType} key for the workload. */
+    public IssuedIdentity issue(SpiffeId spiffeId, List<String> dnsNames, Duration validity, Instant now, KeyType keyType)
+            throws PkiException {
         if (spiffeId.path().isEmpty()) {
             throw new PkiException("--spiffe " + spiffeId + ": a workload ID needs a path, e.g. spiffe://"
                     + spiffeId.trustDomain() + "/ns/default/sa/default");
@@ -152,7 +163,7 @@ public record ClusterCa(X509Certificate rootCert, PrivateKey rootKey, X509Certif
             throw new PkiException("--days " + validity.toDays() + " outlives the intermediate CA, which expires "
                     + caCert.getNotAfter().toInstant());
         }
-        KeyPair keys = CertificateIssuer.newKeyPair();
+        KeyPair keys = keyType.generate();
         X509Certificate leaf = CertificateIssuer.leaf(subject(name(), null), keys.getPublic(), caCert, caKey,
                 now.minus(BACKDATE), notAfter, List.of(spiffeId.toString()), dnsNames);
         return new IssuedIdentity(keys.getPrivate(), List.of(leaf, caCert));
