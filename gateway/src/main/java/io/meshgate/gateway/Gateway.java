@@ -2,6 +2,8 @@ package io.meshgate.gateway;
 
 import io.meshgate.gateway.admin.AdminServer;
 import io.meshgate.gateway.config.MeshgateConfig;
+import io.meshgate.gateway.h2.Http2Limits;
+import io.meshgate.gateway.h2.Http2Termination;
 import io.meshgate.gateway.listener.Listener;
 import io.meshgate.gateway.listener.ListenerContext;
 import io.meshgate.gateway.metrics.GatewayMetrics;
@@ -88,7 +90,7 @@ public final class Gateway implements AutoCloseable {
         List<StaticRoutes.StaticService> services = config.discovery().staticServices().stream()
                 .map(s -> new StaticRoutes.StaticService(s.host(), s.port(),
                         s.endpoints().stream().map(Endpoint::parse).toList(),
-                        s.protocol().equals("http") ? AppProtocol.HTTP : AppProtocol.TCP))
+                        AppProtocol.valueOf(s.protocol().toUpperCase(java.util.Locale.ROOT))))
                 .toList();
         sources.add(new StaticRoutes(services));
         for (int i = 0; i < config.discovery().clusters().size(); i++) {
@@ -145,7 +147,9 @@ public final class Gateway implements AutoCloseable {
                     config.loadBalancing().connectAttempts(), config.timeouts().connectDuration());
             Termination termination = l.mode() == MeshgateConfig.ListenerMode.TERMINATE
                     ? new Termination(tls.orElseThrow(), config.tls().upstream(), config.timeouts().tlsHandshakeDuration(),
-                            config.limits().upstreamPoolSize(), new HandshakeMetrics(metrics.registry(), l.name()))
+                            config.limits().upstreamPoolSize(), new HandshakeMetrics(metrics.registry(), l.name()),
+                            new Http2Termination(Http2Limits.of(config.http2(), config.timeouts().drainDuration()),
+                                    metrics.registry(), l.name()))
                     : null;
             ListenerContext ctx = new ListenerContext(l.name(), l.mode(), listenerMetrics,
                     router, picker, transport, relay, l.maxConnections(), config.limits().clientHelloMaxBytes(),
@@ -270,6 +274,7 @@ public final class Gateway implements AutoCloseable {
         draining = true;
         Duration timeout = config.timeouts().drainDuration();
         listeners.forEach(Listener::stopAccepting);
+        listeners.forEach(Listener::announceDrain); // h2: GOAWAY now, so clients move on while streams finish
         long deadline = System.nanoTime() + timeout.toNanos();
         int open;
         while ((open = openConnections()) > 0 && System.nanoTime() < deadline) {

@@ -24,7 +24,8 @@ public record MeshgateConfig(
         Timeouts timeouts,
         Limits limits,
         LoadBalancing loadBalancing,
-        Runtime runtime) {
+        Runtime runtime,
+        Http2 http2) {
 
     public MeshgateConfig {
         clusterDomain = clusterDomain == null ? "cluster.local" : clusterDomain;
@@ -35,12 +36,13 @@ public record MeshgateConfig(
         limits = limits == null ? new Limits(null, null) : limits;
         loadBalancing = loadBalancing == null ? new LoadBalancing(null, null) : loadBalancing;
         runtime = runtime == null ? new Runtime(null, null, null, null, null, null) : runtime;
+        http2 = http2 == null ? new Http2(null, null, null, null, null, null, null, null, null, null, null, null, null) : http2;
     }
 
     /** This config with {@code runtime.warmup: 0s}. */
     public MeshgateConfig withoutWarmup() {
         return new MeshgateConfig(clusterDomain, listeners, admin, tls, discovery, timeouts, limits, loadBalancing,
-                runtime.withoutWarmup());
+                runtime.withoutWarmup(), http2);
     }
 
     /** How a listener treats the TLS stream. */
@@ -154,6 +156,9 @@ public record MeshgateConfig(
         }
     }
 
+    /** What a static entry's {@code protocol:} may say. */
+    public static final List<String> STATIC_PROTOCOLS = List.of("tcp", "http", "http2", "grpc");
+
     public record StaticService(String host, Integer port, List<String> endpoints, String protocol) {
         public StaticService {
             endpoints = endpoints == null ? List.of() : List.copyOf(endpoints);
@@ -260,6 +265,73 @@ public record MeshgateConfig(
 
         public int effectiveWorkers() {
             return workers > 0 ? workers : java.lang.Runtime.getRuntime().availableProcessors();
+        }
+    }
+
+    /**
+     * HTTP/2 on terminate listeners (downstream SETTINGS, the h2 upstream pool, drain, abuse limits).
+     * Defaults follow Envoy's edge guidance; {@link #validateHttp2()} checks every key.
+     */
+    public record Http2(Integer maxConcurrentStreams, Integer initialStreamWindow, Integer initialConnectionWindow,
+                        Integer maxHeaderListSize, String maxConnectionAge, String drainNotice,
+                        Integer upstreamMaxConcurrentStreams, Integer prematureResetMinStreams,
+                        String prematureResetMinLifetime, Integer maxResetFramesPerWindow, String resetFramesWindow,
+                        Integer maxQueuedControlFrames, Integer maxConsecutiveEmptyDataFrames) {
+        public Http2 {
+            maxConcurrentStreams = maxConcurrentStreams == null ? 100 : maxConcurrentStreams;
+            initialStreamWindow = initialStreamWindow == null ? 64 * 1024 : initialStreamWindow;
+            initialConnectionWindow = initialConnectionWindow == null ? 1024 * 1024 : initialConnectionWindow;
+            maxHeaderListSize = maxHeaderListSize == null ? 16 * 1024 : maxHeaderListSize;
+            upstreamMaxConcurrentStreams = upstreamMaxConcurrentStreams == null ? 100 : upstreamMaxConcurrentStreams;
+            prematureResetMinStreams = prematureResetMinStreams == null ? 500 : prematureResetMinStreams;
+            maxResetFramesPerWindow = maxResetFramesPerWindow == null ? 1000 : maxResetFramesPerWindow;
+            maxQueuedControlFrames = maxQueuedControlFrames == null ? 10_000 : maxQueuedControlFrames;
+            maxConsecutiveEmptyDataFrames = maxConsecutiveEmptyDataFrames == null ? 2 : maxConsecutiveEmptyDataFrames;
+        }
+
+        /** 0 = never: connections live until the client or a drain ends them. */
+        public Duration maxConnectionAgeDuration() {
+            return Durations.parse(maxConnectionAge == null ? "0s" : maxConnectionAge);
+        }
+
+        /** Between the drain notice (GOAWAY with the highest stream id) and the final GOAWAY. */
+        public Duration drainNoticeDuration() {
+            return Durations.parse(drainNotice == null ? "1s" : drainNotice);
+        }
+
+        /** A stream reset by the client sooner than this after it opened counts as premature (Envoy: 1s). */
+        public Duration prematureResetMinLifetimeDuration() {
+            return Durations.parse(prematureResetMinLifetime == null ? "1s" : prematureResetMinLifetime);
+        }
+
+        public Duration resetFramesWindowDuration() {
+            return Durations.parse(resetFramesWindow == null ? "30s" : resetFramesWindow);
+        }
+    }
+
+    /** The {@code http2:} block's checks (RFC 9113 ranges; windows at least the RFC's 65535 for the connection). */
+    void validateHttp2() {
+        range("http2.maxConcurrentStreams", http2.maxConcurrentStreams(), 1, 10_000);
+        range("http2.upstreamMaxConcurrentStreams", http2.upstreamMaxConcurrentStreams(), 1, 10_000);
+        range("http2.initialStreamWindow", http2.initialStreamWindow(), 1024, Integer.MAX_VALUE);
+        range("http2.initialConnectionWindow", http2.initialConnectionWindow(), 65_535, Integer.MAX_VALUE);
+        range("http2.maxHeaderListSize", http2.maxHeaderListSize(), 1024, 1024 * 1024);
+        range("http2.prematureResetMinStreams", http2.prematureResetMinStreams(), 1, Integer.MAX_VALUE);
+        range("http2.maxResetFramesPerWindow", http2.maxResetFramesPerWindow(), 1, Integer.MAX_VALUE);
+        range("http2.maxQueuedControlFrames", http2.maxQueuedControlFrames(), 1, Integer.MAX_VALUE);
+        range("http2.maxConsecutiveEmptyDataFrames", http2.maxConsecutiveEmptyDataFrames(), 1, Integer.MAX_VALUE);
+        duration("http2.maxConnectionAge", http2::maxConnectionAgeDuration);
+        duration("http2.drainNotice", http2::drainNoticeDuration);
+        duration("http2.prematureResetMinLifetime", http2::prematureResetMinLifetimeDuration);
+        duration("http2.resetFramesWindow", http2::resetFramesWindowDuration);
+        if (http2.resetFramesWindowDuration().toSeconds() < 1) {
+            throw new ConfigException("http2.resetFramesWindow: must be at least 1s");
+        }
+    }
+
+    private static void range(String key, int value, int min, int max) {
+        if (value < min || value > max) {
+            throw new ConfigException(key + ": must be between " + min + " and " + max);
         }
     }
 
@@ -382,8 +454,8 @@ public record MeshgateConfig(
                     throw new ConfigException(key + ".endpoints[" + j + "]: " + e.getMessage());
                 }
             }
-            if (!s.protocol().equals("tcp") && !s.protocol().equals("http")) {
-                throw new ConfigException(key + ".protocol: '" + s.protocol() + "' is not tcp or http");
+            if (!STATIC_PROTOCOLS.contains(s.protocol())) {
+                throw new ConfigException(key + ".protocol: '" + s.protocol() + "' is not tcp, http, http2 or grpc");
             }
         }
         duration("timeouts.clientHello", timeouts::clientHelloDuration);
@@ -402,6 +474,7 @@ public record MeshgateConfig(
         if (limits.upstreamPoolSize() < 0) {
             throw new ConfigException("limits.upstreamPoolSize: must not be negative");
         }
+        validateHttp2();
         if (loadBalancing.connectAttempts() < 1) {
             throw new ConfigException("loadBalancing.connectAttempts: must be at least 1");
         }

@@ -1,13 +1,15 @@
 package io.meshgate.gateway.terminate;
 
 import io.meshgate.gateway.config.MeshgateConfig.UpstreamTls;
+import io.meshgate.gateway.h2.Http2Termination;
 import io.meshgate.tls.TlsMaterialSource;
 import java.time.Duration;
 
 /**
  * What a terminate listener adds to its {@code ListenerContext}: the hot-reloaded TLS material,
  * how endpoints are reached ({@code tls.upstream}), the handshake timeout, the handshake meters
- * and the listener's pool of HTTP upstream connections.
+ * the listener's pool of HTTP upstream connections and
+ * its HTTP/2 part.
  */
 public final class Termination {
 
@@ -16,14 +18,21 @@ public final class Termination {
     private final Duration handshakeTimeout;
     private final HandshakeMetrics handshakes;
     private final HttpUpstreamPool pool;
+    private final Http2Termination http2;
 
     public Termination(TlsMaterialSource tls, UpstreamTls upstream, Duration handshakeTimeout, int upstreamPoolSize,
-                       HandshakeMetrics handshakes) {
+                       HandshakeMetrics handshakes, Http2Termination http2) {
         this.tls = tls;
         this.upstream = upstream;
         this.handshakeTimeout = handshakeTimeout;
         this.handshakes = handshakes;
         this.pool = new HttpUpstreamPool(upstreamPoolSize);
+        this.http2 = http2;
+    }
+
+    /** HTTP/2: limits, meters and the h2 upstream pool. */
+    public Http2Termination http2() {
+        return http2;
     }
 
     public TlsMaterialSource tls() {
