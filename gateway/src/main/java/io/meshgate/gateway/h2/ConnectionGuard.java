@@ -3,9 +3,11 @@ package io.meshgate.gateway.h2;
 import io.meshgate.gateway.h2.Http2Metrics.ResetCause;
 import io.meshgate.gateway.listener.Connection;
 import io.meshgate.gateway.listener.Listener;
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2ConnectionAdapter;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameCodec;
@@ -16,6 +18,7 @@ import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.util.collection.IntObjectHashMap;
 import io.netty.util.concurrent.ScheduledFuture;
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
@@ -53,6 +56,20 @@ final class ConnectionGuard extends ChannelInboundHandlerAdapter {
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
+        // Every GOAWAY this connection sends, whoever sends it (drain, the guard, or Netty's own limits,
+        // whose outbound connection errors reach no handler).
+        codec.connection().addListener(new Http2ConnectionAdapter() {
+            @Override
+            public void onGoAwaySent(int lastStreamId, long errorCode, ByteBuf debugData) {
+                h2.metrics().goAwaySent();
+                if (errorCode != Http2Error.NO_ERROR.code() && !abusive) {
+                    abusive = true;
+                    h2.metrics().reset(ResetCause.PROTOCOL);
+                    h2.abuse().closed(ctx.channel().remoteAddress(), connection.serverName(),
+                            Http2Error.valueOf(errorCode) + ": " + debugData.toString(StandardCharsets.UTF_8));
+                }
+            }
+        });
         long age = h2.limits().maxConnectionAge().toNanos();
         if (age > 0) {
             // +-10% so connections opened together (a deploy, a reconnect storm) do not all drain together.
@@ -101,12 +118,13 @@ final class ConnectionGuard extends ChannelInboundHandlerAdapter {
         }
         draining = true;
         ctx.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR).setExtraStreamIds(Integer.MAX_VALUE));
-        h2.metrics().goAwaySent();
         long notice = Math.min(h2.limits().drainNotice().toNanos(), h2.limits().drainTimeout().toNanos());
         ctx.executor().schedule(() -> {
             if (ctx.channel().isActive()) {
-                h2.metrics().goAwaySent();
-                ctx.channel().close(); // GOAWAY(last stream id); open streams get timeouts.drain, then the connection closes
+                // The final GOAWAY names the last stream taken; closing then waits up to timeouts.drain
+                // for open streams (Netty's graceful shutdown) before the connection closes.
+                ctx.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
+                ctx.channel().close();
             }
         }, notice, TimeUnit.NANOSECONDS);
     }
@@ -117,7 +135,6 @@ final class ConnectionGuard extends ChannelInboundHandlerAdapter {
         }
         abusive = true;
         h2.metrics().reset(cause);
-        h2.metrics().goAwaySent();
         h2.abuse().closed(ctx.channel().remoteAddress(), connection.serverName(), why);
         codec.gracefulShutdownTimeoutMillis(0); // no grace for an abusive client: close once GOAWAY is out
         ctx.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.ENHANCE_YOUR_CALM));
@@ -126,17 +143,8 @@ final class ConnectionGuard extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        Http2Exception h2e = cause instanceof Http2Exception e ? e : null;
-        if (h2e != null && !(cause instanceof Http2Exception.StreamException)) {
-            // Netty already sent GOAWAY and is closing: count and tell the operator why.
-            if (!abusive) {
-                abusive = true;
-                h2.metrics().reset(ResetCause.PROTOCOL);
-                h2.metrics().goAwaySent();
-                h2.abuse().closed(ctx.channel().remoteAddress(), connection.serverName(),
-                        h2e.error() + ": " + h2e.getMessage());
-            }
-            return;
+        if (cause instanceof Http2Exception && !(cause instanceof Http2Exception.StreamException)) {
+            return; // a connection error: Netty sent GOAWAY (counted above) and closes the connection
         }
         ctx.fireExceptionCaught(cause);
     }

@@ -132,7 +132,10 @@ final class StreamProxy extends ChannelInboundHandlerAdapter {
                 new UpstreamStream(this));
         opening = f;
         f.addListener((Future<Http2StreamChannel> opened) -> {
-            if (opening != opened) {
+            if (opening != opened) { // abandoned (reset, deadline, caller gone) while it was opening
+                if (opened.isSuccess()) {
+                    opened.getNow().close();
+                }
                 return;
             }
             opening = null;
@@ -317,10 +320,21 @@ final class StreamProxy extends ChannelInboundHandlerAdapter {
             opening.cancel(false);
             opening = null;
         }
-        if (upstream != null && upstream.isActive()) {
-            upstream.writeAndFlush(new DefaultHttp2ResetFrame(reset.errorCode()));
-        }
+        Channel up = upstream;
         upstream = null;
+        if (up != null && up.isActive()) {
+            up.writeAndFlush(new DefaultHttp2ResetFrame(reset.errorCode())).addListener(f -> up.close());
+        }
+        drainDownstream();
+    }
+
+    /**
+     * Reads whatever the caller's stream still has queued (released unread, as the stream is over):
+     * Netty closes a stream channel whose stream ended only once its queue is empty, so a paused
+     * one would otherwise keep its frames.
+     */
+    private void drainDownstream() {
+        Reading.set(ctx.channel(), true);
     }
 
     /** Resets the upstream stream (if any) with CANCEL; nothing more goes to it. */
@@ -342,6 +356,7 @@ final class StreamProxy extends ChannelInboundHandlerAdapter {
         releasePending();
         log.debug("{} {} stream reset: {}", connection.listener().name(), ctx.channel().remoteAddress(), why);
         ctx.channel().writeAndFlush(new DefaultHttp2ResetFrame(errorCode));
+        drainDownstream();
     }
 
     /**
@@ -371,7 +386,7 @@ final class StreamProxy extends ChannelInboundHandlerAdapter {
             down.write(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
         }
         down.flush();
-        Reading.set(down, true); // drain what is still in flight (released above) so its window returns
+        drainDownstream();
     }
 
     private void cancelDeadline() {

@@ -55,8 +55,15 @@ final class H2Backend implements AutoCloseable {
     final AtomicInteger connections = new AtomicInteger();
     final AtomicInteger resetsReceived = new AtomicInteger();
     final AtomicInteger openStreams = new AtomicInteger();
+    /** Bytes of {@code /big} answers the endpoint got onto the wire (written, not just queued). */
+    final java.util.concurrent.atomic.AtomicLong bytesSent = new java.util.concurrent.atomic.AtomicLong();
+    /** Bytes of request bodies the endpoint read. */
+    final java.util.concurrent.atomic.AtomicLong bytesReceived = new java.util.concurrent.atomic.AtomicLong();
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private final Channel server;
+    /** Accepted connections, closed on this loop before it stops so streams release what they queued. */
+    private final io.netty.channel.group.ChannelGroup accepted =
+            new io.netty.channel.group.DefaultChannelGroup(io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
 
     H2Backend(String name, IssuedIdentity identity, List<X509Certificate> trusted) throws InterruptedException {
         this(name, identity, trusted, Integer.MAX_VALUE);
@@ -71,17 +78,25 @@ final class H2Backend implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         connections.incrementAndGet();
+                        accepted.add(ch);
                         if (ssl != null) {
                             ch.pipeline().addLast(ssl.newHandler(ch.alloc()));
                         }
-                        ch.pipeline().addLast(Http2FrameCodecBuilder.forServer()
-                                        .initialSettings(Http2Settings.defaultSettings().maxConcurrentStreams(maxStreams)).build(),
+                        var codec = Http2FrameCodecBuilder.forServer()
+                                .initialSettings(Http2Settings.defaultSettings().maxConcurrentStreams(maxStreams)).build();
+                        ch.pipeline().addLast(codec,
                                 new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                                     @Override
                                     protected void initChannel(Http2StreamChannel s) {
                                         s.pipeline().addLast(new Answer());
                                     }
                                 }));
+                        // Like real gRPC servers, a connection window wider than one stream's.
+                        if (ch.isActive()) {
+                            Http2Names.widenConnectionWindow(codec, 1 << 20);
+                        } else {
+                            ch.eventLoop().execute(() -> Http2Names.widenConnectionWindow(codec, 1 << 20));
+                        }
                     }
                 }).bind("127.0.0.1", 0).sync().channel();
     }
@@ -122,6 +137,7 @@ final class H2Backend implements AutoCloseable {
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof Http2ResetFrame) {
                 resetsReceived.incrementAndGet();
+                ctx.channel().config().setAutoRead(true); // a /sink stream: let Netty drain and close it
             }
             ctx.fireUserEventTriggered(evt);
         }
@@ -133,6 +149,9 @@ final class H2Backend implements AutoCloseable {
                 if (h.headers().path() != null) {
                     path = h.headers().path().toString();
                     requests.add(h.headers());
+                    if (path.equals("/sink")) {
+                        ctx.channel().config().setAutoRead(false); // never reads the body: its window stays shut
+                    }
                     if (path.equals("/reset")) {
                         ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.REFUSED_STREAM));
                         return;
@@ -141,6 +160,7 @@ final class H2Backend implements AutoCloseable {
                 end = h.isEndStream();
             } else if (msg instanceof Http2DataFrame d) {
                 received += d.content().readableBytes();
+                bytesReceived.addAndGet(d.content().readableBytes());
                 end = d.isEndStream();
             }
             ReferenceCountUtil.release(msg);
@@ -168,14 +188,37 @@ final class H2Backend implements AutoCloseable {
                 return;
             }
             if (path.startsWith("/big/")) {
-                int kib = Integer.parseInt(path.substring(5));
-                for (int i = 0; i < kib; i++) {
-                    ctx.write(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(new byte[1024])));
-                }
-            } else {
-                ctx.write(new DefaultHttp2DataFrame(text(name)));
+                bigLeft = Integer.parseInt(path.substring(5));
+                sendBig(ctx);
+                return;
             }
+            ctx.write(new DefaultHttp2DataFrame(text(name)));
             trailers(ctx);
+        }
+
+        private int bigLeft;
+
+        /** Writes the /big answer 1 KiB at a time while the stream can take it, as a well-behaved server does. */
+        private void sendBig(ChannelHandlerContext ctx) {
+            while (bigLeft > 0 && ctx.channel().isWritable()) {
+                bigLeft--;
+                ctx.write(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(new byte[1024])))
+                        .addListener(f -> bytesSent.addAndGet(f.isSuccess() ? 1024 : 0));
+            }
+            if (bigLeft == 0) {
+                bigLeft = -1;
+                trailers(ctx);
+            } else {
+                ctx.flush();
+            }
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            if (bigLeft > 0 && ctx.channel().isWritable()) {
+                sendBig(ctx);
+            }
+            ctx.fireChannelWritabilityChanged();
         }
 
         private void trailers(ChannelHandlerContext ctx) {
@@ -191,6 +234,7 @@ final class H2Backend implements AutoCloseable {
     @Override
     public void close() {
         server.close().awaitUninterruptibly();
+        accepted.close().awaitUninterruptibly();
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
     }
 }

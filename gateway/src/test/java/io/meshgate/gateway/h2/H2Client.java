@@ -67,15 +67,28 @@ final class H2Client implements AutoCloseable {
     private final Channel channel;
 
     H2Client(InetSocketAddress gateway, String sni, IssuedIdentity identity, X509Certificate trusted) throws Exception {
-        SslContext ssl = SslContextBuilder.forClient().sslProvider(SslProvider.OPENSSL).protocols("TLSv1.3", "TLSv1.2")
+        SslContext ssl = tls(identity, trusted);
+        CompletableFuture<String> alpn = new CompletableFuture<>();
+        channel = connect(gateway, sni, ssl, alpn);
+        if (!"h2".equals(alpn.get(10, TimeUnit.SECONDS))) {
+            throw new IllegalStateException("gateway did not negotiate h2: " + alpn.get());
+        }
+    }
+
+    /** A caller's client context: its certificate, the trusted root, ALPN h2 only. */
+    static SslContext tls(IssuedIdentity identity, X509Certificate trusted) throws javax.net.ssl.SSLException {
+        return SslContextBuilder.forClient().sslProvider(SslProvider.OPENSSL).protocols("TLSv1.3", "TLSv1.2")
                 .trustManager(trusted).endpointIdentificationAlgorithm(null)
                 .keyManager(identity.key(), identity.chain().toArray(new X509Certificate[0]))
                 .applicationProtocolConfig(new ApplicationProtocolConfig(ApplicationProtocolConfig.Protocol.ALPN,
                         ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
                         ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT, "h2"))
                 .build();
-        CompletableFuture<String> alpn = new CompletableFuture<>();
-        channel = new Bootstrap().group(group).channel(NioSocketChannel.class)
+    }
+
+    private Channel connect(InetSocketAddress gateway, String sni, SslContext ssl, CompletableFuture<String> alpn)
+            throws InterruptedException {
+        return new Bootstrap().group(group).channel(NioSocketChannel.class)
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
@@ -87,8 +100,14 @@ final class H2Client implements AutoCloseable {
                                 alpn.completeExceptionally(f.cause());
                             }
                         });
-                        ch.pipeline().addLast(tls, Http2FrameCodecBuilder.forClient()
-                                        .initialSettings(Http2Settings.defaultSettings().pushEnabled(false)).build(),
+                        var codec = Http2FrameCodecBuilder.forClient()
+                                .initialSettings(Http2Settings.defaultSettings().pushEnabled(false)).build();
+                        tls.handshakeFuture().addListener(f -> {
+                            if (f.isSuccess()) {
+                                Http2Names.widenConnectionWindow(codec, 1 << 20); // a stalled stream must not shut the others out
+                            }
+                        });
+                        ch.pipeline().addLast(tls, codec,
                                 new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()),
                                 new ChannelInboundHandlerAdapter() {
                                     @Override
@@ -102,9 +121,6 @@ final class H2Client implements AutoCloseable {
                                 });
                     }
                 }).connect(gateway).sync().channel();
-        if (!"h2".equals(alpn.get(10, TimeUnit.SECONDS))) {
-            throw new IllegalStateException("gateway did not negotiate h2: " + alpn.get());
-        }
     }
 
     static Http2Headers request(String path) {
@@ -143,12 +159,20 @@ final class H2Client implements AutoCloseable {
         return reply;
     }
 
-    private static void sendChunks(Http2StreamChannel ch, int left, int size) {
+    /** Bytes of {@link #upload} bodies written to the connection (past the stream's flow-control window). */
+    final java.util.concurrent.atomic.AtomicLong uploaded = new java.util.concurrent.atomic.AtomicLong();
+
+    private void sendChunks(Http2StreamChannel ch, int left, int size) {
         if (left == 0 || !ch.isActive()) {
             return;
         }
         ch.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(new byte[size]), left == 1))
-                .addListener(f -> sendChunks(ch, left - 1, size));
+                .addListener(f -> {
+                    if (f.isSuccess()) {
+                        uploaded.addAndGet(size);
+                        sendChunks(ch, left - 1, size);
+                    }
+                });
     }
 
     /** Opens a stream that reads nothing it is sent (its window stays closed). */
@@ -159,7 +183,19 @@ final class H2Client implements AutoCloseable {
         stream.channel = ch;
         ch.config().setAutoRead(false);
         ch.writeAndFlush(new DefaultHttp2HeadersFrame(request(path), true));
+        stalled = ch;
         return reply;
+    }
+
+    private volatile Http2StreamChannel stalled;
+
+    /** Lets the stream of {@link #stalled} read again. */
+    void resume() {
+        Http2StreamChannel ch = stalled;
+        ch.eventLoop().execute(() -> {
+            ch.config().setAutoRead(true);
+            ch.read();
+        });
     }
 
     /** Resets every stream still open (RST_STREAM CANCEL). */
