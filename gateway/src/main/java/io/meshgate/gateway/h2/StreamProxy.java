@@ -316,15 +316,7 @@ final class StreamProxy extends ChannelInboundHandlerAdapter {
         finished = true;
         cancelDeadline();
         releasePending();
-        if (opening != null) {
-            opening.cancel(false);
-            opening = null;
-        }
-        Channel up = upstream;
-        upstream = null;
-        if (up != null && up.isActive()) {
-            up.writeAndFlush(new DefaultHttp2ResetFrame(reset.errorCode())).addListener(f -> up.close());
-        }
+        resetUpstream(reset.errorCode());
         drainDownstream();
     }
 
@@ -337,8 +329,13 @@ final class StreamProxy extends ChannelInboundHandlerAdapter {
         Reading.set(ctx.channel(), true);
     }
 
-    /** Resets the upstream stream (if any) with CANCEL; nothing more goes to it. */
+    /** Resets the upstream stream with CANCEL; nothing more goes to it. */
     private void cancelUpstream() {
+        resetUpstream(Http2Error.CANCEL.code());
+    }
+
+    /** Abandons the upstream stream: one still opening is dropped, an open one reset with {@code errorCode} and closed. */
+    private void resetUpstream(long errorCode) {
         if (opening != null) {
             opening.cancel(false);
             opening = null;
@@ -346,7 +343,7 @@ final class StreamProxy extends ChannelInboundHandlerAdapter {
         Channel up = upstream;
         upstream = null;
         if (up != null && up.isActive()) {
-            up.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL)).addListener(f -> up.close());
+            up.writeAndFlush(new DefaultHttp2ResetFrame(errorCode)).addListener(f -> up.close());
         }
     }
 
