@@ -13,6 +13,7 @@ import io.meshgate.gateway.config.GatewaySpec.TlsSpec;
 import io.meshgate.gateway.config.MeshgateConfig;
 import io.meshgate.gateway.discovery.Discovery;
 import io.meshgate.gateway.listener.DownstreamPipeline;
+import io.meshgate.gateway.h2.Http2Limits;
 import io.meshgate.gateway.listener.Listener;
 import io.meshgate.gateway.listener.ListenerContext;
 import io.meshgate.gateway.listener.PassthroughPipeline;
@@ -151,9 +152,9 @@ public final class Gateway implements AutoCloseable, AdminView {
         return switch (l.mode()) {
             case PASSTHROUGH -> PassthroughPipeline.passthrough();
             case EGRESS -> PassthroughPipeline.egress();
-            case TERMINATE -> new TerminatePipeline(new Termination(tls.orElseThrow(), spec.tls().orElseThrow().upstream(),
-                    spec.timeouts().tlsHandshake(), spec.limits().upstreamPoolSize(),
-                    new HandshakeMetrics(metrics.registry(), l.name())));
+            case TERMINATE -> new TerminatePipeline(new Termination(l.name(), tls.orElseThrow(),
+                    spec.tls().orElseThrow().upstream(), spec.timeouts().tlsHandshake(), spec.limits().upstreamPoolSize(),
+                    metrics.registry(), Http2Limits.of(spec.http2(), spec.timeouts().drain())));
         };
     }
 
@@ -240,6 +241,7 @@ public final class Gateway implements AutoCloseable, AdminView {
         draining = true;
         Duration timeout = spec.timeouts().drain();
         listeners.forEach(Listener::stopAccepting);
+        listeners.forEach(Listener::announceDrain); // h2: GOAWAY now, so clients move on while streams finish
         long deadline = System.nanoTime() + timeout.toNanos();
         int open;
         while ((open = openConnections()) > 0 && System.nanoTime() < deadline) {

@@ -1,6 +1,8 @@
 package io.meshgate.tls;
 
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.handler.ssl.ApplicationProtocolConfig;
+import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.SslContext;
@@ -39,10 +41,15 @@ public final class TlsMaterial {
     private final SpiffeId servingId;
     private final SslContext serverContext;
     private final SslContext upstreamContext;
+    /** HTTP services: the server context offering ALPN {@code h2}, {@code http/1.1}. */
+    private final SslContext httpServerContext;
+    /** {@code http2}/{@code grpc} endpoints: the upstream context asking for ALPN {@code h2}. */
+    private final SslContext h2UpstreamContext;
     private final Instant loadedAt;
 
     private TlsMaterial(TlsFiles files, TrustBundle bundle, List<X509Certificate> chain, PrivateKey key, SpiffeId servingId,
-                        SslContext serverContext, SslContext upstreamContext, Instant loadedAt) {
+                        SslContext serverContext, SslContext upstreamContext, SslContext httpServerContext,
+                        SslContext h2UpstreamContext, Instant loadedAt) {
         this.files = files;
         this.bundle = bundle;
         this.chain = chain;
@@ -50,6 +57,8 @@ public final class TlsMaterial {
         this.servingId = servingId;
         this.serverContext = serverContext;
         this.upstreamContext = upstreamContext;
+        this.httpServerContext = httpServerContext;
+        this.h2UpstreamContext = h2UpstreamContext;
         this.loadedAt = loadedAt;
     }
 
@@ -95,9 +104,13 @@ public final class TlsMaterial {
         }
         Supplier<TrustBundle> trust = liveBundle != null ? liveBundle : () -> bundle;
         try {
-            SslContext server = serverContext(chain, key, new PeerVerifier(trust, allowedTrustDomains, PeerRole.CLIENT));
-            SslContext upstream = upstreamContext(chain, key, new PeerVerifier(trust, Set.of(), PeerRole.SERVER));
-            return new TlsMaterial(files, bundle, chain, key, servingId, server, upstream, now);
+            PeerVerifier clients = new PeerVerifier(trust, allowedTrustDomains, PeerRole.CLIENT);
+            PeerVerifier servers = new PeerVerifier(trust, Set.of(), PeerRole.SERVER);
+            SslContext server = serverContext(chain, key, clients);
+            SslContext upstream = upstreamContext(chain, key, servers);
+            SslContext httpServer = serverContext(chain, key, clients, HTTP_SERVER_ALPN);
+            SslContext h2Upstream = upstreamContext(chain, key, servers, H2_UPSTREAM_ALPN);
+            return new TlsMaterial(files, bundle, chain, key, servingId, server, upstream, httpServer, h2Upstream, now);
         } catch (SSLException | RuntimeException e) {
             throw new TlsMaterialException(files.certificateChain(), "BoringSSL refused the chain or key ("
                     + files.privateKey() + "): " + e.getMessage(), e);
@@ -110,11 +123,29 @@ public final class TlsMaterial {
      */
     public static SslContext serverContext(List<X509Certificate> chain, PrivateKey key, PeerVerifier clientVerifier)
             throws SSLException {
+        return serverContext(chain, key, clientVerifier, null);
+    }
+
+    /** ALPN of HTTP services on a terminate listener: h2 preferred, HTTP/1.1 kept; a client without ALPN gets HTTP/1.1. */
+    public static final ApplicationProtocolConfig HTTP_SERVER_ALPN = new ApplicationProtocolConfig(
+            ApplicationProtocolConfig.Protocol.ALPN, ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+            ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+            ApplicationProtocolNames.HTTP_2, ApplicationProtocolNames.HTTP_1_1);
+
+    /** ALPN towards {@code http2}/{@code grpc} endpoints: h2 only (checked after the handshake). */
+    public static final ApplicationProtocolConfig H2_UPSTREAM_ALPN = new ApplicationProtocolConfig(
+            ApplicationProtocolConfig.Protocol.ALPN, ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+            ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT, ApplicationProtocolNames.HTTP_2);
+
+    /** As {@link #serverContext(List, PrivateKey, PeerVerifier)} with {@code alpn} offered (null: none). */
+    public static SslContext serverContext(List<X509Certificate> chain, PrivateKey key, PeerVerifier clientVerifier,
+                                           ApplicationProtocolConfig alpn) throws SSLException {
         return SslContextBuilder.forServer(key, chain.toArray(new X509Certificate[0]))
                 .sslProvider(SslProvider.OPENSSL)
                 .protocols(PROTOCOLS)
                 .clientAuth(ClientAuth.REQUIRE)
                 .trustManager(new BundleTrustManager(clientVerifier))
+                .applicationProtocolConfig(alpn)
                 .build();
     }
 
@@ -126,7 +157,14 @@ public final class TlsMaterial {
      */
     public static SslContext upstreamContext(List<X509Certificate> chain, PrivateKey key, PeerVerifier serverVerifier)
             throws SSLException {
+        return upstreamContext(chain, key, serverVerifier, null);
+    }
+
+    /** As {@link #upstreamContext(List, PrivateKey, PeerVerifier)} asking for {@code alpn} (null: none). */
+    public static SslContext upstreamContext(List<X509Certificate> chain, PrivateKey key, PeerVerifier serverVerifier,
+                                             ApplicationProtocolConfig alpn) throws SSLException {
         return SslContextBuilder.forClient()
+                .applicationProtocolConfig(alpn)
                 .sslProvider(SslProvider.OPENSSL)
                 .protocols(PROTOCOLS)
                 .keyManager(key, chain.toArray(new X509Certificate[0]))
@@ -229,6 +267,19 @@ public final class TlsMaterial {
     /** For terminate listeners: a new server-side handler with this generation's identity and trust. */
     public SslHandler serverHandler(ByteBufAllocator alloc) {
         return serverContext.newHandler(alloc);
+    }
+
+    /**
+     * For terminate listeners in front of HTTP services ({@code http}, {@code http2}, {@code grpc}):
+     * as {@link #serverHandler} but offering ALPN {@code h2} and {@code http/1.1}.
+     */
+    public SslHandler httpServerHandler(ByteBufAllocator alloc) {
+        return httpServerContext.newHandler(alloc);
+    }
+
+    /** As {@link #upstreamHandler(ByteBufAllocator, String, int)}, asking the endpoint for ALPN {@code h2}. */
+    public SslHandler h2UpstreamHandler(ByteBufAllocator alloc, String sni, int port) {
+        return upstreamHandler(h2UpstreamContext, alloc, sni, port);
     }
 
     /** An upstream handler that sends {@code sni} verbatim; see {@link #upstreamHandler(SslContext, ByteBufAllocator, String, int)}. */

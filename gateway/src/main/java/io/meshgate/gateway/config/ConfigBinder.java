@@ -2,6 +2,7 @@ package io.meshgate.gateway.config;
 
 import io.meshgate.gateway.config.GatewaySpec.AccessLogSpec;
 import io.meshgate.gateway.config.GatewaySpec.BalancingPolicy;
+import io.meshgate.gateway.config.GatewaySpec.Http2Spec;
 import io.meshgate.gateway.config.GatewaySpec.BalancingSpec;
 import io.meshgate.gateway.config.GatewaySpec.ClusterSpec;
 import io.meshgate.gateway.config.GatewaySpec.DiscoverySpec;
@@ -82,10 +83,11 @@ public final class ConfigBinder {
         }
         spliceThreshold(runtime);
         Optional<AccessLogSpec> accessLog = accessLog(raw.accessLog());
+        Http2Spec http2 = http2(raw.http2());
         return new GatewaySpec(raw.clusterDomain(), listeners, admin, tls, discovery, timeouts, limits, balancing,
                 runtime.workers() > 0 ? runtime : new RuntimeSpec(java.lang.Runtime.getRuntime().availableProcessors(),
                         runtime.transport(), runtime.splice(), runtime.spliceThreshold(), runtime.warmup(), runtime.busyPoll()),
-                accessLog);
+                accessLog, http2);
     }
 
     private List<ListenerSpec> listeners(List<MeshgateConfig.Listener> raw) {
@@ -217,7 +219,9 @@ public final class ConfigBinder {
         AppProtocol protocol = switch (s.protocol()) {
             case "tcp" -> AppProtocol.TCP;
             case "http" -> AppProtocol.HTTP;
-            default -> throw new ConfigException(key + ".protocol: '" + s.protocol() + "' is not tcp or http");
+            case "http2" -> AppProtocol.HTTP2;
+            case "grpc" -> AppProtocol.GRPC;
+            default -> throw new ConfigException(key + ".protocol: '" + s.protocol() + "' is not tcp, http, http2 or grpc");
         };
         return new StaticRoutes.StaticService(s.host(), s.port(), endpoints, protocol);
     }
@@ -247,6 +251,49 @@ public final class ConfigBinder {
             }
         }
         return Optional.of(new AccessLogSpec(Optional.of(file), raw.queueSize()));
+    }
+
+    /** The {@code http2} block's defaults (an empty block). */
+    public static Http2Spec http2Defaults() {
+        return http2(new MeshgateConfig.Http2(null, null, null, null, null, null, null, null, null, null, null, null, null));
+    }
+
+    /** {@code http2.*}: RFC 9113 ranges (a connection window at least the RFC's 65535). */
+    private static Http2Spec http2(MeshgateConfig.Http2 raw) {
+        Duration resetWindow = duration("http2.resetFramesWindow", raw.resetFramesWindow(), Defaults.H2_RESET_FRAMES_WINDOW);
+        Http2Spec spec = new Http2Spec(
+                range("http2.maxConcurrentStreams", raw.maxConcurrentStreams(), Defaults.H2_MAX_CONCURRENT_STREAMS, 1, 10_000),
+                range("http2.initialStreamWindow", raw.initialStreamWindow(), Defaults.H2_INITIAL_STREAM_WINDOW, 1024, Integer.MAX_VALUE),
+                range("http2.initialConnectionWindow", raw.initialConnectionWindow(), Defaults.H2_INITIAL_CONNECTION_WINDOW,
+                        65_535, Integer.MAX_VALUE),
+                range("http2.maxHeaderListSize", raw.maxHeaderListSize(), Defaults.H2_MAX_HEADER_LIST_SIZE, 1024, 1024 * 1024),
+                duration("http2.maxConnectionAge", raw.maxConnectionAge(), Defaults.H2_MAX_CONNECTION_AGE),
+                duration("http2.drainNotice", raw.drainNotice(), Defaults.H2_DRAIN_NOTICE),
+                range("http2.upstreamMaxConcurrentStreams", raw.upstreamMaxConcurrentStreams(),
+                        Defaults.H2_UPSTREAM_MAX_CONCURRENT_STREAMS, 1, 10_000),
+                range("http2.prematureResetMinStreams", raw.prematureResetMinStreams(), Defaults.H2_PREMATURE_RESET_MIN_STREAMS,
+                        1, Integer.MAX_VALUE),
+                duration("http2.prematureResetMinLifetime", raw.prematureResetMinLifetime(),
+                        Defaults.H2_PREMATURE_RESET_MIN_LIFETIME),
+                range("http2.maxResetFramesPerWindow", raw.maxResetFramesPerWindow(), Defaults.H2_MAX_RESET_FRAMES_PER_WINDOW,
+                        1, Integer.MAX_VALUE),
+                resetWindow,
+                range("http2.maxQueuedControlFrames", raw.maxQueuedControlFrames(), Defaults.H2_MAX_QUEUED_CONTROL_FRAMES,
+                        1, Integer.MAX_VALUE),
+                range("http2.maxConsecutiveEmptyDataFrames", raw.maxConsecutiveEmptyDataFrames(),
+                        Defaults.H2_MAX_CONSECUTIVE_EMPTY_DATA_FRAMES, 1, Integer.MAX_VALUE));
+        if (resetWindow.toSeconds() < 1) {
+            throw new ConfigException("http2.resetFramesWindow: must be at least 1s");
+        }
+        return spec;
+    }
+
+    private static int range(String key, Integer value, int fallback, int min, int max) {
+        int v = value == null ? fallback : value;
+        if (v < min || v > max) {
+            throw new ConfigException(key + ": must be between " + min + " and " + max);
+        }
+        return v;
     }
 
     private static TimeoutsSpec timeouts(MeshgateConfig.Timeouts raw) {

@@ -37,5 +37,20 @@ public final class Defaults {
     public static final String WARMUP = "2s";
     public static final String BUSY_POLL = "0s";
 
+    /** {@code http2.*}: Envoy's edge guidance for SETTINGS; abuse limits after Envoy 1.27.1 and Netty. */
+    public static final int H2_MAX_CONCURRENT_STREAMS = 100;
+    public static final int H2_INITIAL_STREAM_WINDOW = 64 * 1024;
+    public static final int H2_INITIAL_CONNECTION_WINDOW = 1024 * 1024;
+    public static final int H2_MAX_HEADER_LIST_SIZE = 16 * 1024;
+    public static final String H2_MAX_CONNECTION_AGE = "0s";
+    public static final String H2_DRAIN_NOTICE = "1s";
+    public static final int H2_UPSTREAM_MAX_CONCURRENT_STREAMS = 100;
+    public static final int H2_PREMATURE_RESET_MIN_STREAMS = 500;
+    public static final String H2_PREMATURE_RESET_MIN_LIFETIME = "1s";
+    public static final int H2_MAX_RESET_FRAMES_PER_WINDOW = 1000;
+    public static final String H2_RESET_FRAMES_WINDOW = "30s";
+    public static final int H2_MAX_QUEUED_CONTROL_FRAMES = 10_000;
+    public static final int H2_MAX_CONSECUTIVE_EMPTY_DATA_FRAMES = 2;
+
     private Defaults() {}
 }

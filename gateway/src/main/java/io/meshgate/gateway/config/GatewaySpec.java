@@ -27,7 +27,8 @@ public record GatewaySpec(
         LimitsSpec limits,
         BalancingSpec balancing,
         RuntimeSpec runtime,
-        Optional<AccessLogSpec> accessLog) {
+        Optional<AccessLogSpec> accessLog,
+        Http2Spec http2) {
 
     public GatewaySpec {
         listeners = List.copyOf(listeners);
@@ -105,6 +106,13 @@ public record GatewaySpec(
     /** {@code accessLog}: {@code file} empty = standard output. */
     public record AccessLogSpec(Optional<Path> file, int queueSize) {}
 
+    /** {@code http2}: validated, durations typed; {@code maxConnectionAge} zero = never. */
+    public record Http2Spec(int maxConcurrentStreams, int initialStreamWindow, int initialConnectionWindow,
+                            int maxHeaderListSize, Duration maxConnectionAge, Duration drainNotice,
+                            int upstreamMaxConcurrentStreams, int prematureResetMinStreams,
+                            Duration prematureResetMinLifetime, int maxResetFramesPerWindow, Duration resetFramesWindow,
+                            int maxQueuedControlFrames, int maxConsecutiveEmptyDataFrames) {}
+
     /** {@code timeouts}. */
     public record TimeoutsSpec(Duration clientHello, Duration connect, Duration idle, Duration drain,
                                Duration tlsHandshake) {}
@@ -128,7 +136,7 @@ public record GatewaySpec(
     /** This spec with no warm-up. */
     public GatewaySpec withoutWarmup() {
         return new GatewaySpec(clusterDomain, listeners, adminAddress, tls, discovery, timeouts, limits, balancing,
-                runtime.withoutWarmup(), accessLog);
+                runtime.withoutWarmup(), accessLog, http2);
     }
 
     /** Whether any listener terminates mTLS. */

@@ -20,7 +20,8 @@ public record MeshgateConfig(
         Limits limits,
         LoadBalancing loadBalancing,
         Runtime runtime,
-        AccessLog accessLog) {
+        AccessLog accessLog,
+        Http2 http2) {
 
     public MeshgateConfig {
         clusterDomain = clusterDomain == null ? Defaults.CLUSTER_DOMAIN : clusterDomain;
@@ -31,12 +32,13 @@ public record MeshgateConfig(
         limits = limits == null ? new Limits(null, null) : limits;
         loadBalancing = loadBalancing == null ? new LoadBalancing(null, null) : loadBalancing;
         runtime = runtime == null ? new Runtime(null, null, null, null, null, null) : runtime;
+        http2 = http2 == null ? new Http2(null, null, null, null, null, null, null, null, null, null, null, null, null) : http2;
     }
 
     /** This config with {@code runtime.warmup: 0s}. */
     public MeshgateConfig withoutWarmup() {
         return new MeshgateConfig(clusterDomain, listeners, admin, tls, discovery, timeouts, limits, loadBalancing,
-                runtime.withoutWarmup(), accessLog);
+                runtime.withoutWarmup(), accessLog, http2);
     }
 
     /** How a listener treats the TLS stream. */
@@ -138,6 +140,17 @@ public record MeshgateConfig(
             queueSize = queueSize == null ? Defaults.ACCESS_LOG_QUEUE_SIZE : queueSize;
         }
     }
+
+    /**
+     * {@code http2}: HTTP/2 on terminate listeners (downstream SETTINGS, the h2 upstream pool, drain,
+     * abuse limits). Defaults ({@link Defaults}) follow Envoy's edge guidance; {@link ConfigBinder}
+     * checks every key.
+     */
+    public record Http2(Integer maxConcurrentStreams, Integer initialStreamWindow, Integer initialConnectionWindow,
+                        Integer maxHeaderListSize, String maxConnectionAge, String drainNotice,
+                        Integer upstreamMaxConcurrentStreams, Integer prematureResetMinStreams,
+                        String prematureResetMinLifetime, Integer maxResetFramesPerWindow, String resetFramesWindow,
+                        Integer maxQueuedControlFrames, Integer maxConsecutiveEmptyDataFrames) {}
 
     /** How an egress listener chooses between local endpoints and remote clusters. */
     public enum EgressPolicy {

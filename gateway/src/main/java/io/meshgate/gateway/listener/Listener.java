@@ -97,6 +97,22 @@ public final class Listener {
         return connections.size();
     }
 
+    /**
+     * The user event a drain fires on every open connection: protocols that can say goodbye
+     * in-band (h2 GOAWAY) start to; others ignore it and are closed at the end of the drain.
+     */
+    public static final Object DRAIN = new Object() {
+        @Override
+        public String toString() {
+            return "DRAIN";
+        }
+    };
+
+    /** Tells every open connection that the gateway drains ({@link #DRAIN}); runs on their event loops. */
+    public void announceDrain() {
+        connections.forEach(ch -> ch.pipeline().fireUserEventTriggered(DRAIN));
+    }
+
     /** Closes every open connection (end of a drain). */
     public void closeConnections() {
         connections.close().awaitUninterruptibly();

@@ -30,7 +30,9 @@ final class DownstreamTls extends ChannelInboundHandlerAdapter {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         TlsMaterial material = termination.tls().current();
-        SslHandler ssl = material.serverHandler(ctx.alloc());
+        // HTTP services offer ALPN h2 and http/1.1; TCP services keep a context without ALPN, as before.
+        SslHandler ssl = connection.endpoints().protocol().isHttp() ? material.httpServerHandler(ctx.alloc())
+                : material.serverHandler(ctx.alloc());
         ssl.setHandshakeTimeoutMillis(termination.handshakeTimeout().toMillis());
         // A peer that goes away mid-handshake is a TLS failure, not a routing one.
         connection.outcomeIfClosed(Outcome.TLS_ERROR);

@@ -1,5 +1,6 @@
 package io.meshgate.gateway.terminate;
 
+import io.meshgate.gateway.h2.Http2Downstream;
 import io.meshgate.gateway.listener.Connection;
 import io.meshgate.gateway.outcome.Outcome;
 import io.meshgate.gateway.listener.UpstreamConnector;
@@ -15,6 +16,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import java.util.Optional;
@@ -82,8 +84,13 @@ final class HandshakeOutcome extends ChannelInboundHandlerAdapter {
                     peer.spiffeId(), connection.serverName());
         }
         ChannelPipeline p = ctx.pipeline();
-        // HTTP/1.1 only: http2 and grpc ports are relayed as TCP until the proxy speaks HTTP/2.
-        if (connection.endpoints().protocol() == AppProtocol.HTTP) {
+        AppProtocol protocol = connection.endpoints().protocol();
+        if (protocol.isHttp() && ApplicationProtocolNames.HTTP_2.equals(ssl.applicationProtocol())) {
+            // h2 downstream: every stream is routed on its own (http: to the HTTP/1.1 pool, http2/grpc: to h2).
+            Http2Downstream.install(p, ctx.name(), connection, termination.http2(), peer.forwardedClientCert(material.servingId()));
+            idle.start(null);
+        } else if (protocol == AppProtocol.HTTP) {
+            // HTTP/1.1 downstream to an http service; http2/grpc services without ALPN h2 are relayed as TCP.
             // Nothing failed if a verified caller leaves before its first request.
             connection.outcomeIfClosed(Outcome.ROUTED);
             p.addAfter(ctx.name(), MeshgateHandlerNames.HTTP_CODEC, new HttpServerCodec());

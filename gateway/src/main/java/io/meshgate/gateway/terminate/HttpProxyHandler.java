@@ -42,7 +42,7 @@ import java.util.List;
  * receive traffic or the pool is exhausted; the downstream connection closes after an error.
  * Pipelined requests wait (reads paused) until the exchange before them is done.
  */
-final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements PooledUpstream.Exchange {
+public final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements PooledUpstream.Exchange {
 
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(HttpProxyHandler.class);
 
@@ -70,7 +70,7 @@ final class HttpProxyHandler extends ChannelInboundHandlerAdapter implements Poo
     private Future<PooledUpstream> acquiring;
     private PooledUpstream upstream;
 
-    HttpProxyHandler(Connection connection, String forwardedClientCert, HttpUpstreamPool pool) {
+    public HttpProxyHandler(Connection connection, String forwardedClientCert, HttpUpstreamPool pool) {
         this.connection = connection;
         this.forwardedClientCert = forwardedClientCert;
         this.pool = pool;

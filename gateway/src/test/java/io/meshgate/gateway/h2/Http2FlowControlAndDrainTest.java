@@ -1,0 +1,142 @@
+package io.meshgate.gateway.h2;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.meshgate.gateway.testing.MeshPki;
+import io.meshgate.gateway.testing.RunningGateway;
+import io.meshgate.gateway.testing.TlsPeers;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Backpressure end to end over real sockets (a stalled stream costs the gateway one window, never
+ * an unbounded buffer, and its neighbours on the same connections keep flowing) and the h2 drain:
+ * two-step GOAWAY with in-flight streams completing, and {@code http2.maxConnectionAge}.
+ */
+class Http2FlowControlAndDrainTest {
+
+    static final String LISTENER = "eastwest-mtls";
+    static MeshPki pki;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void certificates() {
+        pki = new MeshPki();
+    }
+
+    @BeforeEach
+    void files() {
+        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
+    }
+
+    RunningGateway gateway(H2Backend backend, String extra) throws Exception {
+        return RunningGateway.start(dir, MeshPki.terminateConfig(dir, "grpc", "mtls", backend.endpoint(), extra));
+    }
+
+    H2Client client(RunningGateway gw) throws Exception {
+        return new H2Client(gw.address(), TlsPeers.SNI, pki.callerB, pki.clusterA.rootCert());
+    }
+
+    @Test
+    void shouldHoldAnUploadToAStalledEndpointToAboutTwoWindowsWhileOtherStreamsFlow() throws Exception {
+        try (H2Backend a = new H2Backend("a", pki.backend, List.of(pki.clusterA.rootCert()));
+             RunningGateway gw = gateway(a, ""); H2Client client = client(gw)) {
+            client.upload("/sink", 512, 16 * 1024); // 8 MiB towards an endpoint that reads nothing
+            await().atMost(Duration.ofSeconds(5)).until(() -> client.uploaded.get() > 0);
+            Thread.sleep(1500);
+            // The client's window at the gateway (64 KiB) plus what the gateway could pass to the endpoint's
+            // window (64 KiB) and one stream channel's write buffer: nothing near the 8 MiB offered.
+            assertThat(client.uploaded.get()).isLessThan(512 * 1024);
+            assertThat(a.bytesReceived.get()).isZero();
+            // Other streams of the same downstream and upstream connections are not held up.
+            for (int i = 0; i < 5; i++) {
+                H2Client.Reply r = client.call("/echo").get(5, TimeUnit.SECONDS);
+                assertThat(r.body()).isEqualTo("a");
+            }
+            assertThat(a.connections.get()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void shouldRelayALargeResponseThroughBothWindows() throws Exception {
+        try (H2Backend a = new H2Backend("a", pki.backend, List.of(pki.clusterA.rootCert()));
+             RunningGateway gw = gateway(a, ""); H2Client client = client(gw)) {
+            H2Client.Reply r = client.call("/big/2048").get(30, TimeUnit.SECONDS);
+            assertThat(r.body()).hasSize(2048 * 1024);
+            assertThat(r.trailer("grpc-status")).isEqualTo("0");
+        }
+    }
+
+    @Test
+    void shouldStopReadingTheEndpointWhileTheCallerDoesNotRead() throws Exception {
+        try (H2Backend a = new H2Backend("a", pki.backend, List.of(pki.clusterA.rootCert()));
+             RunningGateway gw = gateway(a, ""); H2Client client = client(gw)) {
+            CompletableFuture<H2Client.Reply> big = client.stalled("/big/1024"); // 1 MiB to a caller that reads nothing
+            await().atMost(Duration.ofSeconds(5)).until(() -> a.bytesSent.get() > 0);
+            Thread.sleep(1500);
+            assertThat(a.bytesSent.get()).isLessThan(400 * 1024); // about two 64 KiB windows and a write buffer
+            assertThat(client.call("/echo").get(5, TimeUnit.SECONDS).body()).isEqualTo("a");
+            client.resume();
+            H2Client.Reply r = big.get(20, TimeUnit.SECONDS);
+            assertThat(r.body()).hasSize(1024 * 1024);
+            assertThat(r.trailer("grpc-status")).isEqualTo("0");
+        }
+    }
+
+    @Test
+    void shouldSendTwoGoAwaysOnDrainAndLetOpenStreamsFinish() throws Exception {
+        try (H2Backend a = new H2Backend("a", pki.backend, List.of(pki.clusterA.rootCert()))) {
+            // drain() ends with the gateway closed, so it is not closed again here unless the drain never ran.
+            RunningGateway gw = gateway(a, "http2: {drainNotice: 300ms}\ntimeouts: {drain: 10s}");
+            Thread drain = new Thread(() -> gw.gateway().drain());
+            try (H2Client client = client(gw)) {
+                assertThat(client.call("/echo").get(5, TimeUnit.SECONDS).body()).isEqualTo("a");
+                CompletableFuture<H2Client.Reply> inFlight = client.call("/stream/100"); // ~1 s of messages
+                await().atMost(Duration.ofSeconds(5)).until(() -> a.openStreams.get() == 1);
+                long start = System.nanoTime();
+                drain.start();
+                await().atMost(Duration.ofSeconds(2)).until(() -> client.goAways.get() >= 1);
+                assertThat(client.lastGoAwayStreamId).isEqualTo(Integer.MAX_VALUE); // the notice: nothing refused yet
+                await().atMost(Duration.ofSeconds(3)).until(() -> client.goAways.get() == 2);
+                assertThat(client.lastGoAwayStreamId).isEqualTo(5); // the final one: the in-flight stream (the client's second)
+                H2Client.Reply r = inFlight.get(10, TimeUnit.SECONDS);
+                assertThat(r.body().lines()).hasSize(100);
+                assertThat(r.trailer("grpc-status")).isEqualTo("0");
+                await().atMost(Duration.ofSeconds(2)).until(() -> !client.isOpen());
+                assertThat(gw.counter("meshgate.http2.goaways", "listener", LISTENER, "direction", "sent")).isEqualTo(2);
+                drain.join(10_000);
+                assertThat(drain.isAlive()).isFalse();
+                assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(8));
+            } finally {
+                if (drain.getState() == Thread.State.NEW) {
+                    gw.close();
+                } else {
+                    drain.join(15_000);
+                }
+            }
+        }
+    }
+
+    @Test
+    void shouldDrainConnectionsOlderThanMaxConnectionAge() throws Exception {
+        try (H2Backend a = new H2Backend("a", pki.backend, List.of(pki.clusterA.rootCert()));
+             RunningGateway gw = gateway(a, "http2: {maxConnectionAge: 500ms, drainNotice: 100ms}"); H2Client client = client(gw)) {
+            assertThat(client.call("/echo").get(5, TimeUnit.SECONDS).body()).isEqualTo("a");
+            await().atMost(Duration.ofSeconds(3)).until(() -> client.goAways.get() == 2 && !client.isOpen());
+            // The gateway itself keeps serving: a new connection works.
+            try (H2Client next = client(gw)) {
+                assertThat(next.call("/echo").get(5, TimeUnit.SECONDS).body()).isEqualTo("a");
+            }
+        }
+    }
+}

@@ -1,0 +1,199 @@
+package io.meshgate.gateway.h2;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.meshgate.gateway.testing.MeshBackend;
+import io.meshgate.gateway.testing.MeshPki;
+import io.meshgate.gateway.testing.MtlsClient;
+import io.meshgate.gateway.testing.RunningGateway;
+import io.meshgate.gateway.testing.TlsPeers;
+import io.netty.handler.codec.http2.Http2Headers;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import javax.security.auth.x500.X500Principal;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * h2 downstream on a terminate listener, real sockets and BoringSSL on every hop: per-stream
+ * balancing of one client connection over three endpoints, XFCC per stream, trailers relayed,
+ * gRPC-shaped answers when nothing can serve, {@code grpc-timeout}, resets, h2c upstreams, and h2
+ * downstream to an HTTP/1.1 service next to an HTTP/1.1 caller.
+ */
+class Http2TerminateTest {
+
+    static final String LISTENER = "eastwest-mtls";
+    static MeshPki pki;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void certificates() {
+        pki = new MeshPki();
+    }
+
+    @BeforeEach
+    void files() {
+        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
+    }
+
+    H2Backend mtlsBackend(String name) throws InterruptedException {
+        return new H2Backend(name, pki.backend, List.of(pki.clusterA.rootCert()));
+    }
+
+    RunningGateway gateway(String protocol, String upstream, String extra, H2Backend... backends) throws Exception {
+        String endpoints = String.join("\", \"", java.util.Arrays.stream(backends).map(H2Backend::endpoint).toList());
+        return RunningGateway.start(dir, MeshPki.terminateConfig(dir, protocol, upstream, endpoints,
+                "loadBalancing: {policy: round-robin}\n" + extra));
+    }
+
+    H2Client client(RunningGateway gw) throws Exception {
+        return new H2Client(gw.address(), TlsPeers.SNI, pki.callerB, pki.clusterA.rootCert());
+    }
+
+    static String expectedXfcc() throws Exception {
+        String hash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(pki.callerB.leaf().getEncoded()));
+        String subject = pki.callerB.leaf().getSubjectX500Principal().getName(X500Principal.RFC2253);
+        return "By=" + MeshPki.GATEWAY_ID + ";Hash=" + hash + ";Subject=\"" + subject + "\";URI=" + MeshPki.CALLER_ID;
+    }
+
+    @Test
+    void shouldSpreadTheStreamsOfOneConnectionOverAllEndpoints() throws Exception {
+        try (H2Backend a = mtlsBackend("a"); H2Backend b = mtlsBackend("b"); H2Backend c = mtlsBackend("c");
+             RunningGateway gw = gateway("grpc", "mtls", "", a, b, c); H2Client client = client(gw)) {
+            Map<String, Integer> byEndpoint = new HashMap<>();
+            for (int round = 0; round < 30; round++) {
+                List<CompletableFuture<H2Client.Reply>> calls = new ArrayList<>();
+                for (int i = 0; i < 10; i++) {
+                    Http2Headers h = H2Client.request("/echo").set("x-forwarded-client-cert", "By=forged");
+                    calls.add(client.call(h, new byte[] {0, 0, 0, 0, 0}));
+                }
+                for (CompletableFuture<H2Client.Reply> call : calls) {
+                    H2Client.Reply r = call.get(10, TimeUnit.SECONDS);
+                    assertThat(r.header(":status")).isEqualTo("200");
+                    assertThat(r.trailer("grpc-status")).isEqualTo("0"); // trailers relayed
+                    byEndpoint.merge(r.body(), 1, Integer::sum);
+                }
+            }
+            assertThat(byEndpoint.keySet()).containsExactlyInAnyOrder("a", "b", "c");
+            for (int n : byEndpoint.values()) {
+                assertThat(n).isBetween(70, 130); // 300 streams, 100 each +-30 %
+            }
+            for (H2Backend backend : List.of(a, b, c)) {
+                assertThat(backend.requests).allSatisfy(h -> {
+                    assertThat(h.getAll("x-forwarded-client-cert")).extracting(CharSequence::toString)
+                            .containsExactly(expectedXfcc());
+                    assertThat(h.authority().toString()).isEqualTo(TlsPeers.HOST); // :authority as sent
+                    assertThat(h.get("te").toString()).isEqualTo("trailers");
+                });
+                assertThat(backend.connections.get()).isEqualTo(1); // streams multiplexed on one pooled connection
+            }
+            assertThat(gw.outcomes(LISTENER, "routed")).isEqualTo(1);
+            assertThat(gw.counter("meshgate.http.requests", "listener", LISTENER, "protocol", "h2", "status", "2xx"))
+                    .isEqualTo(300);
+        }
+    }
+
+    @Test
+    void shouldRelayServerStreamingOverH2c() throws Exception {
+        try (H2Backend a = new H2Backend("a", null, List.of()); RunningGateway gw = gateway("http2", "plaintext", "", a);
+             H2Client client = client(gw)) {
+            H2Client.Reply r = client.call("/stream/5").get(10, TimeUnit.SECONDS);
+            assertThat(r.body()).isEqualTo("a#0\na#1\na#2\na#3\na#4\n");
+            assertThat(r.trailer("grpc-message")).isEqualTo("ok from a");
+        }
+    }
+
+    @Test
+    void shouldAnswerUnavailableInGrpcWhenNoEndpointAnswers() throws Exception {
+        int dead;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            dead = s.getLocalPort();
+        }
+        try (RunningGateway gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "grpc", "mtls", "127.0.0.1:" + dead, ""));
+             H2Client client = client(gw)) {
+            H2Client.Reply r = client.call("/echo").get(10, TimeUnit.SECONDS);
+            assertThat(r.header(":status")).isEqualTo("200");
+            assertThat(r.header("grpc-status")).isEqualTo("14");
+            assertThat(r.header("grpc-message")).contains(TlsPeers.SNI).doesNotContain("Exception");
+            // The connection stays usable for the next call.
+            assertThat(client.call("/echo").get(10, TimeUnit.SECONDS).header("grpc-status")).isEqualTo("14");
+            assertThat(client.isOpen()).isTrue();
+        }
+    }
+
+    @Test
+    void shouldTurnAnUpstreamResetIntoUnavailable() throws Exception {
+        try (H2Backend a = mtlsBackend("a"); RunningGateway gw = gateway("grpc", "mtls", "", a); H2Client client = client(gw)) {
+            H2Client.Reply r = client.call("/reset").get(10, TimeUnit.SECONDS);
+            assertThat(r.header(":status")).isEqualTo("200");
+            assertThat(r.header("grpc-status")).isEqualTo("14");
+            assertThat(gw.counter("meshgate.http2.resets", "listener", LISTENER, "cause", "upstream")).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void shouldAnswerDeadlineExceededAndCancelTheUpstreamWhenGrpcTimeoutExpires() throws Exception {
+        try (H2Backend a = mtlsBackend("a"); RunningGateway gw = gateway("grpc", "mtls", "", a); H2Client client = client(gw)) {
+            long start = System.nanoTime();
+            H2Client.Reply r = client.call(H2Client.request("/silent").set("grpc-timeout", "300m"), null).get(10, TimeUnit.SECONDS);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isBetween(Duration.ofMillis(250), Duration.ofSeconds(5));
+            assertThat(r.header(":status")).isEqualTo("200");
+            assertThat(r.header("grpc-status")).isEqualTo("4");
+            await().atMost(Duration.ofSeconds(5)).until(() -> a.resetsReceived.get() == 1);
+            // Once the endpoint has started answering, the deadline resets both streams.
+            H2Client.Reply hung = client.call(H2Client.request("/hang").set("grpc-timeout", "300m"), null).get(10, TimeUnit.SECONDS);
+            assertThat(hung.header(":status")).isEqualTo("200");
+            assertThat(hung.reset()).isNotNull();
+            await().atMost(Duration.ofSeconds(5)).until(() -> a.resetsReceived.get() == 2);
+            assertThat(gw.counter("meshgate.http2.resets", "listener", LISTENER, "cause", "deadline")).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void shouldPropagateAClientResetToTheEndpoint() throws Exception {
+        try (H2Backend a = mtlsBackend("a"); RunningGateway gw = gateway("grpc", "mtls", "", a); H2Client client = client(gw)) {
+            CompletableFuture<H2Client.Reply> call = client.call(H2Client.request("/hang"), null);
+            await().atMost(Duration.ofSeconds(5)).until(() -> a.openStreams.get() == 1);
+            // Reset from the client: find the stream channel and reset it.
+            client.resetAll();
+            await().atMost(Duration.ofSeconds(5)).until(() -> a.resetsReceived.get() == 1);
+            await().atMost(Duration.ofSeconds(5)).until(() -> a.openStreams.get() == 0);
+            assertThat(gw.counter("meshgate.http2.resets", "listener", LISTENER, "cause", "downstream")).isEqualTo(1);
+            call.cancel(true);
+        }
+    }
+
+    @Test
+    void shouldBridgeH2CallersToAnHttp11ServiceNextToHttp11Callers() throws Exception {
+        try (MeshBackend backend = new MeshBackend(MeshBackend.App.HTTP, MeshPki.server(pki.backend, List.of(pki.clusterA.rootCert())));
+             RunningGateway gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "http", "mtls", backend.endpoint(), ""));
+             H2Client h2 = client(gw);
+             MtlsClient h1 = new MtlsClient(MeshPki.client(pki.callerB, pki.clusterA.rootCert()));
+             MtlsClient.Session s = h1.connect(gw.address(), TlsPeers.SNI)) {
+            H2Client.Reply r = h2.call(H2Client.request("/whoami").method("GET").set("x-forwarded-client-cert", "forged"), null)
+                    .get(10, TimeUnit.SECONDS);
+            assertThat(r.header(":status")).as(r.body()).isEqualTo("200");
+            assertThat(r.body()).isEqualTo("ok");
+            assertThat(s.send(MtlsClient.get("/whoami")).response().status()).isEqualTo(200);
+            assertThat(backend.requests()).hasSize(2);
+            assertThat(backend.requests()).allSatisfy(h -> {
+                assertThat(h.getAll("x-forwarded-client-cert")).containsExactly(expectedXfcc());
+                assertThat(h.get("host")).isEqualTo(TlsPeers.HOST);
+                assertThat(h.names()).noneMatch(n -> n.startsWith("x-http2-"));
+            });
+        }
+    }
+}
