@@ -27,30 +27,37 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 
 /**
- * The resolution rule end to end through informers: objects written to a CRUD mock API server
- * show up in the published route table. Each test works in its own namespace of one shared cluster.
+ * The resolution rule end to end through informers: objects written to an API server show up in
+ * the published route table. Each test works in its own namespace of one shared cluster. The same
+ * cases run against fabric8's CRUD mock ({@link KubernetesClusterTest}) and a real kube-apiserver
+ * with its controllers ({@link KubernetesClusterOnRealApiServerTest}).
  */
-class KubernetesClusterTest {
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+abstract class DiscoveryRuleCases {
 
     private static final AtomicInteger NAMESPACES = new AtomicInteger();
-    private static MockApiServer api;
-    private static KubernetesClient client;
-    private static KubernetesCluster cluster;
+    protected ApiBackend api;
+    private KubernetesClient client;
+    protected KubernetesCluster cluster;
 
-    private String ns;
+    protected String ns;
+
+    /** The API server these cases write to; started before the first case. */
+    protected abstract ApiBackend startApi();
 
     @BeforeAll
-    static void startCluster() {
-        api = MockApiServer.start();
+    void startCluster() {
+        api = startApi();
         client = api.newClient();
         cluster = new KubernetesCluster("test", client, List.of(), "cluster.local", new SimpleMeterRegistry()).start();
         await().atMost(Duration.ofSeconds(10)).until(cluster::synced);
     }
 
     @AfterAll
-    static void stopCluster() {
+    void stopCluster() throws Exception {
         cluster.close();
         client.close();
         api.close();
@@ -65,7 +72,7 @@ class KubernetesClusterTest {
         return name + "." + ns + ".svc.cluster.local";
     }
 
-    private static void awaitAnswer(String host, int port, String... expected) {
+    protected void awaitAnswer(String host, int port, String... expected) {
         await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(10)).untilAsserted(() ->
                 assertThat(answer(cluster.current().resolve(host, port))).containsExactly(expected));
     }
@@ -213,14 +220,12 @@ class KubernetesClusterTest {
     }
 
     @Test
-    void endpointsOnlyServiceIsNeverRoutedFromTheLegacyApi() {
+    void endpointsOfASelectorlessServiceAreRoutedOnlyThroughSlices() {
         Endpoints legacy = new EndpointsBuilder().withNewMetadata().withNamespace(ns).withName("legacy").endMetadata()
                 .addNewSubset().addNewAddress().withIp("10.0.0.1").endAddress()
                 .addNewPort().withName("mysql").withPort(3306).endPort().endSubset().build();
         api.apply(legacy, selectorless(ns, "legacy", port("mysql", 3306)));
-        await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(10)).during(Duration.ofMillis(300))
-                .untilAsserted(() -> assertThat(answer(cluster.current().resolve(host("legacy"), 3306)))
-                        .containsExactly("no-healthy-endpoints"));
+        assertLegacyEndpoints(host("legacy"));
     }
 
     @Test
@@ -232,4 +237,11 @@ class KubernetesClusterTest {
         awaitAnswer(host("green"), 80, "10.0.0.1:8080");
         awaitAnswer(host("blue"), 80, "no-healthy-endpoints");
     }
+
+    /**
+     * meshgate never reads the legacy Endpoints API. On a real cluster the EndpointSlice mirroring
+     * controller copies a selectorless Service's Endpoints into a slice, so they are routed; the
+     * mock has no controllers, so there they never are.
+     */
+    protected abstract void assertLegacyEndpoints(String host);
 }

@@ -17,7 +17,7 @@ import java.util.function.Consumer;
  * fabric8's CRUD-mode mock API server on 127.0.0.1 whose stored objects outlive the server, so a
  * test can take the API server down, change the cluster meanwhile and bring it back on the same port.
  */
-public final class MockApiServer implements AutoCloseable {
+public final class MockApiServer implements ApiBackend {
 
     private final KubernetesCrudDispatcher store = new KubernetesCrudDispatcher();
     private KubernetesMockServer server;
