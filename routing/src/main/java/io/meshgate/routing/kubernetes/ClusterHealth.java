@@ -73,9 +73,13 @@ final class ClusterHealth implements AutoCloseable {
                 .register(registry));
     }
 
-    /** A list or watch of {@code resource} (plural, e.g. {@code endpointslices}) failed; the informer retries. */
-    synchronized void failed(String resource, Throwable t) {
-        Failure f = classify(resource, t);
+    /**
+     * A list or watch of {@code resource} (plural, e.g. {@code endpointslices}) failed; the informer
+     * retries. {@code verb} is the request that most likely failed ({@code list} before the first
+     * sync, {@code watch} after), for when the API server's answer does not name it (a refused watch).
+     */
+    synchronized void failed(String resource, String verb, Throwable t) {
+        Failure f = classify(resource, verb, t);
         errors.computeIfAbsent(f.reason(), r -> {
             Counter c = Counter.builder("meshgate.cluster.sync.errors")
                     .description("Failed lists and watches of the cluster's API server, by reason")
@@ -139,7 +143,7 @@ final class ClusterHealth implements AutoCloseable {
         return up;
     }
 
-    static Failure classify(String resource, Throwable t) {
+    static Failure classify(String resource, String verb, Throwable t) {
         Throwable e = t;
         while ((e instanceof CompletionException || e instanceof ExecutionException) && e.getCause() != null) {
             e = e.getCause();
@@ -155,7 +159,7 @@ final class ClusterHealth implements AutoCloseable {
                         String group = m.group(3) == null || m.group(3).isEmpty() ? "" : "." + m.group(3);
                         return new Failure(Reason.FORBIDDEN, m.group(1), m.group(2) + group, message);
                     }
-                    return new Failure(Reason.FORBIDDEN, "list/watch", resource, message);
+                    return new Failure(Reason.FORBIDDEN, verb, resource, message);
                 }
                 return new Failure(code == 401 ? Reason.UNAUTHORIZED : Reason.ERROR, null, resource, "HTTP " + code + ": " + message);
             }

@@ -363,7 +363,7 @@ public final class KubernetesCluster implements RouteSource, AutoCloseable {
             informer.exceptionHandler((started, t) -> {
                 log.debug("cluster {}: {} list/watch failed ({}), retrying with backoff", name, resource, t.toString());
                 if (!closed) {
-                    health.failed(resource, t);
+                    health.failed(resource, informer.hasSynced() ? "watch" : "list", t);
                 }
                 return !closed;
             });

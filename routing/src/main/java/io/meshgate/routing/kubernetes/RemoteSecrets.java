@@ -84,7 +84,7 @@ public final class RemoteSecrets implements AutoCloseable {
 
     /** Logs each distinct reason the Secrets cannot be read once (fabric8's per-retry warning is silenced). */
     private void reportListFailure(Throwable t) {
-        ClusterHealth.Failure f = ClusterHealth.classify("secrets", t);
+        ClusterHealth.Failure f = ClusterHealth.classify("secrets", informer.hasSynced() ? "watch" : "list", t);
         if (reported.add(f.reason() + " " + f.verb() + " " + f.resource())) {
             if (f.reason() == ClusterHealth.Reason.FORBIDDEN) {
                 log.warn("remote-cluster Secrets in {}: permission missing: the API server denies verb \"{}\" on resource "

@@ -49,7 +49,7 @@ class ClusterHealthTest {
     void aDeniedVerbIsNamedWithResourceAndGroupAndLoggedOnce() {
         ClusterHealth health = new ClusterHealth("east", "https://10.0.0.1:6443", registry);
         for (int i = 0; i < 5; i++) {
-            health.failed("endpointslices.discovery.k8s.io", new CompletionException(forbidden("watch", "endpointslices", "discovery.k8s.io")));
+            health.failed("endpointslices.discovery.k8s.io", "list", new CompletionException(forbidden("watch", "endpointslices", "discovery.k8s.io")));
         }
         assertThat(warnings()).singleElement().asString().contains("cluster east", "https://10.0.0.1:6443",
                 "verb \"watch\"", "resource \"endpointslices.discovery.k8s.io\"");
@@ -70,7 +70,7 @@ class ClusterHealthTest {
         ClusterHealth health = new ClusterHealth("east", "https://10.0.0.1:6443", registry);
         health.watching();
         for (int i = 0; i < 50; i++) {
-            health.failed("services", new CompletionException(new KubernetesClientException("An error has occurred.",
+            health.failed("services", "watch", new CompletionException(new KubernetesClientException("An error has occurred.",
                     new ConnectException("Connection refused"))));
             health.watchBroken("services");
         }
@@ -78,7 +78,7 @@ class ClusterHealthTest {
                 "Connection refused");
         health.watching();
         assertThat(logs.list.get(logs.list.size() - 1).getFormattedMessage()).contains("reachable again");
-        health.failed("services", new ConnectException("Connection refused"));
+        health.failed("services", "watch", new ConnectException("Connection refused"));
         assertThat(warnings()).hasSize(2);
         assertThat(registry.scrape()).contains("meshgate_cluster_sync_errors_total{cluster=\"east\",reason=\"unreachable\"} 51.0");
         health.close();
@@ -86,10 +86,10 @@ class ClusterHealthTest {
 
     @Test
     void rejectedCredentialsAreTheirOwnReason() {
-        ClusterHealth.Failure f = ClusterHealth.classify("services",
+        ClusterHealth.Failure f = ClusterHealth.classify("services", "list",
                 new KubernetesClientException(new StatusBuilder().withCode(401).withMessage("Unauthorized").build()));
         assertThat(f.reason()).isEqualTo(ClusterHealth.Reason.UNAUTHORIZED);
-        assertThat(ClusterHealth.classify("services", new IllegalStateException("odd")).reason())
+        assertThat(ClusterHealth.classify("services", "list", new IllegalStateException("odd")).reason())
                 .isEqualTo(ClusterHealth.Reason.ERROR);
     }
 }
