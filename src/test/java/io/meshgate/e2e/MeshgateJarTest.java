@@ -3,13 +3,6 @@ package io.meshgate.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.meshgate.tls.OutboundServerName;
-import io.netty.buffer.ByteBufAllocator;
-import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslContextBuilder;
-import io.netty.handler.ssl.SslProvider;
-import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
-import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -19,14 +12,12 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import javax.net.ssl.SSLEngine;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -52,22 +43,7 @@ class MeshgateJarTest {
     @BeforeAll
     static void helloFromBoringSsl() throws Exception {
         assertThat(JAR).as("build the jar first: mvn -DskipTests package").exists();
-        SslContext ctx = SslContextBuilder.forClient().sslProvider(SslProvider.OPENSSL)
-                .trustManager(InsecureTrustManagerFactory.INSTANCE).build();
-        SSLEngine engine = ctx.newEngine(ByteBufAllocator.DEFAULT);
-        try {
-            engine.setUseClientMode(true);
-            OutboundServerName.apply(engine, SNI);
-            engine.beginHandshake();
-            ByteBuffer out = ByteBuffer.allocate(16384);
-            engine.wrap(ByteBuffer.allocate(0), out);
-            out.flip();
-            hello = new byte[out.remaining()];
-            out.get(hello);
-        } finally {
-            ReferenceCountUtil.release(engine);
-            ReferenceCountUtil.release(ctx);
-        }
+        hello = ClientHellos.withSni(SNI);
     }
 
     @AfterEach

@@ -66,6 +66,7 @@ public final class KubernetesCluster implements RouteSource, AutoCloseable {
     private final MeterRegistry registry;
     private final List<Meter> meters = new ArrayList<>();
     private final Counter reconnects;
+    private final ClusterHealth health;
     private final ScheduledExecutorService publisher;
     /** Informer pairs by namespace; the key {@code null} watches every namespace. */
     private final Map<String, WatchedNamespace> watched = new LinkedHashMap<>();
@@ -131,6 +132,7 @@ public final class KubernetesCluster implements RouteSource, AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        this.health = new ClusterHealth(name, client.getConfiguration().getMasterUrl(), registry);
         this.reconnects = Counter.builder("meshgate.discovery.watch.reconnects")
                 .description("Watches on the API server re-established after they broke")
                 .tag("cluster", name).register(registry);
@@ -310,12 +312,16 @@ public final class KubernetesCluster implements RouteSource, AutoCloseable {
         }
     }
 
-    /** Logs when a watch breaks and when it is back, for operators. */
+    /** Notes when a watch breaks and when every watch is back, for operators ({@link ClusterHealth}). */
     private void checkWatches() {
         try {
+            boolean all = true;
             for (WatchedNamespace w : watched.values()) {
-                w.services.check();
-                w.slices.check();
+                all &= w.services.check();
+                all &= w.slices.check();
+            }
+            if (all) {
+                health.watching();
             }
         } catch (RuntimeException e) {
             log.warn("cluster {}: watch check failed", name, e);
@@ -362,6 +368,7 @@ public final class KubernetesCluster implements RouteSource, AutoCloseable {
         });
         publisher.shutdownNow();
         meters.forEach(registry::remove);
+        health.close();
         if (ownsClient) {
             client.close();
         }
@@ -374,38 +381,40 @@ public final class KubernetesCluster implements RouteSource, AutoCloseable {
         }
     }
 
-    /** One informer and whether its watch is up, to count reconnects and log breaks once. */
-    private final class Watched<T> {
+    /**
+     * One informer and whether its watch is up. Failures go to {@link ClusterHealth}, which logs
+     * each change of state once (fabric8's own per-retry warning is silenced in logback.xml).
+     */
+    private final class Watched<T extends io.fabric8.kubernetes.api.model.HasMetadata> {
         final SharedIndexInformer<T> informer;
+        private final String resource;
         private boolean wasWatching;
-        private volatile boolean broken;
 
         Watched(SharedIndexInformer<T> informer) {
             this.informer = informer;
+            Class<T> type = informer.getApiTypeClass();
+            String group = io.fabric8.kubernetes.api.model.HasMetadata.getGroup(type);
+            this.resource = io.fabric8.kubernetes.api.model.HasMetadata.getPlural(type)
+                    + (group == null || group.isEmpty() ? "" : "." + group);
             // Retry forever, also when the first list fails: a gateway started while the API server
-            // is down must come up once it is back, not stay empty. A failure after the first sync
-            // is a broken watch, whether or not the periodic check saw isWatching() drop.
+            // is down must come up once it is back, not stay empty.
             informer.exceptionHandler((started, t) -> {
-                log.debug("cluster {}: {} list/watch failed ({}), retrying with backoff", name,
-                        informer.getApiTypeClass().getSimpleName(), t.toString());
-                if (informer.hasSynced()) {
-                    broken = true;
+                log.debug("cluster {}: {} list/watch failed ({}), retrying with backoff", name, resource, t.toString());
+                if (!closed) {
+                    health.failed(resource, informer.hasSynced() ? "watch" : "list", t);
                 }
                 return !closed;
             });
         }
 
-        void check() {
+        /** True while the watch is established. */
+        boolean check() {
             boolean watching = informer.isWatching();
-            if (watching && broken) {
-                broken = false;
-                log.info("cluster {}: {} watch re-established", name, informer.getApiTypeClass().getSimpleName());
-            } else if (!watching && wasWatching) {
-                broken = true;
-                log.warn("cluster {}: {} watch broken, serving the last known routes while reconnecting", name,
-                        informer.getApiTypeClass().getSimpleName());
+            if (!watching && wasWatching && !closed) {
+                health.watchBroken(resource);
             }
             wasWatching = watching;
+            return watching;
         }
     }
 }

@@ -41,6 +41,8 @@ public final class RemoteSecrets implements AutoCloseable {
     private final Counter failures;
     private final Map<String, RemoteCluster> bySecret = new ConcurrentHashMap<>();
     private SharedIndexInformer<Secret> informer;
+    /** Failure reasons already logged, so a retry loop logs each once. */
+    private final java.util.Set<String> reported = ConcurrentHashMap.newKeySet();
 
     public RemoteSecrets(KubernetesClient client, String namespace, Router router, String clusterDomain,
                          MeterRegistry registry) {
@@ -62,7 +64,10 @@ public final class RemoteSecrets implements AutoCloseable {
 
     public RemoteSecrets start() {
         informer = client.secrets().inNamespace(namespace).withLabel(LABEL, "true").runnableInformer(0);
-        informer.exceptionHandler((started, t) -> true);
+        informer.exceptionHandler((started, t) -> {
+            reportListFailure(t);
+            return true; // fabric8 retries with backoff
+        });
         informer.addEventHandler(new ResourceEventHandler<>() {
             @Override
             public void onAdd(Secret s) {
@@ -83,6 +88,20 @@ public final class RemoteSecrets implements AutoCloseable {
         });
         informer.start();
         return this;
+    }
+
+    /** Logs each distinct reason the Secrets cannot be read once (fabric8's per-retry warning is silenced). */
+    private void reportListFailure(Throwable t) {
+        ClusterHealth.Failure f = ClusterHealth.classify("secrets", informer.hasSynced() ? "watch" : "list", t);
+        if (reported.add(f.reason() + " " + f.verb() + " " + f.resource())) {
+            if (f.reason() == ClusterHealth.Reason.FORBIDDEN) {
+                log.warn("remote-cluster Secrets in {}: permission missing: the API server denies verb \"{}\" on resource "
+                        + "\"{}\" to this gateway (HTTP 403); grant it (see the meshgate-remote-secrets Role). Retrying with backoff",
+                        namespace, f.verb(), f.resource());
+            } else {
+                log.warn("remote-cluster Secrets in {}: cannot list/watch them ({}); retrying with backoff", namespace, f.detail());
+            }
+        }
     }
 
     /** The remote clusters added from Secrets now, by Secret name. */

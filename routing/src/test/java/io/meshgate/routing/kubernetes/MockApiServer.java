@@ -20,7 +20,7 @@ import java.util.function.Consumer;
  * The tests' API server and {@code meshgate demo}'s (one per demo cluster, on the cluster's own
  * loopback address).
  */
-public final class MockApiServer implements AutoCloseable {
+public final class MockApiServer implements ApiBackend {
 
     /**
      * The mock server logs every request at INFO through java.util.logging; held in a field

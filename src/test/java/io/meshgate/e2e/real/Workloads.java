@@ -1,0 +1,87 @@
+package io.meshgate.e2e.real;
+
+import io.meshgate.routing.kubernetes.real.ControlPlane;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+import org.awaitility.Awaitility;
+
+/** Deployments and Services applied with kubectl, and what the cluster says about their pods. */
+final class Workloads {
+
+    private Workloads() {
+    }
+
+    static String namespace(String ns) {
+        return """
+                apiVersion: v1
+                kind: Namespace
+                metadata: {name: %s}
+                """.formatted(ns);
+    }
+
+    /** A Deployment whose pods (run by kwok) name container port {@code http} = {@code containerPort}. */
+    static String deployment(String ns, String name, int replicas, int containerPort) {
+        return """
+                apiVersion: apps/v1
+                kind: Deployment
+                metadata: {name: %2$s, namespace: %1$s}
+                spec:
+                  replicas: %3$d
+                  selector: {matchLabels: {app: %2$s}}
+                  template:
+                    metadata: {labels: {app: %2$s}}
+                    spec:
+                      terminationGracePeriodSeconds: 0
+                      containers:
+                        - name: app
+                          image: example.invalid/%2$s:1
+                          ports: [{name: http, containerPort: %4$d}]
+                """.formatted(ns, name, replicas, containerPort);
+    }
+
+    /** A Service with {@code port} → {@code targetPort} (a number, or a container port name). */
+    static String service(String ns, String name, int port, String targetPort, boolean headless) {
+        return """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: %2$s, namespace: %1$s}
+                spec:
+                  %5$s
+                  selector: {app: %6$s}
+                  ports: [{name: http, port: %3$d, targetPort: %4$s}]
+                """.formatted(ns, name, port, targetPort, headless ? "clusterIP: None" : "type: ClusterIP",
+                name.replace("-headless", ""));
+    }
+
+    static void apply(ControlPlane plane, String... yaml) {
+        plane.kubectlWithInput(String.join("\n---\n", yaml), "apply", "-f", "-");
+    }
+
+    /** {@code ip:port} of every pod of {@code app} that is Ready, not terminating, sorted. */
+    static List<String> readyPods(ControlPlane plane, String ns, String app, int port) {
+        String out = plane.kubectl("-n", ns, "get", "pods", "-l", "app=" + app, "-o",
+                "jsonpath={range .items[*]}{.status.podIP} {.metadata.deletionTimestamp} "
+                        + "{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}");
+        List<String> ready = new ArrayList<>();
+        for (String line : out.split("\n")) {
+            String[] f = line.trim().split(" +");
+            // ip, then "True" directly when there is no deletionTimestamp
+            if (f.length == 2 && !f[0].isEmpty() && f[1].equals("True")) {
+                ready.add(f[0] + ":" + port);
+            }
+        }
+        return List.copyOf(new TreeSet<>(ready));
+    }
+
+    /** Waits (bounded) until {@code count} pods of {@code app} are Ready; returns their endpoints. */
+    static List<String> awaitReadyPods(ControlPlane plane, String ns, String app, int port, int count) {
+        List<List<String>> last = new ArrayList<>(List.of(List.of()));
+        Awaitility.await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).until(() -> {
+            last.set(0, readyPods(plane, ns, app, port));
+            return last.get(0).size() == count;
+        });
+        return last.get(0);
+    }
+}
