@@ -89,9 +89,10 @@ class RealTwoClustersTest {
             gatewayA.awaitReady(Duration.ofSeconds(60));
             gatewayB.awaitReady(Duration.ofSeconds(60));
 
-            Path tokenKubeconfig = ServiceAccountKubeconfig.write(a, "meshgate-system", "meshgate", dir.resolve("a-sa.kubeconfig"));
-            String secret = remoteSecret(tokenKubeconfig, "cluster-a", "127.0.0.1:" + eastwestA);
-            assertThat(secret).contains("certificate-authority-data").contains("token");
+            // The documented path: remote-secret, run with cluster A's admin credentials, creates A's
+            // read-only reader account (RBAC + token Secret) and prints a Secret holding only its token.
+            String secret = remoteSecret(a.kubeconfig(), "cluster-a", "127.0.0.1:" + eastwestA, "--create-service-account");
+            assertThat(secret).contains("certificate-authority-data").contains("token").doesNotContain("client-key-data");
             b.kubectlWithInput(secret, "apply", "-f", "-");
 
             byte[] hello = ClientHellos.withSni(SNI);
@@ -137,10 +138,11 @@ class RealTwoClustersTest {
         }
     }
 
-    static String remoteSecret(Path kubeconfig, String name, String gateway) throws Exception {
-        Process p = new ProcessBuilder("java", "-jar", MeshgateProcess.JAR.toString(), "remote-secret",
-                "--kubeconfig", kubeconfig.toString(), "--name", name, "--gateway", gateway)
-                .redirectErrorStream(false).start();
+    static String remoteSecret(Path kubeconfig, String name, String gateway, String... more) throws Exception {
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("java", "-jar", MeshgateProcess.JAR.toString(),
+                "remote-secret", "--kubeconfig", kubeconfig.toString(), "--name", name, "--gateway", gateway));
+        cmd.addAll(java.util.List.of(more));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(false).start();
         byte[] out = p.getInputStream().readAllBytes();
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
         assertThat(p.exitValue()).as(new String(p.getErrorStream().readAllBytes())).isZero();

@@ -13,11 +13,17 @@ final class Workloads {
     private Workloads() {
     }
 
+    /**
+     * A namespace whose Services meshgate exports (the label of {@code discovery.export: labelled},
+     * the default), so the tests also prove the Namespace watch against a real API server and RBAC.
+     */
     static String namespace(String ns) {
         return """
                 apiVersion: v1
                 kind: Namespace
-                metadata: {name: %s}
+                metadata:
+                  name: %s
+                  labels: {meshgate.io/export: "true"}
                 """.formatted(ns);
     }
 

@@ -15,7 +15,9 @@ package io.meshgate.gateway.relay;
  * Each stage removes itself when done, so an established connection carries only {@code relay}
  * (passthrough), {@code tls, relay} (terminate, TCP) or {@code tls, http-codec, http} (terminate,
  * HTTP). Upstream channels carry {@code relay} (passthrough), {@code tls, relay} (terminate, TCP),
- * or {@code tls, http-codec, exchange} (pooled HTTP); {@code tls} only with {@code tls.upstream: mtls}.
+ * or {@code tls, http-codec, exchange} (pooled HTTP); {@code tls} only with {@code tls.upstream: mtls},
+ * followed by {@code upstream-handshake} (ends a failed upstream handshake's exception) until the
+ * handshake succeeds. HTTP/2 adds its own names ({@code io.meshgate.gateway.h2.Http2Names}).
  */
 public final class MeshgateHandlerNames {
     public static final String CLIENT_HELLO = "hello";
@@ -27,6 +29,7 @@ public final class MeshgateHandlerNames {
     public static final String HTTP_CODEC = "http-codec";
     public static final String HTTP = "http";
     public static final String EXCHANGE = "exchange";
+    public static final String UPSTREAM_HANDSHAKE = "upstream-handshake";
 
     private MeshgateHandlerNames() {}
 }

@@ -31,9 +31,26 @@ final class UpstreamOrigination implements UpstreamConnector.Origination {
         }
         SslHandler ssl = termination.tls().current().upstreamHandler(upstream.alloc(), serverName, endpoint.port());
         ssl.setHandshakeTimeoutMillis(termination.handshakeTimeout().toMillis());
-        upstream.pipeline().addFirst(MeshgateHandlerNames.TLS, ssl);
+        upstream.pipeline().addFirst(MeshgateHandlerNames.TLS, ssl)
+                .addAfter(MeshgateHandlerNames.TLS, MeshgateHandlerNames.UPSTREAM_HANDSHAKE, new HandshakeFailure());
+        ssl.handshakeFuture().addListener(done -> {
+            if (done.isSuccess() && upstream.pipeline().get(MeshgateHandlerNames.UPSTREAM_HANDSHAKE) != null) {
+                upstream.pipeline().remove(MeshgateHandlerNames.UPSTREAM_HANDSHAKE);
+            }
+        });
         // autoRead is off until the relay starts; the SslHandler keeps reading until the handshake is done.
         upstream.read();
         return ssl.handshakeFuture();
+    }
+
+    /**
+     * Ends a failed upstream handshake's exception here: the handshake future already carries it to
+     * the caller (a 502 or {@code upstream_failed}), and nothing after the SslHandler is installed yet.
+     */
+    private static final class HandshakeFailure extends io.netty.channel.ChannelInboundHandlerAdapter {
+        @Override
+        public void exceptionCaught(io.netty.channel.ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
     }
 }
