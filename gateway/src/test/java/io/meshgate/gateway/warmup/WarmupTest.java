@@ -18,8 +18,10 @@ import io.netty.channel.EventLoopGroup;
 import java.net.Socket;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -37,19 +39,22 @@ class WarmupTest {
                 Arguments.of(Transport.nio(), new CopyRelay()));
     }
 
+    /**
+     * Functional only: how fast warm-up runs is for the benchmarks to show, not a unit test on a
+     * shared CI machine. The timeout is a hang guard, far above any healthy run.
+     */
     @ParameterizedTest
     @MethodSource("relays")
-    void completesEveryConnectionThroughTheRealPathWithinItsBudget(Transport transport, Relay relay) throws Exception {
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void completesEveryConnectionThroughTheRealPath(Transport transport, Relay relay) throws Exception {
         EventLoopGroup group = transport.newGroup(1, "warmup-test");
         try {
-            long start = System.nanoTime();
             Warmup.Result r = Warmup.run(group, transport, relay, Duration.ofMillis(700));
             assertThat(r.connections()).as("connections through the %s relay", relay.name()).isGreaterThan(8);
             assertThat(r.failed()).isZero();
             assertThat(r.bytes()).as("one connection in 8 sends a 128 KiB burst").isGreaterThan(r.connections() / 8 * 128L * 1024);
-            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(6));
         } finally {
-            group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).sync();
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
         }
     }
 
