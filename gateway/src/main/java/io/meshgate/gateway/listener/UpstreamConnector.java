@@ -13,7 +13,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
@@ -38,12 +37,26 @@ public final class UpstreamConnector extends ChannelInboundHandlerAdapter {
         Future<?> secure(Channel upstream, Endpoint endpoint);
     }
 
-    /** The relay installs its handlers once connected. */
-    private static final ChannelHandler NO_HANDLERS = new ChannelInitializer<>() {
+    /**
+     * The upstream's only handler until the relay takes over: whatever fails on it before then
+     * (a reset while it is being secured, an error from its socket) ends here and closes it,
+     * instead of reaching the tail of an empty pipeline; the connection then counts as
+     * {@code upstream_failed} through the dial or the close of its downstream.
+     */
+    @ChannelHandler.Sharable
+    static final class PendingUpstream extends ChannelInboundHandlerAdapter {
+        static final PendingUpstream INSTANCE = new PendingUpstream();
+
         @Override
-        protected void initChannel(Channel ch) {
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (log.isDebugEnabled()) {
+                log.debug("{}: {} before the relay started; closing it", ctx.channel(), cause.toString());
+            }
+            ctx.close();
         }
-    };
+    }
+
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(UpstreamConnector.class);
 
     private final Connection connection;
     private final IdleTimeout idle;
@@ -111,8 +124,8 @@ public final class UpstreamConnector extends ChannelInboundHandlerAdapter {
                 // Egress to other clusters: every candidate gateway once, in the router's order.
                 ? listener.dialer().dial(downstream.eventLoop(),
                         connection.gateways().stream().map(Resolution.RemoteGateway::gateway).toList(),
-                        connection.gateways().size(), meter, NO_HANDLERS)
-                : listener.dialer().dial(downstream.eventLoop(), connection.endpoints(), meter, NO_HANDLERS);
+                        connection.gateways().size(), meter, PendingUpstream.INSTANCE)
+                : listener.dialer().dial(downstream.eventLoop(), connection.endpoints(), meter, PendingUpstream.INSTANCE);
         attempt.addListener((Future<EndpointDialer.Dialed> f) -> {
             attempt = null;
             if (f.isCancelled()) {
@@ -150,6 +163,9 @@ public final class UpstreamConnector extends ChannelInboundHandlerAdapter {
             upstream.writeAndFlush(first);
         }
         idle.start(upstream);
+        if (upstream.pipeline().get(PendingUpstream.class) != null) {
+            upstream.pipeline().remove(PendingUpstream.INSTANCE); // the relay handles the upstream from here
+        }
         ctx.pipeline().remove(this);
         relay.start(ctx.channel(), upstream);
         if (inputShutdown) {

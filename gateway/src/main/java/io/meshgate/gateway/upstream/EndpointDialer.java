@@ -65,12 +65,23 @@ public final class EndpointDialer {
     public Future<Dialed> dial(EventLoop loop, List<Endpoint> order, int attempts, MessageSizeEstimator meter,
                                ChannelHandler handler) {
         Promise<Dialed> result = loop.newPromise();
-        attempt(loop, order, 0, Math.min(attempts, order.size()), meter, handler, result);
+        int limit = Math.min(attempts, order.size());
+        loop.execute(() -> attempt(loop, order, 0, limit, meter, handler, result));
         return result;
     }
 
+    // Every attempt runs as a task of the event loop, i.e. after the loop has handled its whole
+    // epoll batch, never from inside an I/O event. Dialing inside a batch could give the new socket
+    // the descriptor number of a channel closed earlier in that batch; the batch's stale event for
+    // that number was then dispatched to the new, not yet connected channel (Bootstrap.connect
+    // defers the connect to a task): recv failed with ENOTCONN and the stale RDHUP shut the new
+    // socket's input, so the endpoint's answer was never read (StaleEpollEventTest).
+
     private void attempt(EventLoop loop, List<Endpoint> order, int tried, int attempts, MessageSizeEstimator meter,
                          ChannelHandler handler, Promise<Dialed> result) {
+        if (result.isDone()) { // abandoned before this attempt ran
+            return;
+        }
         Endpoint endpoint = order.get(tried);
         long start = System.nanoTime();
         ChannelFuture connect = new Bootstrap()
@@ -101,7 +112,7 @@ public final class EndpointDialer {
             } else {
                 metrics.upstreamConnectFailed();
                 if (tried + 1 < attempts) {
-                    attempt(loop, order, tried + 1, attempts, meter, handler, result);
+                    loop.execute(() -> attempt(loop, order, tried + 1, attempts, meter, handler, result));
                 } else {
                     result.tryFailure(f.cause());
                 }

@@ -30,6 +30,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * The relay suite, run in every relay mode (kernel splice, copy on epoll, copy on NIO): the same
  * behaviour is required of each.
  */
+@org.junit.jupiter.api.extension.ExtendWith(io.meshgate.gateway.testing.UnhandledExceptions.class)
 class PassthroughRelayTest {
 
     private static final int BULK = 4 * 1024 * 1024;

@@ -26,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * and are counted with their outcome; routable hellos of any shape reach an endpoint intact;
  * failed endpoints are skipped; limits hold.
  */
+@org.junit.jupiter.api.extension.ExtendWith(io.meshgate.gateway.testing.UnhandledExceptions.class)
 class PassthroughRoutingTest {
 
     @AutoClose
