@@ -2,9 +2,9 @@ package io.meshgate.gateway.upstream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.meshgate.gateway.Transport;
+import io.meshgate.gateway.transport.Transport;
 import io.meshgate.gateway.metrics.ListenerMetrics;
-import io.meshgate.gateway.config.MeshgateConfig;
+import io.meshgate.gateway.config.GatewaySpec;
 import io.meshgate.routing.AppProtocol;
 import io.meshgate.routing.Endpoint;
 import io.meshgate.routing.EndpointSet;
@@ -78,7 +78,7 @@ class StaleEpollEventTest {
 
             ListenerMetrics metrics = new ListenerMetrics(new SimpleMeterRegistry(), "stale");
             EndpointDialer dialer = new EndpointDialer(transport,
-                    new EndpointPicker(MeshgateConfig.BalancingPolicy.ROUND_ROBIN), metrics, 1, Duration.ofSeconds(5));
+                    new EndpointPicker(GatewaySpec.BalancingPolicy.ROUND_ROBIN), metrics, 1, Duration.ofSeconds(5));
             EndpointSet backendSet = new EndpointSet(List.of(Endpoint.of("127.0.0.1", backend.getLocalPort())), AppProtocol.TCP);
 
             Queue<Object> upstreamEvents = new ConcurrentLinkedQueue<>();
