@@ -274,6 +274,15 @@ final class H2Client implements AutoCloseable {
 
     @Override
     public void close() {
+        // A paused stream (stalled()) keeps the DATA frames it was sent queued in its channel, and Netty
+        // does not release a paused child's queue when the connection closes: let every stream read
+        // what it holds first, on its loop, so the frames go through our handler and are released.
+        channel.eventLoop().submit(() -> {
+            for (Http2StreamChannel ch : streams) {
+                ch.config().setAutoRead(true);
+                ch.read();
+            }
+        }).awaitUninterruptibly();
         channel.close().awaitUninterruptibly();
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
     }
