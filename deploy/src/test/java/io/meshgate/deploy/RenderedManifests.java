@@ -188,7 +188,7 @@ final class RenderedManifests {
 
     /** The shipped config, parsed and validated by meshgate itself (files live in the pod, so not checked here). */
     MeshgateConfig config() {
-        return ConfigLoader.parse(ContractKeys.parseable(meshgateYaml())).validate(null, false);
+        return ConfigLoader.parse(meshgateYaml()).validate(null, false);
     }
 
     /** The shipped config as a YAML tree, for keys the checks read as written. */
