@@ -5,33 +5,14 @@ import io.meshgate.gateway.accesslog.AccessLogWriter;
 import io.meshgate.gateway.admin.AdminServer;
 import io.meshgate.gateway.admin.AdminView;
 import io.meshgate.gateway.config.ConfigBinder;
-import io.meshgate.gateway.config.ConfigException;
 import io.meshgate.gateway.config.GatewaySpec;
-import io.meshgate.gateway.config.GatewaySpec.ListenerMode;
 import io.meshgate.gateway.config.GatewaySpec.ListenerSpec;
-import io.meshgate.gateway.config.GatewaySpec.TlsSpec;
 import io.meshgate.gateway.config.MeshgateConfig;
 import io.meshgate.gateway.discovery.Discovery;
-import io.meshgate.gateway.listener.DownstreamPipeline;
-import io.meshgate.gateway.h2.Http2Limits;
 import io.meshgate.gateway.listener.Listener;
-import io.meshgate.gateway.listener.ListenerContext;
-import io.meshgate.gateway.listener.PassthroughPipeline;
 import io.meshgate.gateway.metrics.GatewayMetrics;
-import io.meshgate.gateway.metrics.ListenerMetrics;
-import io.meshgate.gateway.relay.AutoSpliceRelay;
-import io.meshgate.gateway.relay.CopyRelay;
-import io.meshgate.gateway.relay.Relay;
-import io.meshgate.gateway.relay.SpliceRelay;
-import io.meshgate.gateway.terminate.HandshakeMetrics;
-import io.meshgate.gateway.transport.Transport;
-import io.meshgate.gateway.terminate.TerminatePipeline;
-import io.meshgate.gateway.terminate.Termination;
-import io.meshgate.gateway.upstream.EndpointDialer;
-import io.meshgate.gateway.upstream.EndpointPicker;
 import io.meshgate.gateway.warmup.Warmup;
 import io.meshgate.routing.Router;
-import io.meshgate.tls.TlsMaterialException;
 import io.meshgate.tls.TlsMaterialSource;
 import io.netty.channel.EventLoopGroup;
 import java.nio.file.Path;
@@ -44,9 +25,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The running gateway: builds what a {@link GatewaySpec} describes (discovery and its router,
- * TLS material, event loops, listeners, admin server), starts it, reports readiness, and drains
- * it on shutdown. The admin server sees it only as an {@link AdminView}.
+ * The running gateway's lifecycle: starts what the {@link Assembly} builds from a
+ * {@link GatewaySpec} (discovery and its router, TLS material, event loops, listeners, admin
+ * server), reports readiness, drains on shutdown and closes. The admin server sees it only as an
+ * {@link AdminView}.
  */
 public final class Gateway implements AutoCloseable, AdminView {
 
@@ -54,7 +36,7 @@ public final class Gateway implements AutoCloseable, AdminView {
 
     private final GatewaySpec spec;
     private final GatewayMetrics metrics = new GatewayMetrics();
-    private final Transport transport;
+    private final Assembly assembly;
     private final Discovery discovery;
     private final Optional<TlsMaterialSource> tls;
     private final List<Listener> listeners = new ArrayList<>();
@@ -76,22 +58,14 @@ public final class Gateway implements AutoCloseable, AdminView {
      */
     public Gateway(GatewaySpec spec) {
         this.spec = spec;
-        this.transport = Transport.select(spec.runtime().transport(), spec.runtime().busyPoll());
+        this.assembly = new Assembly(spec, metrics.registry());
         this.discovery = new Discovery(spec.discovery(), spec.clusterDomain(), metrics.registry());
         try {
-            this.tls = spec.tls().map(this::loadTls);
+            this.tls = assembly.loadTls();
         } catch (RuntimeException e) {
             discovery.close(); // nothing half-built stays behind
             metrics.close();
             throw e;
-        }
-    }
-
-    private TlsMaterialSource loadTls(TlsSpec t) {
-        try {
-            return new TlsMaterialSource(t.files(), t.allowedTrustDomains(), metrics.registry());
-        } catch (TlsMaterialException e) {
-            throw new ConfigException("tls: " + e.getMessage(), e);
         }
     }
 
@@ -108,12 +82,10 @@ public final class Gateway implements AutoCloseable, AdminView {
         closeables.add(discovery);
         discovery.start(); // watches run in the background; /readyz waits for the local caches' sync
         int threads = spec.runtime().workers();
-        workers = transport.newGroup(threads, "meshgate-worker");
-        Relay relay = relay();
-        Duration warmup = spec.runtime().warmup();
-        if (!warmup.isZero() && spec.listeners().stream().anyMatch(l -> l.mode() != ListenerMode.TERMINATE)) {
+        workers = assembly.transport().newGroup(threads, "meshgate-worker");
+        if (assembly.warmsUp()) {
             try {
-                Warmup.run(workers, transport, relay, warmup);
+                Warmup.run(workers, assembly.transport(), spec.runtime().warmup(), assembly::warmupListener);
             } catch (InterruptedException e) {
                 throw e;
             } catch (Exception e) { // Netty rethrows bind failures unchecked or sneakily
@@ -121,10 +93,9 @@ public final class Gateway implements AutoCloseable, AdminView {
                 log.warn("warm-up skipped: {}", e.toString());
             }
         }
-        accessLog = openAccessLog();
-        EndpointPicker picker = new EndpointPicker(spec.balancing().policy());
+        accessLog = assembly.openAccessLog();
         for (ListenerSpec l : spec.listeners()) {
-            Listener listener = new Listener(context(l, picker, relay), l.address(), pipeline(l));
+            Listener listener = assembly.listener(l, router(), tls, accessLog);
             listener.bind(workers);
             listeners.add(listener);
             log.info("listener {} ({}) on {}", l.name(), l.mode().label(), listener.localAddress());
@@ -133,53 +104,8 @@ public final class Gateway implements AutoCloseable, AdminView {
         admin.start();
         started = true;
         log.info("meshgate ready: {} listener(s), transport {}, relay {}, {} worker(s), admin on {}",
-                listeners.size(), transport.describe(), relay.name(), threads, admin.localAddress());
+                listeners.size(), assembly.transport().describe(), assembly.relay().name(), threads, admin.localAddress());
         return this;
-    }
-
-    private ListenerContext context(ListenerSpec l, EndpointPicker picker, Relay relay) {
-        ListenerMetrics listenerMetrics = new ListenerMetrics(metrics.registry(), l.name());
-        EndpointDialer dialer = new EndpointDialer(transport, picker, listenerMetrics,
-                spec.balancing().connectAttempts(), spec.timeouts().connect());
-        return new ListenerContext(l.name(), listenerMetrics,
-                router(), picker, transport, relay, l.maxConnections(), spec.limits().clientHelloMaxBytes(),
-                spec.balancing().connectAttempts(), spec.timeouts().clientHello(),
-                spec.timeouts().connect(), spec.timeouts().idle(), dialer, spec.discovery().egressPolicy(), accessLog);
-    }
-
-    /** The listener's pipeline: the one place a mode is chosen. */
-    private DownstreamPipeline pipeline(ListenerSpec l) {
-        return switch (l.mode()) {
-            case PASSTHROUGH -> PassthroughPipeline.passthrough();
-            case EGRESS -> PassthroughPipeline.egress();
-            case TERMINATE -> new TerminatePipeline(new Termination(l.name(), tls.orElseThrow(),
-                    spec.tls().orElseThrow().upstream(), spec.timeouts().tlsHandshake(), spec.limits().upstreamPoolSize(),
-                    metrics.registry(), Http2Limits.of(spec.http2(), spec.timeouts().drain())));
-        };
-    }
-
-    /** {@code accessLog:}: off unless configured; the file is opened now so a bad path stops the start (exit 2). */
-    private AccessLog openAccessLog() {
-        if (spec.accessLog().isEmpty()) {
-            return AccessLog.OFF;
-        }
-        GatewaySpec.AccessLogSpec c = spec.accessLog().get();
-        try {
-            return AccessLogWriter.open(c.file().orElse(null), c.queueSize(), metrics.registry());
-        } catch (java.io.IOException e) {
-            throw new ConfigException("accessLog.path: cannot open " + c.file().orElseThrow() + ": " + e.getMessage(), e);
-        }
-    }
-
-    private Relay relay() {
-        if (!transport.canSplice()) {
-            return new CopyRelay();
-        }
-        return switch (spec.runtime().splice()) {
-            case AUTO -> new AutoSpliceRelay(spec.runtime().spliceThreshold());
-            case ALWAYS -> new SpliceRelay();
-            case OFF -> new CopyRelay();
-        };
     }
 
     @Override

@@ -124,7 +124,7 @@ final class H2UpstreamPool {
                 slot.waiting = 0;
             }
         });
-        listener.dialer().dial(loop, List.of(endpoint), 1,
+        listener.upstreams().dial(loop, List.of(endpoint), 1,
                 new TrafficMeter(listener.metrics().bytesToUpstream(), listener.metrics().splicedToUpstream(), null), NO_HANDLERS)
                 .addListener((Future<EndpointDialer.Dialed> dialed) -> {
                     if (!dialed.isSuccess()) {

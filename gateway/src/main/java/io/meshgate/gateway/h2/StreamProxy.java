@@ -117,12 +117,12 @@ final class StreamProxy extends ChannelInboundHandlerAdapter {
         pending.add(new DefaultHttp2HeadersFrame(StreamHeaders.toUpstream(headers, forwardedClientCert), requestDone));
         Reading.set(ctx.channel(), false); // until the upstream stream can take the body
         EndpointSet set = routed.endpoints();
-        int first = listener.picker().first(set);
+        int first = listener.upstreams().picker().first(set);
         List<Endpoint> order = new ArrayList<>(set.size());
         for (int i = 0; i < set.size(); i++) {
             order.add(set.get((first + i) % set.size()));
         }
-        attempt(order, 0, Math.min(listener.connectAttempts(), order.size()));
+        attempt(order, 0, Math.min(listener.upstreams().connectAttempts(), order.size()));
     }
 
     /** Opens the upstream stream on {@code order[tried]}; a failure moves on to the next endpoint. */
@@ -165,8 +165,8 @@ final class StreamProxy extends ChannelInboundHandlerAdapter {
     private void upstreamReady(Channel up, Endpoint target) {
         upstream = up;
         connection.outcome(Outcome.ROUTED);
-        connection.listener().picker().connected(target);
-        up.closeFuture().addListener(c -> connection.listener().picker().disconnected(target));
+        connection.listener().upstreams().picker().connected(target);
+        up.closeFuture().addListener(c -> connection.listener().upstreams().picker().disconnected(target));
         Http2StreamFrame frame;
         while ((frame = pending.poll()) != null) {
             up.write(frame, up.voidPromise());

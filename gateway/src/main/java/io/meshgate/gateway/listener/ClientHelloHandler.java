@@ -29,12 +29,12 @@ public final class ClientHelloHandler extends ChannelInboundHandlerAdapter {
 
     public ClientHelloHandler(Connection connection) {
         this.connection = connection;
-        this.reader = new ClientHelloReader(connection.listener().clientHelloMaxBytes());
+        this.reader = new ClientHelloReader(connection.listener().limits().clientHelloMaxBytes());
     }
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
-        long nanos = connection.listener().clientHelloTimeout().toNanos();
+        long nanos = connection.listener().limits().clientHelloTimeout().toNanos();
         if (nanos > 0) {
             timeout = ctx.executor().schedule(() -> connection.refuse(Outcome.TIMEOUT), nanos, TimeUnit.NANOSECONDS);
         }

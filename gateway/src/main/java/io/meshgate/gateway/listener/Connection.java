@@ -104,8 +104,8 @@ public final class Connection {
     public void upstream(Channel channel, Endpoint endpoint) {
         this.upstream = channel;
         this.upstreamEndpoint = endpoint;
-        listener.picker().connected(endpoint);
-        channel.closeFuture().addListener(f -> listener.picker().disconnected(endpoint));
+        listener.upstreams().picker().connected(endpoint);
+        channel.closeFuture().addListener(f -> listener.upstreams().picker().disconnected(endpoint));
     }
 
     public Endpoint upstreamEndpoint() {

@@ -1,7 +1,8 @@
 package io.meshgate.gateway.listener;
 
-import io.meshgate.gateway.outcome.Outcome;
 import io.meshgate.gateway.config.HostPort;
+import io.meshgate.gateway.outcome.Outcome;
+import io.meshgate.gateway.transport.Transport;
 import io.meshgate.gateway.upstream.EndpointDialer;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -23,14 +24,15 @@ public final class Listener {
 
     private final ListenerContext context;
     private final HostPort address;
+    private final Transport transport;
+    private final DownstreamPipeline pipeline;
     private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private Channel serverChannel;
 
-    private final DownstreamPipeline pipeline;
-
-    public Listener(ListenerContext context, HostPort address, DownstreamPipeline pipeline) {
+    public Listener(ListenerContext context, HostPort address, Transport transport, DownstreamPipeline pipeline) {
         this.context = context;
         this.address = address;
+        this.transport = transport;
         this.pipeline = pipeline;
     }
 
@@ -43,7 +45,7 @@ public final class Listener {
     public void bind(EventLoopGroup group) throws InterruptedException {
         ServerBootstrap b = new ServerBootstrap()
                 .group(group)
-                .channel(context.transport().serverChannel())
+                .channel(transport.serverChannel())
                 .option(ChannelOption.SO_BACKLOG, 4096)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
@@ -62,7 +64,7 @@ public final class Listener {
     private void accept(SocketChannel ch) {
         connections.add(ch);
         Connection connection = Connection.accept(context, ch);
-        if (context.metrics().active().get() > context.maxConnections()) {
+        if (context.metrics().active().get() > context.limits().maxConnections()) {
             connection.refuse(Outcome.OVERLOAD);
             return;
         }
@@ -75,6 +77,11 @@ public final class Listener {
 
     public ListenerContext context() {
         return context;
+    }
+
+    /** The event-loop transport its server socket and connections use. */
+    public Transport transport() {
+        return transport;
     }
 
     /** The bound address (the real port when the config asked for port 0). */

@@ -3,6 +3,7 @@ package io.meshgate.gateway.listener;
 import io.meshgate.gateway.relay.IdleTimeout;
 import io.meshgate.gateway.relay.MeshgateHandlerNames;
 import io.meshgate.gateway.relay.TrafficMeter;
+import io.meshgate.routing.Router;
 import io.netty.channel.socket.SocketChannel;
 
 /**
@@ -12,31 +13,32 @@ import io.netty.channel.socket.SocketChannel;
  */
 public final class PassthroughPipeline implements DownstreamPipeline {
 
-    private final boolean egress;
+    /** Null for passthrough. */
+    private final Router.EgressPolicy egress;
 
-    private PassthroughPipeline(boolean egress) {
+    private PassthroughPipeline(Router.EgressPolicy egress) {
         this.egress = egress;
     }
 
     /** {@code mode: passthrough}: local endpoints only. */
     public static PassthroughPipeline passthrough() {
-        return new PassthroughPipeline(false);
+        return new PassthroughPipeline(null);
     }
 
-    /** {@code mode: egress}: local endpoints, else a remote cluster's east-west gateway (SNI unchanged). */
-    public static PassthroughPipeline egress() {
-        return new PassthroughPipeline(true);
+    /** {@code mode: egress}: local endpoints, else a remote cluster's east-west gateway by {@code policy} (SNI unchanged). */
+    public static PassthroughPipeline egress(Router.EgressPolicy policy) {
+        return new PassthroughPipeline(java.util.Objects.requireNonNull(policy));
     }
 
     @Override
     public void assemble(SocketChannel ch, Connection connection) {
         ListenerContext listener = connection.listener();
-        IdleTimeout idle = new IdleTimeout(ch, listener.idleTimeout());
+        IdleTimeout idle = new IdleTimeout(ch, listener.limits().idleTimeout());
         // Set before anything is written: it meters every byte sent downstream, spliced or copied.
         ch.config().setMessageSizeEstimator(new TrafficMeter(listener.metrics().bytesToDownstream(), listener.metrics().splicedToDownstream(), idle));
         ch.pipeline()
                 .addLast(MeshgateHandlerNames.CLIENT_HELLO, new ClientHelloHandler(connection))
-                .addLast(MeshgateHandlerNames.ROUTE, egress ? RouteSelector.egress(connection) : RouteSelector.eastWest(connection))
+                .addLast(MeshgateHandlerNames.ROUTE, egress != null ? RouteSelector.egress(connection, egress) : RouteSelector.eastWest(connection))
                 .addLast(MeshgateHandlerNames.CONNECT, new UpstreamConnector(connection, idle));
     }
 }

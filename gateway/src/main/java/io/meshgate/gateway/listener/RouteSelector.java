@@ -4,6 +4,7 @@ import io.meshgate.gateway.outcome.Outcome;
 import io.meshgate.routing.OutboundSni;
 import io.meshgate.routing.Resolution;
 import io.meshgate.routing.RouteError;
+import io.meshgate.routing.Router;
 import java.util.concurrent.ThreadLocalRandom;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -19,21 +20,22 @@ import io.netty.util.ReferenceCountUtil;
 public final class RouteSelector extends ChannelInboundHandlerAdapter {
 
     private final Connection connection;
-    private final boolean egress;
+    /** Null on east-west listeners. */
+    private final Router.EgressPolicy egress;
 
-    private RouteSelector(Connection connection, boolean egress) {
+    private RouteSelector(Connection connection, Router.EgressPolicy egress) {
         this.connection = connection;
         this.egress = egress;
     }
 
     /** Local endpoints only (passthrough and terminate listeners). */
     public static RouteSelector eastWest(Connection connection) {
-        return new RouteSelector(connection, false);
+        return new RouteSelector(connection, null);
     }
 
-    /** Local endpoints, else other clusters' east-west gateways by {@code discovery.egressPolicy}. */
-    public static RouteSelector egress(Connection connection) {
-        return new RouteSelector(connection, true);
+    /** Local endpoints, else other clusters' east-west gateways by {@code policy} ({@code discovery.egressPolicy}). */
+    public static RouteSelector egress(Connection connection, Router.EgressPolicy policy) {
+        return new RouteSelector(connection, java.util.Objects.requireNonNull(policy));
     }
 
     @Override
@@ -59,11 +61,11 @@ public final class RouteSelector extends ChannelInboundHandlerAdapter {
 
     private Resolution resolve(String serverName) {
         ListenerContext listener = connection.listener();
-        if (!egress) {
+        if (egress == null) {
             return listener.router().resolve(serverName);
         }
         return OutboundSni.parse(serverName)
-                .map(o -> listener.router().resolveEgress(o, listener.egressPolicy(), ThreadLocalRandom.current()))
+                .map(o -> listener.router().resolveEgress(o, egress, ThreadLocalRandom.current()))
                 .orElse(Resolution.refused(RouteError.BAD_SNI));
     }
 

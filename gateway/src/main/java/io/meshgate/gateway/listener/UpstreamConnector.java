@@ -122,10 +122,10 @@ public final class UpstreamConnector extends ChannelInboundHandlerAdapter {
         TrafficMeter meter = new TrafficMeter(listener.metrics().bytesToUpstream(), listener.metrics().splicedToUpstream(), idle);
         attempt = connection.gateways() != null
                 // Egress to other clusters: every candidate gateway once, in the router's order.
-                ? listener.dialer().dial(downstream.eventLoop(),
+                ? listener.upstreams().dial(downstream.eventLoop(),
                         connection.gateways().stream().map(Resolution.RemoteGateway::gateway).toList(),
                         connection.gateways().size(), meter, PendingUpstream.INSTANCE)
-                : listener.dialer().dial(downstream.eventLoop(), connection.endpoints(), meter, PendingUpstream.INSTANCE);
+                : listener.upstreams().dial(downstream.eventLoop(), connection.endpoints(), meter, PendingUpstream.INSTANCE);
         attempt.addListener((Future<EndpointDialer.Dialed> f) -> {
             attempt = null;
             if (f.isCancelled()) {

@@ -71,7 +71,7 @@ public final class HttpUpstreamPool {
         EventLoop loop = connection.downstream().eventLoop();
         Map<Key, Slot> slots = loops.computeIfAbsent(loop, l -> new HashMap<>());
         String sni = connection.serverName();
-        Endpoint preferred = set.get(listener.picker().first(set));
+        Endpoint preferred = set.get(listener.upstreams().picker().first(set));
         Slot slot = slots.computeIfAbsent(new Key(preferred, sni), k -> new Slot());
         PooledUpstream idle;
         while ((idle = slot.idle.pollLast()) != null) { // most recently used first: least likely closed by now
@@ -85,7 +85,7 @@ public final class HttpUpstreamPool {
         }
         Promise<PooledUpstream> result = loop.newPromise();
         slot.open++; // reserved while dialing, so concurrent dials respect the bound too
-        Future<EndpointDialer.Dialed> dial = listener.dialer().dial(loop, set,
+        Future<EndpointDialer.Dialed> dial = listener.upstreams().dial(loop, set,
                 new TrafficMeter(listener.metrics().bytesToUpstream(), listener.metrics().splicedToUpstream(), null), NO_HANDLERS);
         result.addListener(r -> {
             if (r.isCancelled()) {
@@ -102,12 +102,12 @@ public final class HttpUpstreamPool {
             Endpoint endpoint = f.getNow().endpoint();
             Slot owner = slots.computeIfAbsent(new Key(endpoint, sni), k -> new Slot());
             owner.open++;
-            listener.picker().connected(endpoint);
+            listener.upstreams().picker().connected(endpoint);
             PooledUpstream upstream = new PooledUpstream(ch, endpoint, sni);
             ch.closeFuture().addListener(c -> {
                 owner.open--;
                 owner.idle.remove(upstream);
-                listener.picker().disconnected(endpoint);
+                listener.upstreams().picker().disconnected(endpoint);
             });
             if (result.isDone()) {
                 ch.close();

@@ -32,7 +32,7 @@ public final class TerminatePipeline implements DownstreamPipeline {
     @Override
     public void assemble(SocketChannel ch, Connection connection) {
         ListenerContext listener = connection.listener();
-        IdleTimeout idle = new IdleTimeout(ch, listener.idleTimeout());
+        IdleTimeout idle = new IdleTimeout(ch, listener.limits().idleTimeout());
         // Meters the TLS records written downstream, whichever service stage produces them.
         ch.config().setMessageSizeEstimator(new TrafficMeter(listener.metrics().bytesToDownstream(), listener.metrics().splicedToDownstream(), idle));
         HandshakeOutcome handshake = new HandshakeOutcome(connection, idle, termination);

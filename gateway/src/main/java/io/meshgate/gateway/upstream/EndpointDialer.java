@@ -47,6 +47,16 @@ public final class EndpointDialer {
         this.connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
     }
 
+    /** Chooses where each connection (or HTTP request, or h2 stream) starts; counts active upstream connections. */
+    public EndpointPicker picker() {
+        return picker;
+    }
+
+    /** {@code balancing.connectAttempts}: endpoints tried per connection at most. */
+    public int connectAttempts() {
+        return connectAttempts;
+    }
+
     /**
      * Connects on {@code loop}; the channel starts with autoRead off, {@code meter} as its size
      * estimator and {@code handler} in its pipeline. Cancelling the returned future abandons the

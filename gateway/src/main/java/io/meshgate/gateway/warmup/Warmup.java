@@ -2,20 +2,11 @@ package io.meshgate.gateway.warmup;
 
 import io.meshgate.routing.OutboundSni;
 import io.meshgate.gateway.transport.Transport;
-import io.meshgate.gateway.config.HostPort;
-import io.meshgate.gateway.config.GatewaySpec;
 import io.meshgate.gateway.listener.Listener;
-import io.meshgate.gateway.listener.ListenerContext;
-import io.meshgate.gateway.listener.PassthroughPipeline;
-import io.meshgate.gateway.metrics.ListenerMetrics;
-import io.meshgate.gateway.relay.Relay;
-import io.meshgate.gateway.upstream.EndpointDialer;
-import io.meshgate.gateway.upstream.EndpointPicker;
 import io.meshgate.routing.AppProtocol;
 import io.meshgate.routing.Endpoint;
 import io.meshgate.routing.Router;
 import io.meshgate.routing.StaticRoutes;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
@@ -36,6 +27,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,8 +36,9 @@ import org.slf4j.LoggerFactory;
  * data path (hello reader, router, dialer, relay, on the gateway's own event loops and transport)
  * for a short budget. A fresh JVM otherwise serves its first minutes of traffic from interpreted
  * and profiling (C1) code at several times the CPU per connection, while C2 compiles on the same
- * cores. Everything stays on 127.0.0.1 with its own ephemeral listener and echo endpoint and
- * throwaway metrics; nothing of it is left once {@link #run} returns.
+ * cores. Everything stays on 127.0.0.1 with an ephemeral passthrough listener (built by the
+ * gateway's assembly, with throwaway metrics) and an echo endpoint; nothing of it is left once
+ * {@link #run} returns.
  */
 public final class Warmup {
 
@@ -67,28 +60,30 @@ public final class Warmup {
 
     private final EventLoopGroup group;
     private final Transport transport;
-    private final Relay relay;
     private final Duration budget;
+    private final Function<Router, Listener> listeners;
     private final AtomicInteger done = new AtomicInteger();
     private final AtomicInteger failed = new AtomicInteger();
     private final AtomicLong bytes = new AtomicLong();
     private final AtomicInteger started = new AtomicInteger();
     private volatile long deadline;
 
-    private Warmup(EventLoopGroup group, Transport transport, Relay relay, Duration budget) {
+    private Warmup(EventLoopGroup group, Transport transport, Duration budget, Function<Router, Listener> listeners) {
         this.group = group;
         this.transport = transport;
-        this.relay = relay;
         this.budget = budget;
+        this.listeners = listeners;
     }
 
     /**
-     * Runs passthrough connections through {@code relay} on {@code group} for about {@code budget},
-     * then waits for those in flight (bounded) and closes everything it opened.
+     * Runs passthrough connections on {@code group} for about {@code budget} through a listener
+     * from {@code listeners} (a passthrough listener on 127.0.0.1 port 0 routing with the router
+     * it is given, not bound yet), then waits for those in flight (bounded) and closes everything
+     * it opened.
      */
-    public static Result run(EventLoopGroup group, Transport transport, Relay relay, Duration budget)
-            throws InterruptedException {
-        return new Warmup(group, transport, relay, budget).run();
+    public static Result run(EventLoopGroup group, Transport transport, Duration budget,
+                             Function<Router, Listener> listeners) throws InterruptedException {
+        return new Warmup(group, transport, budget, listeners).run();
     }
 
     private Result run() throws InterruptedException {
@@ -103,13 +98,7 @@ public final class Warmup {
             InetSocketAddress echoAddress = (InetSocketAddress) echo.localAddress();
             Router router = new Router(List.of(new StaticRoutes(List.of(new StaticRoutes.StaticService(HOST, 8080,
                     List.of(Endpoint.of("127.0.0.1", echoAddress.getPort())), AppProtocol.TCP)))));
-            ListenerMetrics metrics = new ListenerMetrics(new SimpleMeterRegistry(), "warmup");
-            EndpointPicker picker = new EndpointPicker(GatewaySpec.BalancingPolicy.LEAST_CONNECTIONS);
-            Duration timeout = Duration.ofSeconds(5);
-            ListenerContext context = new ListenerContext("warmup", metrics,
-                    router, picker, transport, relay, 4 * PARALLEL, 65536, 1, timeout, timeout, timeout,
-                    new EndpointDialer(transport, picker, metrics, 1, timeout), Router.EgressPolicy.LOCAL_FIRST);
-            listener = new Listener(context, new HostPort("127.0.0.1", 0), PassthroughPipeline.passthrough());
+            listener = listeners.apply(router);
             listener.bind(group);
             InetSocketAddress gateway = listener.localAddress();
             byte[] hello = SyntheticHello.withServerName(SNI);
@@ -131,7 +120,7 @@ public final class Warmup {
         }
         Result r = new Result(done.get(), bytes.get(), Duration.ofNanos(System.nanoTime() - start), failed.get());
         log.info("warm-up: {} connections, {} KiB through the {} relay in {} ms{}", r.connections(), r.bytes() / 1024,
-                relay.name(), r.took().toMillis(), r.failed() > 0 ? " (" + r.failed() + " failed)" : "");
+                listener == null ? "?" : listener.context().relay().name(), r.took().toMillis(), r.failed() > 0 ? " (" + r.failed() + " failed)" : "");
         return r;
     }
 

@@ -2,19 +2,15 @@ package io.meshgate.gateway.listener;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.meshgate.gateway.config.GatewaySpec.BalancingPolicy;
-import io.meshgate.gateway.metrics.ListenerMetrics;
 import io.meshgate.gateway.outcome.Outcome;
 import io.meshgate.gateway.relay.CopyRelay;
 import io.meshgate.gateway.relay.MeshgateHandlerNames;
+import io.meshgate.gateway.testing.TestListeners;
 import io.meshgate.gateway.transport.Transport;
-import io.meshgate.gateway.upstream.EndpointDialer;
-import io.meshgate.gateway.upstream.EndpointPicker;
 import io.meshgate.routing.AppProtocol;
 import io.meshgate.routing.Endpoint;
 import io.meshgate.routing.OutboundSni;
 import io.meshgate.routing.Router;
-import io.meshgate.routing.StaticRoutes;
 import io.meshgate.tls.testing.ClientHellos;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.netty.buffer.ByteBuf;
@@ -58,14 +54,8 @@ class HelloAndRouteStagesTest {
 
     /** A passthrough downstream with only the two stages under test and a sink behind them. */
     private void start(Duration helloTimeout) {
-        Router router = new Router(List.of(new StaticRoutes(List.of(
-                new StaticRoutes.StaticService(HOST, 8080, List.of(ENDPOINT), AppProtocol.TCP)))));
-        ListenerMetrics metrics = new ListenerMetrics(registry, "test");
-        EndpointPicker picker = new EndpointPicker(BalancingPolicy.ROUND_ROBIN);
-        Transport transport = Transport.nio();
-        ListenerContext context = new ListenerContext("test", metrics, router, picker, transport,
-                new CopyRelay(), 16, 64 * 1024, 1, helloTimeout, Duration.ofSeconds(1), Duration.ofMinutes(1),
-                new EndpointDialer(transport, picker, metrics, 1, Duration.ofSeconds(1)), Router.EgressPolicy.LOCAL_FIRST);
+        Router router = TestListeners.staticRouter(HOST, 8080, AppProtocol.TCP, ENDPOINT);
+        ListenerContext context = TestListeners.context("test", registry, router, Transport.nio(), new CopyRelay(), 1, helloTimeout);
         channel = new EmbeddedChannel();
         connection = Connection.accept(context, channel);
         channel.pipeline()

@@ -52,7 +52,7 @@ class PassthroughRelayTest {
     void shouldRelayRealTls13ThroughTheGatewayWithUnderscoreSni(RelayMode mode) throws Exception {
         try (RunningGateway gw = RunningGateway.start(dir, mode.config("", "127.0.0.1:" + tlsBackend.getPort()))) {
             assertThat(gw.gateway().listeners().get(0).context().relay().name()).isEqualTo(mode.relay());
-            assertThat(gw.gateway().listeners().get(0).context().transport().busyPoll().isZero()).isEqualTo(!mode.busyPolls());
+            assertThat(gw.gateway().listeners().get(0).transport().busyPoll().isZero()).isEqualTo(!mode.busyPolls());
             byte[] payload = "hello through the east-west gateway".getBytes();
             assertThat(tls.echo(gw.address(), TlsPeers.SNI, payload, null)).isEqualTo(payload);
             await().atMost(Duration.ofSeconds(5)).until(() -> gw.outcomes("eastwest", "routed") == 1);

@@ -8,6 +8,11 @@ import io.meshgate.gateway.config.Defaults;
 import io.meshgate.gateway.relay.AutoSpliceRelay;
 import io.meshgate.gateway.relay.CopyRelay;
 import io.meshgate.gateway.relay.Relay;
+import io.meshgate.gateway.config.HostPort;
+import io.meshgate.gateway.listener.Listener;
+import io.meshgate.gateway.listener.PassthroughPipeline;
+import io.meshgate.gateway.testing.TestListeners;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.meshgate.gateway.relay.SpliceRelay;
 import io.meshgate.gateway.testing.RawBackend;
 import io.meshgate.gateway.testing.RunningGateway;
@@ -49,7 +54,9 @@ class WarmupTest {
     void completesEveryConnectionThroughTheRealPath(Transport transport, Relay relay) throws Exception {
         EventLoopGroup group = transport.newGroup(1, "warmup-test");
         try {
-            Warmup.Result r = Warmup.run(group, transport, relay, Duration.ofMillis(700));
+            Warmup.Result r = Warmup.run(group, transport, Duration.ofMillis(700), router -> new Listener(
+                    TestListeners.context("warmup", new SimpleMeterRegistry(), router, transport, relay, 1, Duration.ofSeconds(5)),
+                    new HostPort("127.0.0.1", 0), transport, PassthroughPipeline.passthrough()));
             assertThat(r.connections()).as("connections through the %s relay", relay.name()).isGreaterThan(8);
             assertThat(r.failed()).isZero();
             assertThat(r.bytes()).as("one connection in 8 sends a 128 KiB burst").isGreaterThan(r.connections() / 8 * 128L * 1024);
