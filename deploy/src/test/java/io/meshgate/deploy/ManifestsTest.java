@@ -27,7 +27,7 @@ import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 import io.fabric8.kubernetes.api.model.rbac.RoleRef;
 import io.fabric8.kubernetes.api.model.rbac.Subject;
 import io.meshgate.gateway.config.MeshgateConfig;
-import io.meshgate.gateway.config.MeshgateConfig.Listener;
+import io.meshgate.gateway.config.MeshgateConfig.ListenerConfig;
 import io.meshgate.gateway.config.MeshgateConfig.ListenerMode;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -69,7 +69,7 @@ class ManifestsTest {
         assertThat(config.discovery().clusters().get(0).kubeconfig())
                 .as("the local cluster is read in-cluster, through the pod's service account")
                 .isNull();
-        assertThat(config.listeners()).extracting(Listener::mode)
+        assertThat(config.listeners()).extracting(ListenerConfig::mode)
                 .containsExactlyInAnyOrder(ListenerMode.PASSTHROUGH, ListenerMode.TERMINATE, ListenerMode.EGRESS);
     }
 
@@ -111,7 +111,7 @@ class ManifestsTest {
     @EveryRendering
     void egressListenerHasItsOwnClusterIpService(String rendering) {
         RenderedManifests m = RenderedManifests.of(rendering);
-        Listener egress = m.config().listeners().stream().filter(l -> l.mode() == ListenerMode.EGRESS)
+        ListenerConfig egress = m.config().listeners().stream().filter(l -> l.mode() == ListenerMode.EGRESS)
                 .findFirst().orElseThrow();
         Service service = m.egressService();
 
@@ -171,7 +171,7 @@ class ManifestsTest {
         int admin = config.admin().hostPort().port();
         Map<Integer, ListenerMode> listenerModes = config.listeners().stream()
                 .filter(l -> l.mode() != ListenerMode.EGRESS)
-                .collect(Collectors.toMap(l -> l.hostPort().port(), Listener::mode));
+                .collect(Collectors.toMap(l -> l.hostPort().port(), ListenerConfig::mode));
 
         assertThat(service.getSpec().getType()).isEqualTo("LoadBalancer");
         List<ServicePort> ports = service.getSpec().getPorts();

@@ -15,12 +15,12 @@ import org.junit.jupiter.api.Test;
  */
 class LayeringTest {
 
-    /** The gateway and the routing library it wires (tls has its own layering). */
+    /** The gateway and the libraries it wires: routing, and tls (whose packages, e.g. tls and tls.pki, must not form a cycle either). */
     private static final JavaClasses MESHGATE = new ClassFileImporter()
             .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
             // routing's test jar (MockApiServer, the real-cluster extension) is on this class path too
             .withImportOption(location -> !location.contains("-tests.jar"))
-            .importPackages("io.meshgate.gateway", "io.meshgate.routing");
+            .importPackages("io.meshgate.gateway", "io.meshgate.routing", "io.meshgate.tls");
 
     @Test
     void noPackageCycles() {

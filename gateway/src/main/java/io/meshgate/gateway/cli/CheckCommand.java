@@ -188,7 +188,7 @@ public final class CheckCommand implements Callable<Integer> {
 
     /** One SelfSubjectAccessReview per permission; the API server's answer is the check. */
     private boolean permissions(String what, KubernetesClient client, List<Permission> needed,
-                                MeshgateConfig.RemoteSecrets secrets) {
+                                MeshgateConfig.RemoteSecretsConfig secrets) {
         List<String> denied = new ArrayList<>();
         try {
             for (Permission p : needed) {

@@ -90,7 +90,7 @@ public final class ConfigBinder {
                 accessLog, http2);
     }
 
-    private List<ListenerSpec> listeners(List<MeshgateConfig.Listener> raw) {
+    private List<ListenerSpec> listeners(List<MeshgateConfig.ListenerConfig> raw) {
         if (raw.isEmpty()) {
             throw new ConfigException("listeners: at least one listener is required");
         }
@@ -98,7 +98,7 @@ public final class ConfigBinder {
         Map<Integer, String> ports = new HashMap<>();
         List<ListenerSpec> specs = new ArrayList<>();
         for (int i = 0; i < raw.size(); i++) {
-            MeshgateConfig.Listener l = raw.get(i);
+            MeshgateConfig.ListenerConfig l = raw.get(i);
             String key = "listeners[" + i + "]";
             if (l.name() == null || l.name().isBlank()) {
                 throw new ConfigException(key + ".name: required");
@@ -173,7 +173,7 @@ public final class ConfigBinder {
             throw new ConfigException("discovery.export: " + e.getMessage());
         }
         return new DiscoverySpec(clusters, statics, raw.namespaces(), egress,
-                Optional.ofNullable(raw.remoteSecrets()).map(MeshgateConfig.RemoteSecrets::namespace), export);
+                Optional.ofNullable(raw.remoteSecrets()).map(MeshgateConfig.RemoteSecretsConfig::namespace), export);
     }
 
     private ClusterSpec cluster(String key, MeshgateConfig.Cluster c, Set<String> names) {

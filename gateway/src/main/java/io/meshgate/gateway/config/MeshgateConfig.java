@@ -12,7 +12,7 @@ import java.util.List;
  */
 public record MeshgateConfig(
         String clusterDomain,
-        List<Listener> listeners,
+        List<ListenerConfig> listeners,
         Admin admin,
         Tls tls,
         Discovery discovery,
@@ -75,8 +75,8 @@ public record MeshgateConfig(
         @JsonProperty("nio") NIO
     }
 
-    public record Listener(String name, String address, ListenerMode mode, Integer maxConnections) {
-        public Listener {
+    public record ListenerConfig(String name, String address, ListenerMode mode, Integer maxConnections) {
+        public ListenerConfig {
             mode = mode == null ? ListenerMode.PASSTHROUGH : mode;
             maxConnections = maxConnections == null ? Defaults.LISTENER_MAX_CONNECTIONS : maxConnections;
         }
@@ -113,7 +113,7 @@ public record MeshgateConfig(
      *                   {@code serviceExport} or {@code all}
      */
     public record Discovery(List<Cluster> clusters, @JsonProperty("static") List<StaticService> staticServices,
-                            List<String> namespaces, EgressPolicy egressPolicy, RemoteSecrets remoteSecrets,
+                            List<String> namespaces, EgressPolicy egressPolicy, RemoteSecretsConfig remoteSecrets,
                             String export) {
         public Discovery {
             export = export == null ? Defaults.EXPORT : export;
@@ -161,8 +161,8 @@ public record MeshgateConfig(
     }
 
     /** Remote clusters added at runtime from labelled Secrets in the gateway's own namespace. */
-    public record RemoteSecrets(String namespace) {
-        public RemoteSecrets {
+    public record RemoteSecretsConfig(String namespace) {
+        public RemoteSecretsConfig {
             namespace = namespace == null ? Defaults.REMOTE_SECRETS_NAMESPACE : namespace;
         }
     }

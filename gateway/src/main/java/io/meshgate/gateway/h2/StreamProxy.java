@@ -5,9 +5,10 @@ import io.meshgate.gateway.listener.Connection;
 import io.meshgate.gateway.listener.ListenerContext;
 import io.meshgate.gateway.outcome.Outcome;
 import io.meshgate.gateway.relay.Reading;
+import io.meshgate.gateway.upstream.Route;
+import io.meshgate.gateway.upstream.UpstreamTarget;
 import io.meshgate.routing.AppProtocol;
 import io.meshgate.routing.Endpoint;
-import io.meshgate.routing.EndpointSet;
 import io.meshgate.routing.Resolution;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -26,8 +27,6 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -116,18 +115,13 @@ final class StreamProxy extends ChannelInboundHandlerAdapter {
         }
         pending.add(new DefaultHttp2HeadersFrame(StreamHeaders.toUpstream(headers, forwardedClientCert), requestDone));
         Reading.set(ctx.channel(), false); // until the upstream stream can take the body
-        EndpointSet set = routed.endpoints();
-        int first = listener.upstreams().picker().first(set);
-        List<Endpoint> order = new ArrayList<>(set.size());
-        for (int i = 0; i < set.size(); i++) {
-            order.add(set.get((first + i) % set.size()));
-        }
-        attempt(order, 0, Math.min(listener.upstreams().connectAttempts(), order.size()));
+        // The picker runs once per stream.
+        attempt(listener.upstreams().pick(Route.of(routed)), 0);
     }
 
-    /** Opens the upstream stream on {@code order[tried]}; a failure moves on to the next endpoint. */
-    private void attempt(List<Endpoint> order, int tried, int attempts) {
-        Endpoint target = order.get(tried);
+    /** Opens the upstream stream on candidate {@code tried}; a failure moves on to the next one. */
+    private void attempt(UpstreamTarget candidates, int tried) {
+        Endpoint target = candidates.endpoint(tried);
         Future<Http2StreamChannel> f = h2.pool(connection.listener()).open(ctx.channel().eventLoop(), target, connection.serverName(),
                 new UpstreamStream(this));
         opening = f;
@@ -146,8 +140,8 @@ final class StreamProxy extends ChannelInboundHandlerAdapter {
                 if (finished) {
                     return;
                 }
-                if (tried + 1 < attempts) {
-                    attempt(order, tried + 1, attempts);
+                if (tried + 1 < candidates.attempts()) {
+                    attempt(candidates, tried + 1);
                 } else {
                     answer(502, GrpcAnswers.UNAVAILABLE, "upstream unavailable for " + connection.serverName() + ": "
                             + opened.cause().getMessage());

@@ -3,10 +3,8 @@ package io.meshgate.gateway.listener;
 import io.meshgate.gateway.accesslog.AccessLogEntry;
 import io.meshgate.gateway.outcome.Outcome;
 import io.meshgate.gateway.relay.TrafficMeter;
+import io.meshgate.gateway.upstream.Route;
 import io.meshgate.routing.Endpoint;
-import io.meshgate.routing.EndpointSet;
-import io.meshgate.routing.Resolution;
-import java.util.List;
 import io.netty.channel.Channel;
 import io.netty.util.AttributeKey;
 
@@ -24,11 +22,10 @@ public final class Connection {
     private final Channel downstream;
     private Outcome outcome;
     private String serverName;
-    private EndpointSet endpoints;
-    private List<Resolution.RemoteGateway> gateways;
-    private String cluster = "";
+    private Route route;
     private Channel upstream;
     private Endpoint upstreamEndpoint;
+    private String upstreamCluster;
     private Outcome closedOutcome;
     private String peerIdentity;
     private final long acceptedNanos = System.nanoTime();
@@ -70,30 +67,13 @@ public final class Connection {
         this.serverName = sni;
     }
 
-    public EndpointSet endpoints() {
-        return endpoints;
+    /** What the route stage resolved; null until then. */
+    public Route route() {
+        return route;
     }
 
-    public void endpoints(EndpointSet set, String cluster) {
-        this.endpoints = set;
-        this.cluster = cluster;
-    }
-
-    /** Egress to other clusters: their east-west gateways, in the order to try them. */
-    public void gateways(List<Resolution.RemoteGateway> gateways) {
-        this.gateways = gateways;
-        this.endpoints = new EndpointSet(gateways.stream().map(Resolution.RemoteGateway::gateway).toList(),
-                io.meshgate.routing.AppProtocol.TCP);
-    }
-
-    /** The remote gateways of an egress route, or null when the route is local. */
-    public List<Resolution.RemoteGateway> gateways() {
-        return gateways;
-    }
-
-    /** The cluster (route source) the local endpoints come from. */
-    public String cluster() {
-        return cluster;
+    public void route(Route route) {
+        this.route = route;
     }
 
     public Channel upstream() {
@@ -101,9 +81,10 @@ public final class Connection {
     }
 
     /** The upstream is connected: it is closed with the downstream and counted on its endpoint. */
-    public void upstream(Channel channel, Endpoint endpoint) {
+    public void upstream(Channel channel, Endpoint endpoint, String cluster) {
         this.upstream = channel;
         this.upstreamEndpoint = endpoint;
+        this.upstreamCluster = cluster;
         listener.upstreams().picker().connected(endpoint);
         channel.closeFuture().addListener(f -> listener.upstreams().picker().disconnected(endpoint));
     }
@@ -150,7 +131,7 @@ public final class Connection {
         listener.metrics().active().decrementAndGet();
         if (outcome == null) {
             // Closed before any stage decided: the peer went away mid-hello, or before an upstream answered.
-            outcome(closedOutcome != null ? closedOutcome : serverName == null ? Outcome.BAD_HELLO : endpoints == null ? Outcome.NO_ROUTE : Outcome.UPSTREAM_FAILED);
+            outcome(closedOutcome != null ? closedOutcome : serverName == null ? Outcome.BAD_HELLO : route == null ? Outcome.NO_ROUTE : Outcome.UPSTREAM_FAILED);
         }
         if (upstream != null) {
             upstream.close();
@@ -162,10 +143,8 @@ public final class Connection {
 
     /** The connection as the access log reports it; called once, when it has closed. */
     private AccessLogEntry accessLogEntry() {
-        String destination = gateways != null && upstreamEndpoint != null
-                ? gateways.stream().filter(g -> g.gateway().equals(upstreamEndpoint)).map(Resolution.RemoteGateway::cluster)
-                        .findFirst().orElse(null)
-                : cluster;
+        // The cluster it went to; before an upstream connected, the local endpoints' source if any.
+        String destination = upstreamEndpoint != null ? upstreamCluster : route == null ? null : route.source();
         return new AccessLogEntry(System.currentTimeMillis(), listener.name(), peer, serverName,
                 destination, upstreamEndpoint, peerIdentity, TrafficMeter.writtenOn(upstream),
                 Math.max(0, TrafficMeter.writtenOn(downstream)), System.nanoTime() - acceptedNanos, outcome.label());

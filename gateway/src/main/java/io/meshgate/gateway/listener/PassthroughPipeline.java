@@ -35,7 +35,8 @@ public final class PassthroughPipeline implements DownstreamPipeline {
         ListenerContext listener = connection.listener();
         IdleTimeout idle = new IdleTimeout(ch, listener.limits().idleTimeout());
         // Set before anything is written: it meters every byte sent downstream, spliced or copied.
-        ch.config().setMessageSizeEstimator(new TrafficMeter(listener.metrics().bytesToDownstream(), listener.metrics().splicedToDownstream(), idle));
+        ch.config().setMessageSizeEstimator(new TrafficMeter(listener.metrics().bytesToDownstream(), listener.metrics().splicedToDownstream(), idle,
+                listener.accessLog().enabled()));
         ch.pipeline()
                 .addLast(MeshgateHandlerNames.CLIENT_HELLO, new ClientHelloHandler(connection))
                 .addLast(MeshgateHandlerNames.ROUTE, egress != null ? RouteSelector.egress(connection, egress) : RouteSelector.eastWest(connection))

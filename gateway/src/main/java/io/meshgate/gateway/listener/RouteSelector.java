@@ -1,6 +1,7 @@
 package io.meshgate.gateway.listener;
 
 import io.meshgate.gateway.outcome.Outcome;
+import io.meshgate.gateway.upstream.Route;
 import io.meshgate.routing.OutboundSni;
 import io.meshgate.routing.Resolution;
 import io.meshgate.routing.RouteError;
@@ -11,8 +12,8 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.ReferenceCountUtil;
 
 /**
- * Stage 2: turns the SNI into the endpoints it may use now, from the router's current snapshot
- * (one lock-free lookup). An SNI that names nothing routable closes the connection
+ * Stage 2: turns the SNI into the {@link Route} the connection may use now (its upstream
+ * candidates, each with its cluster), from the router's current snapshot (one lock-free lookup). An SNI that names nothing routable closes the connection
  * ({@code no_route}) and the buffered hello is dropped, never forwarded. East-west listeners
  * route to local endpoints only (that prevents loops between gateways); egress listeners may
  * hand the connection to another cluster's east-west gateway.
@@ -42,11 +43,9 @@ public final class RouteSelector extends ChannelInboundHandlerAdapter {
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof ClientHelloHandler.ServerNameEvent sni) {
             Resolution r = resolve(sni.serverName());
-            if (r instanceof Resolution.Routed routed) {
-                connection.endpoints(routed.endpoints(), routed.source());
-                ctx.pipeline().remove(this);
-            } else if (r instanceof Resolution.ViaGateways via) {
-                connection.gateways(via.gateways());
+            Route route = Route.of(r);
+            if (route != null) {
+                connection.route(route);
                 ctx.pipeline().remove(this);
             } else {
                 String code = r instanceof Resolution.Refused refused ? refused.error().code() : "no-route";

@@ -5,8 +5,9 @@ import io.meshgate.gateway.relay.IdleTimeout;
 import io.meshgate.gateway.relay.Relay;
 import io.meshgate.gateway.relay.TrafficMeter;
 import io.meshgate.gateway.upstream.EndpointDialer;
+import io.meshgate.gateway.upstream.UpstreamFailure;
+import io.meshgate.gateway.upstream.UpstreamTarget;
 import io.meshgate.routing.Endpoint;
-import io.meshgate.routing.Resolution;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.Channel;
@@ -119,13 +120,11 @@ public final class UpstreamConnector extends ChannelInboundHandlerAdapter {
     private void connect(ChannelHandlerContext ctx) {
         ListenerContext listener = connection.listener();
         Channel downstream = ctx.channel();
-        TrafficMeter meter = new TrafficMeter(listener.metrics().bytesToUpstream(), listener.metrics().splicedToUpstream(), idle);
-        attempt = connection.gateways() != null
-                // Egress to other clusters: every candidate gateway once, in the router's order.
-                ? listener.upstreams().dial(downstream.eventLoop(),
-                        connection.gateways().stream().map(Resolution.RemoteGateway::gateway).toList(),
-                        connection.gateways().size(), meter, PendingUpstream.INSTANCE)
-                : listener.upstreams().dial(downstream.eventLoop(), connection.endpoints(), meter, PendingUpstream.INSTANCE);
+        TrafficMeter meter = new TrafficMeter(listener.metrics().bytesToUpstream(), listener.metrics().splicedToUpstream(), idle,
+                listener.accessLog().enabled());
+        // The picker runs once per connection; egress gateways are tried in the router's order.
+        UpstreamTarget target = listener.upstreams().pick(connection.route());
+        attempt = listener.upstreams().dial(downstream.eventLoop(), target, meter, PendingUpstream.INSTANCE);
         attempt.addListener((Future<EndpointDialer.Dialed> f) -> {
             attempt = null;
             if (f.isCancelled()) {
@@ -138,16 +137,17 @@ public final class UpstreamConnector extends ChannelInboundHandlerAdapter {
                 return;
             }
             if (!f.isSuccess()) {
-                connection.refuse(Outcome.UPSTREAM_FAILED);
+                connection.refuse(UpstreamFailure.outcome(f.cause()));
                 return;
             }
-            Channel upstream = f.getNow().channel();
+            EndpointDialer.Dialed dialed = f.getNow();
+            Channel upstream = dialed.channel();
             // From here the upstream closes with the downstream, also while it is being secured.
-            connection.upstream(upstream, f.getNow().endpoint());
-            listener.metrics().upstreamConnection(destinationCluster(f.getNow().endpoint()));
-            origination.secure(upstream, f.getNow().endpoint()).addListener(secured -> {
+            connection.upstream(upstream, dialed.endpoint(), dialed.cluster());
+            listener.metrics().upstreamConnection(dialed.cluster());
+            origination.secure(upstream, dialed.endpoint()).addListener(secured -> {
                 if (!secured.isSuccess()) {
-                    connection.refuse(Outcome.UPSTREAM_FAILED);
+                    connection.refuse(UpstreamFailure.outcome(secured.cause()));
                 } else if (downstream.isActive()) {
                     connected(ctx, upstream);
                 }
@@ -184,18 +184,6 @@ public final class UpstreamConnector extends ChannelInboundHandlerAdapter {
             return;
         }
         ctx.fireUserEventTriggered(evt);
-    }
-
-    /** The cluster a connection went to: a remote gateway's cluster, or the local source's name. */
-    private String destinationCluster(Endpoint endpoint) {
-        if (connection.gateways() != null) {
-            for (Resolution.RemoteGateway g : connection.gateways()) {
-                if (g.gateway().equals(endpoint)) {
-                    return g.cluster();
-                }
-            }
-        }
-        return connection.cluster();
     }
 
     @Override

@@ -8,7 +8,7 @@ package io.meshgate.gateway.relay;
  * </pre>
  * A terminate downstream (io.meshgate.gateway.terminate.TerminatePipeline):
  * <pre>
- *   hello → route → tls (DownstreamTls, then the SslHandler it installs) → handshake (HandshakeOutcome)
+ *   hello → route → tls (DownstreamTls, then the SslHandler it installs) → handshake (HandshakeHandler)
  *     TCP service:  tls → connect (UpstreamConnector with UpstreamOrigination) → relay
  *     HTTP service: tls → http-codec (HttpServerCodec) → http (HttpProxyHandler)
  * </pre>

@@ -46,27 +46,36 @@ public final class TrafficMeter implements MessageSizeEstimator, MessageSizeEsti
     private final Counter bytes;
     private final Counter spliced;
     private final IdleTimeout activity;
+    /** Whether {@link #written} is kept: only the access log reads it, so without one the hot path skips the atomic add. */
+    private final boolean perConnection;
     /** Bytes written through this meter (its channel, when it serves one connection), for the access log. */
     @SuppressWarnings("unused") // through WRITTEN: a write may be estimated off the channel's event loop
     private volatile long written;
 
-    /**
-     * @param bytes    every byte written
-     * @param spliced  of those, the bytes the kernel moved
-     * @param activity may be null for channels shared by many connections (pooled upstreams)
-     */
+    /** A meter that keeps no per-connection total (channels shared by many connections: pooled upstreams). */
     public TrafficMeter(Counter bytes, Counter spliced, IdleTimeout activity) {
+        this(bytes, spliced, activity, false);
+    }
+
+    /**
+     * @param bytes         every byte written
+     * @param spliced       of those, the bytes the kernel moved
+     * @param activity      the connection's idle timeout, told of every write; may be null
+     * @param perConnection keep this channel's total for {@link #writtenOn} (the access log is on)
+     */
+    public TrafficMeter(Counter bytes, Counter spliced, IdleTimeout activity, boolean perConnection) {
         this.bytes = bytes;
         this.spliced = spliced;
         this.activity = activity;
+        this.perConnection = perConnection;
     }
 
-    /** Every byte written through this meter so far. */
+    /** Every byte written through this meter so far (0 unless it counts per connection). */
     public long written() {
         return written;
     }
 
-    /** Bytes written on {@code channel} so far, or -1 when it is not metered. */
+    /** Bytes written on {@code channel} so far, or -1 when it is not metered (0 when it does not count per connection). */
     public static long writtenOn(io.netty.channel.Channel channel) {
         return channel != null && channel.config().getMessageSizeEstimator() instanceof TrafficMeter m ? m.written() : -1;
     }
@@ -99,7 +108,9 @@ public final class TrafficMeter implements MessageSizeEstimator, MessageSizeEsti
             return 0;
         }
         if (n > 0) {
-            WRITTEN.getAndAdd(this, (long) n);
+            if (perConnection) {
+                WRITTEN.getAndAdd(this, (long) n);
+            }
             bytes.increment(n);
             if (activity != null) {
                 activity.touch();

@@ -16,7 +16,7 @@ import io.netty.channel.ChannelPromise;
  * stack, and this handler, below the SslHandler for the handshake, rewrites the description byte of
  * that alert. Only a TLS 1.2 handshake alert is plaintext (before ChangeCipherSpec); under TLS 1.3
  * every alert is encrypted and passes unchanged, so the client gets handshake_failure there.
- * {@link HandshakeOutcome} removes it once the handshake succeeded.
+ * {@link HandshakeHandler} removes it once the handshake succeeded.
  */
 final class AccessDeniedAlert extends ChannelOutboundHandlerAdapter {
 

@@ -17,11 +17,11 @@ import io.netty.handler.ssl.SslHandler;
 final class DownstreamTls extends ChannelInboundHandlerAdapter {
 
     private final Connection connection;
-    private final HandshakeOutcome handshake;
+    private final HandshakeHandler handshake;
 
     private final Termination termination;
 
-    DownstreamTls(Connection connection, HandshakeOutcome handshake, Termination termination) {
+    DownstreamTls(Connection connection, HandshakeHandler handshake, Termination termination) {
         this.connection = connection;
         this.handshake = handshake;
         this.termination = termination;
@@ -31,7 +31,7 @@ final class DownstreamTls extends ChannelInboundHandlerAdapter {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         TlsMaterial material = termination.tls().current();
         // HTTP services offer ALPN h2 and http/1.1; TCP services keep a context without ALPN, as before.
-        SslHandler ssl = connection.endpoints().protocol().isHttp() ? material.httpServerHandler(ctx.alloc())
+        SslHandler ssl = connection.route().protocol().isHttp() ? material.httpServerHandler(ctx.alloc())
                 : material.serverHandler(ctx.alloc());
         ssl.setHandshakeTimeoutMillis(termination.handshakeTimeout().toMillis());
         // A peer that goes away mid-handshake is a TLS failure, not a routing one.

@@ -3,8 +3,9 @@ package io.meshgate.gateway.terminate;
 import io.meshgate.gateway.listener.Connection;
 import io.meshgate.gateway.outcome.Outcome;
 import io.meshgate.gateway.relay.Reading;
+import io.meshgate.gateway.upstream.Route;
+import io.meshgate.gateway.upstream.UpstreamFailure;
 import io.meshgate.routing.OutboundSni;
-import io.meshgate.routing.Resolution;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -139,12 +140,13 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter impleme
         ForwardedHeaders.toUpstream(req, forwardedClientCert);
         waiting.add(req);
         // Endpoints are looked up per request: a long keep-alive connection follows endpoint changes.
-        Resolution route = connection.listener().router().resolve(connection.serverName());
-        if (!(route instanceof Resolution.Routed routed)) {
+        // The picker runs once for the request; the pool reuses or dials exactly what it chose.
+        Route route = Route.of(connection.listener().router().resolve(connection.serverName()));
+        if (route == null) {
             fail(HttpResponseStatus.SERVICE_UNAVAILABLE, Outcome.NO_ROUTE, "no healthy endpoints for " + connection.serverName());
             return;
         }
-        Future<PooledUpstream> pending = pool.acquire(connection, routed.endpoints());
+        Future<PooledUpstream> pending = pool.acquire(connection, connection.listener().upstreams().pick(route));
         boolean pooled = pending.isDone(); // an idle pooled connection: no need to pause reads or flush early
         if (!pooled) {
             acquiring = pending;
@@ -156,10 +158,11 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter impleme
                 return;
             }
             if (!f.isSuccess()) {
-                if (f.cause() instanceof HttpUpstreamPool.ExhaustedException) {
-                    fail(HttpResponseStatus.SERVICE_UNAVAILABLE, Outcome.OVERLOAD, f.cause().getMessage());
+                Outcome outcome = UpstreamFailure.outcome(f.cause());
+                if (outcome == Outcome.OVERLOAD) {
+                    fail(HttpResponseStatus.SERVICE_UNAVAILABLE, outcome, f.cause().getMessage());
                 } else {
-                    fail(HttpResponseStatus.BAD_GATEWAY, Outcome.UPSTREAM_FAILED, "upstream unavailable: " + f.cause());
+                    fail(HttpResponseStatus.BAD_GATEWAY, outcome, "upstream unavailable: " + f.cause());
                 }
                 return;
             }

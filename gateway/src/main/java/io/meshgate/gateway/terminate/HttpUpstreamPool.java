@@ -6,8 +6,9 @@ import io.meshgate.gateway.relay.MeshgateHandlerNames;
 import io.meshgate.gateway.relay.Reading;
 import io.meshgate.gateway.relay.TrafficMeter;
 import io.meshgate.gateway.upstream.EndpointDialer;
+import io.meshgate.gateway.upstream.UpstreamFailure;
+import io.meshgate.gateway.upstream.UpstreamTarget;
 import io.meshgate.routing.Endpoint;
-import io.meshgate.routing.EndpointSet;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
@@ -30,13 +31,6 @@ import java.util.concurrent.ConcurrentHashMap;
  * connections, idle or busy; 0 turns reuse off. Connections that close or fail leave the pool.
  */
 public final class HttpUpstreamPool {
-
-    /** Every connection of the endpoint's slot is busy. */
-    static final class ExhaustedException extends Exception {
-        ExhaustedException(Endpoint endpoint, int size) {
-            super("all " + size + " pooled connections to " + endpoint + " are busy", null, false, false);
-        }
-    }
 
     private static final ChannelHandler NO_HANDLERS = new ChannelInitializer<>() {
         @Override
@@ -63,15 +57,17 @@ public final class HttpUpstreamPool {
     }
 
     /**
-     * An idle connection to the endpoint the picker chose, or a new one (dialed with retries over
-     * the set, secured per {@code tls.upstream}, HTTP codec installed). Runs on the downstream's loop.
+     * An idle connection to the endpoint the picker chose for this request (the target's
+     * preferred candidate), or a new one (dialed over the target's candidates in its order,
+     * secured per {@code tls.upstream}, HTTP codec installed); fails with
+     * {@link UpstreamFailure.PoolExhausted} when the slot is at its bound. Runs on the downstream's loop.
      */
-    Future<PooledUpstream> acquire(Connection connection, EndpointSet set) {
+    Future<PooledUpstream> acquire(Connection connection, UpstreamTarget target) {
         ListenerContext listener = connection.listener();
         EventLoop loop = connection.downstream().eventLoop();
         Map<Key, Slot> slots = loops.computeIfAbsent(loop, l -> new HashMap<>());
         String sni = connection.serverName();
-        Endpoint preferred = set.get(listener.upstreams().picker().first(set));
+        Endpoint preferred = target.preferred();
         Slot slot = slots.computeIfAbsent(new Key(preferred, sni), k -> new Slot());
         PooledUpstream idle;
         while ((idle = slot.idle.pollLast()) != null) { // most recently used first: least likely closed by now
@@ -81,11 +77,11 @@ public final class HttpUpstreamPool {
             }
         }
         if (size > 0 && slot.open >= size) {
-            return loop.newFailedFuture(new ExhaustedException(preferred, size));
+            return loop.newFailedFuture(new UpstreamFailure.PoolExhausted(preferred, size));
         }
         Promise<PooledUpstream> result = loop.newPromise();
         slot.open++; // reserved while dialing, so concurrent dials respect the bound too
-        Future<EndpointDialer.Dialed> dial = listener.upstreams().dial(loop, set,
+        Future<EndpointDialer.Dialed> dial = listener.upstreams().dial(loop, target,
                 new TrafficMeter(listener.metrics().bytesToUpstream(), listener.metrics().splicedToUpstream(), null), NO_HANDLERS);
         result.addListener(r -> {
             if (r.isCancelled()) {

@@ -34,8 +34,9 @@ public final class TerminatePipeline implements DownstreamPipeline {
         ListenerContext listener = connection.listener();
         IdleTimeout idle = new IdleTimeout(ch, listener.limits().idleTimeout());
         // Meters the TLS records written downstream, whichever service stage produces them.
-        ch.config().setMessageSizeEstimator(new TrafficMeter(listener.metrics().bytesToDownstream(), listener.metrics().splicedToDownstream(), idle));
-        HandshakeOutcome handshake = new HandshakeOutcome(connection, idle, termination);
+        ch.config().setMessageSizeEstimator(new TrafficMeter(listener.metrics().bytesToDownstream(), listener.metrics().splicedToDownstream(), idle,
+                listener.accessLog().enabled()));
+        HandshakeHandler handshake = new HandshakeHandler(connection, idle, termination);
         ch.pipeline()
                 .addLast(MeshgateHandlerNames.CLIENT_HELLO, new ClientHelloHandler(connection))
                 .addLast(MeshgateHandlerNames.ROUTE, RouteSelector.eastWest(connection))

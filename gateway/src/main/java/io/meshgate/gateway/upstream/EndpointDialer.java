@@ -3,7 +3,6 @@ package io.meshgate.gateway.upstream;
 import io.meshgate.gateway.transport.Transport;
 import io.meshgate.gateway.metrics.ListenerMetrics;
 import io.meshgate.routing.Endpoint;
-import io.meshgate.routing.EndpointSet;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -15,13 +14,12 @@ import io.netty.channel.WriteBufferWaterMark;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Opens a TCP connection to one endpoint of a route on a given event loop: the endpoint picker
- * chooses where to start, a failed attempt moves on to the next endpoint up to the configured
- * attempts, and every attempt is timed and counted. Shared by the passthrough connector, the
+ * Opens a TCP connection to one candidate of an {@link UpstreamTarget} on a given event loop: it
+ * starts where the picker chose, a failed attempt moves on to the next candidate up to the
+ * target's attempts, and every attempt is timed and counted. Shared by the passthrough connector, the
  * terminate listener's TCP relay and its HTTP upstream pool.
  */
 public final class EndpointDialer {
@@ -29,8 +27,8 @@ public final class EndpointDialer {
     /** Larger than Netty's default so bulk streams toggle autoRead less often; still bounded per connection. */
     public static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(64 * 1024, 256 * 1024);
 
-    /** A connected upstream and the endpoint it reached. */
-    public record Dialed(Channel channel, Endpoint endpoint) {}
+    /** A connected upstream, the endpoint it reached and that endpoint's cluster. */
+    public record Dialed(Channel channel, Endpoint endpoint, String cluster) {}
 
     private final Transport transport;
     private final EndpointPicker picker;
@@ -52,32 +50,32 @@ public final class EndpointDialer {
         return picker;
     }
 
+    /** Runs the picker once: the route's candidates in the order this connection, request or stream tries them. */
+    public UpstreamTarget pick(Route route) {
+        return route.pick(picker, connectAttempts);
+    }
+
     /** {@code balancing.connectAttempts}: endpoints tried per connection at most. */
     public int connectAttempts() {
         return connectAttempts;
     }
 
     /**
-     * Connects on {@code loop}; the channel starts with autoRead off, {@code meter} as its size
-     * estimator and {@code handler} in its pipeline. Cancelling the returned future abandons the
-     * attempt in flight; a connection made after all is closed.
+     * Connects on {@code loop} to the target's candidates in its order, up to its attempts; the
+     * channel starts with autoRead off, {@code meter} as its size estimator and {@code handler} in
+     * its pipeline. Cancelling the returned future abandons the attempt in flight; a connection
+     * made after all is closed.
      */
-    public Future<Dialed> dial(EventLoop loop, EndpointSet set, MessageSizeEstimator meter, ChannelHandler handler) {
-        int first = picker.first(set);
-        List<Endpoint> order = new ArrayList<>(set.size());
-        for (int i = 0; i < set.size(); i++) {
-            order.add(set.get((first + i) % set.size()));
-        }
-        return dial(loop, order, Math.min(connectAttempts, set.size()), meter, handler);
+    public Future<Dialed> dial(EventLoop loop, UpstreamTarget target, MessageSizeEstimator meter, ChannelHandler handler) {
+        Promise<Dialed> result = loop.newPromise();
+        loop.execute(() -> attempt(loop, target, 0, meter, handler, result));
+        return result;
     }
 
-    /** As {@link #dial(EventLoop, EndpointSet, MessageSizeEstimator, ChannelHandler)}, trying {@code order} as given. */
+    /** As {@link #dial(EventLoop, UpstreamTarget, MessageSizeEstimator, ChannelHandler)}, trying {@code order} as given. */
     public Future<Dialed> dial(EventLoop loop, List<Endpoint> order, int attempts, MessageSizeEstimator meter,
                                ChannelHandler handler) {
-        Promise<Dialed> result = loop.newPromise();
-        int limit = Math.min(attempts, order.size());
-        loop.execute(() -> attempt(loop, order, 0, limit, meter, handler, result));
-        return result;
+        return dial(loop, UpstreamTarget.of(order, attempts), meter, handler);
     }
 
     // Every attempt runs as a task of the event loop, i.e. after the loop has handled its whole
@@ -87,12 +85,12 @@ public final class EndpointDialer {
     // defers the connect to a task): recv failed with ENOTCONN and the stale RDHUP shut the new
     // socket's input, so the endpoint's answer was never read (StaleEpollEventTest).
 
-    private void attempt(EventLoop loop, List<Endpoint> order, int tried, int attempts, MessageSizeEstimator meter,
+    private void attempt(EventLoop loop, UpstreamTarget target, int tried, MessageSizeEstimator meter,
                          ChannelHandler handler, Promise<Dialed> result) {
         if (result.isDone()) { // abandoned before this attempt ran
             return;
         }
-        Endpoint endpoint = order.get(tried);
+        Endpoint endpoint = target.endpoint(tried);
         long start = System.nanoTime();
         ChannelFuture connect = new Bootstrap()
                 .group(loop)
@@ -118,11 +116,11 @@ public final class EndpointDialer {
             }
             if (f.isSuccess()) {
                 metrics.upstreamConnected(System.nanoTime() - start);
-                result.setSuccess(new Dialed(f.channel(), endpoint));
+                result.setSuccess(new Dialed(f.channel(), endpoint, target.cluster(tried)));
             } else {
                 metrics.upstreamConnectFailed();
-                if (tried + 1 < attempts) {
-                    loop.execute(() -> attempt(loop, order, tried + 1, attempts, meter, handler, result));
+                if (tried + 1 < target.attempts()) {
+                    loop.execute(() -> attempt(loop, target, tried + 1, meter, handler, result));
                 } else {
                     result.tryFailure(f.cause());
                 }

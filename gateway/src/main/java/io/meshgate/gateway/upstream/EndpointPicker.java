@@ -2,7 +2,7 @@ package io.meshgate.gateway.upstream;
 
 import io.meshgate.gateway.config.GatewaySpec.BalancingPolicy;
 import io.meshgate.routing.Endpoint;
-import io.meshgate.routing.EndpointSet;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -22,8 +22,8 @@ public final class EndpointPicker {
         this.policy = policy;
     }
 
-    /** Index of the endpoint to try first. */
-    public int first(EndpointSet set) {
+    /** Index of the endpoint to try first (the route stage asks once per connection, HTTP request or h2 stream). */
+    int first(List<Endpoint> set) {
         int n = set.size();
         if (n == 1) {
             return 0;

@@ -86,7 +86,7 @@ class HelloAndRouteStagesTest {
         assertThat(passedOn).hasSize(1);
         assertThat(ByteBufUtil.getBytes((ByteBuf) passedOn.get(0))).isEqualTo(hello);
         assertThat(connection.serverName()).isEqualTo(OutboundSni.format(HOST, 8080));
-        assertThat(connection.endpoints().endpoints()).containsExactly(ENDPOINT);
+        assertThat(connection.route().endpoints()).containsExactly(ENDPOINT);
         assertThat(channel.pipeline().get(MeshgateHandlerNames.CLIENT_HELLO)).as("hello stage gone").isNull();
         assertThat(channel.pipeline().get(MeshgateHandlerNames.ROUTE)).as("route stage gone").isNull();
         assertThat(channel.config().isAutoRead()).as("reads wait for the upstream").isFalse();

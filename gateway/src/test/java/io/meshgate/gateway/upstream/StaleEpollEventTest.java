@@ -114,7 +114,7 @@ class StaleEpollEventTest {
                     Channel victim = x.get();
                     fds[0] = ((EpollSocketChannel) victim).fd().intValue();
                     victim.close();
-                    Future<EndpointDialer.Dialed> f = dialer.dial(loop, backendSet, new io.netty.channel.DefaultMessageSizeEstimator(0), recorder);
+                    Future<EndpointDialer.Dialed> f = dialer.dial(loop, dialer.pick(io.meshgate.gateway.upstream.Route.local(backendSet, "")), new io.netty.channel.DefaultMessageSizeEstimator(0), recorder);
                     dialed.set(f);
                 }
             };

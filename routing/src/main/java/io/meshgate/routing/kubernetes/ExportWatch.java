@@ -59,7 +59,10 @@ final class ExportWatch implements AutoCloseable {
     /** Informers whose resource the API server refused (404/403) since their last successful list. */
     private final Set<SharedIndexInformer<?>> refused = ConcurrentHashMap.newKeySet();
     private SharedIndexInformer<Namespace> namespaceInformer;
-    /** Lists a resource once before its informer starts, and again later while it is refused; blocking calls, so its own thread. */
+    /**
+     * Lists a resource once before its informer starts, and again later while it is refused;
+     * blocking calls, so its own thread. Null under {@code export: all}, which watches nothing.
+     */
     private final ScheduledExecutorService rechecks;
     private volatile boolean closed;
     /** ServiceExport informers by namespace; the key {@code null} watches every namespace. */
@@ -73,7 +76,7 @@ final class ExportWatch implements AutoCloseable {
         this.policy = policy;
         this.client = client;
         this.namespaces = List.copyOf(namespaces);
-        this.rechecks = Executors.newSingleThreadScheduledExecutor(r -> {
+        this.rechecks = policy == ExportPolicy.ALL ? null : Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "meshgate-exports-" + cluster);
             t.setDaemon(true);
             return t;
@@ -253,7 +256,9 @@ final class ExportWatch implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        rechecks.shutdownNow();
+        if (rechecks != null) {
+            rechecks.shutdownNow();
+        }
         if (namespaceInformer != null) {
             namespaceInformer.close();
         }

@@ -28,9 +28,9 @@ import java.util.Optional;
  * {@link PeerIdentity} and installs the service stage: the TCP relay or the HTTP proxy, by what
  * the route's port speaks.
  */
-final class HandshakeOutcome extends ChannelInboundHandlerAdapter {
+final class HandshakeHandler extends ChannelInboundHandlerAdapter {
 
-    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(HandshakeOutcome.class);
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(HandshakeHandler.class);
     /** TLS termination rules out splice: decrypted bytes pass through the JVM anyway. */
     private static final Relay RELAY = new CopyRelay();
 
@@ -41,7 +41,7 @@ final class HandshakeOutcome extends ChannelInboundHandlerAdapter {
 
     private final Termination termination;
 
-    HandshakeOutcome(Connection connection, IdleTimeout idle, Termination termination) {
+    HandshakeHandler(Connection connection, IdleTimeout idle, Termination termination) {
         this.connection = connection;
         this.idle = idle;
         this.termination = termination;
@@ -84,7 +84,7 @@ final class HandshakeOutcome extends ChannelInboundHandlerAdapter {
                     peer.spiffeId(), connection.serverName());
         }
         ChannelPipeline p = ctx.pipeline();
-        AppProtocol protocol = connection.endpoints().protocol();
+        AppProtocol protocol = connection.route().protocol();
         if (protocol.isHttp() && ApplicationProtocolNames.HTTP_2.equals(ssl.applicationProtocol())) {
             // h2 downstream: every stream is routed on its own (http: to the HTTP/1.1 pool, http2/grpc: to h2).
             Http2Downstream.install(p, ctx.name(), connection, termination.http2(), peer.forwardedClientCert(material.servingId()));
