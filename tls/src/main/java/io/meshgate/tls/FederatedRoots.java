@@ -73,6 +73,8 @@ public final class FederatedRoots {
             TrustRoot root = TrustRoot.of(c);
             if (c.getBasicConstraints() < 0) {
                 skipped.add(root.subject() + " is not a CA certificate");
+            } else if (!c.getSubjectX500Principal().equals(c.getIssuerX500Principal())) {
+                skipped.add(root.subject() + " is not a root (issued by '" + c.getIssuerX500Principal().getName() + "')");
             } else if (c.getNotAfter().toInstant().isBefore(now)) {
                 skipped.add(root.subject() + " expired at " + root.notAfter());
             } else if (c.getNotBefore().toInstant().isAfter(now)) {

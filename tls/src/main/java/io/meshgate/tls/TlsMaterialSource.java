@@ -52,7 +52,6 @@ public final class TlsMaterialSource implements AutoCloseable {
     private final Duration debounce;
     private final Counter reloadOk;
     private final Counter reloadFailed;
-    private final Counter reloadFailures;
     private final MultiGauge expiry;
     private final Object reloadLock = new Object();
 
@@ -94,8 +93,6 @@ public final class TlsMaterialSource implements AutoCloseable {
                 .description("TLS material reloads by result").register(registry);
         this.reloadFailed = Counter.builder("meshgate.tls.reload").tag("result", "failed")
                 .description("TLS material reloads by result").register(registry);
-        this.reloadFailures = Counter.builder("meshgate.tls.reload.failures")
-                .description("TLS material reloads refused (old material kept)").register(registry);
         Gauge.builder("meshgate.tls.trust.roots", this, s -> s.current().bundle().roots().size())
                 .description("Roots in the current trust bundle").strongReference(true).register(registry);
         this.trustRoots = MultiGauge.builder("meshgate.trust.roots")
@@ -268,7 +265,6 @@ public final class TlsMaterialSource implements AutoCloseable {
             } catch (TlsMaterialException | RuntimeException e) {
                 lastFailure = e.getMessage();
                 reloadFailed.increment();
-                reloadFailures.increment();
                 log.warn("TLS material reload refused, keeping the previous material: {}", e.getMessage());
                 return ReloadResult.FAILED;
             }

@@ -51,7 +51,7 @@ public final class TrustFederation implements ClusterAttachment, AutoCloseable {
 
     /** Why a cluster's source was refused; the {@code reason} label. */
     public enum Rejection {
-        GARBAGE, NOT_CA, EXPIRED, NOT_YET_VALID;
+        GARBAGE, NOT_CA, NOT_ROOT, EXPIRED, NOT_YET_VALID;
 
         public String label() {
             return name().toLowerCase(java.util.Locale.ROOT);
@@ -60,6 +60,9 @@ public final class TrustFederation implements ClusterAttachment, AutoCloseable {
         static Rejection of(String problem) {
             if (problem.contains("is not a CA certificate")) {
                 return NOT_CA;
+            }
+            if (problem.contains("is not a root")) {
+                return NOT_ROOT;
             }
             if (problem.contains("expired at")) {
                 return EXPIRED;

@@ -126,6 +126,9 @@ class TrustFederationTest {
             publishRoots(remote, leaf);
             await().atMost(Duration.ofSeconds(10)).until(() ->
                     count(registry, "meshgate.trust.roots.rejected", "cluster", "cluster-b", "reason", "not_ca") == 1);
+            publishRoots(remote, Pem.encode(b1.caCert()));
+            await().atMost(Duration.ofSeconds(10)).until(() ->
+                    count(registry, "meshgate.trust.roots.rejected", "cluster", "cluster-b", "reason", "not_root") == 1);
             publishRoots(remote, Pem.encode(expired.rootCert()));
             await().atMost(Duration.ofSeconds(10)).until(() ->
                     count(registry, "meshgate.trust.roots.rejected", "cluster", "cluster-b", "reason", "expired") == 1);
