@@ -32,7 +32,6 @@ class GrafanaDashboardTest {
             "meshgate_upstream_connect_failures_total",
             "meshgate_tls_handshakes_total",
             "meshgate_tls_reload_total",
-            "meshgate_tls_reload_failures_total",
             "meshgate_tls_trust_roots",
             "meshgate_tls_certificate_expiry_seconds",
             "meshgate_discovery_synced",

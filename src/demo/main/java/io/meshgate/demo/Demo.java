@@ -81,6 +81,9 @@ public final class Demo implements AutoCloseable {
 
         a.startApiServer();
         b.startApiServer();
+        // Trust federation: each cluster publishes its own root; every gateway reads them all.
+        a.publishRoot();
+        b.publishRoot();
         for (int n = 1; n <= 3; n++) {
             a.startPod(HTTPBIN + "-" + n, n, HTTPBIN, group, HTTPBIN_HOST, SNI);
         }
@@ -112,7 +115,15 @@ public final class Demo implements AutoCloseable {
         return c;
     }
 
-    /** A cluster that only lends a root and a workload (the rogue one, the third cluster). */
+    /** A third cluster with its own API server (its root published there), not yet known to any gateway. */
+    DemoCluster joiningCluster(String name) throws Exception {
+        DemoCluster c = cluster(name, 3);
+        c.startApiServer();
+        c.publishRoot();
+        return c;
+    }
+
+    /** A cluster that only lends a root and a workload (the rogue one). */
     DemoCluster extraCluster(String name) throws Exception {
         return cluster(name, 0);
     }

@@ -157,6 +157,44 @@ final class DemoCluster implements AutoCloseable {
                 .build();
     }
 
+    /** Where every demo cluster publishes its own root ({@code trust.federation.rootsFrom}, the defaults). */
+    static final String ROOTS_CONFIGMAP = "meshgate-root";
+    static final String ROOTS_KEY = "root-cert.pem";
+    /** What each gateway writes into its own cluster ({@code trust.federation.publish}, the defaults). */
+    static final String PUBLISHED_CONFIGMAP = "meshgate-federated-bundle";
+    static final String PUBLISHED_KEY = "bundle.pem";
+    /** The demo's short {@code trust.federation.removalGrace} (production default: 1h). */
+    static final java.time.Duration REMOVAL_GRACE = java.time.Duration.ofSeconds(3);
+
+    /** Publishes this cluster's own root in its API server, where every gateway reads it. */
+    void publishRoot() {
+        apply(new io.fabric8.kubernetes.api.model.ConfigMapBuilder().withNewMetadata().withNamespace(GATEWAY_NAMESPACE)
+                .withName(ROOTS_CONFIGMAP).endMetadata().addToData(ROOTS_KEY, io.meshgate.tls.Pem.encode(ca.rootCert())).build());
+    }
+
+    /** The PEM of this cluster's root, as published. */
+    String rootPem() {
+        return io.meshgate.tls.Pem.encode(ca.rootCert()).trim();
+    }
+
+    /** The federated bundle this cluster's gateway published in its API server, or "" when none yet. */
+    String publishedBundle() {
+        var cm = api.admin().configMaps().inNamespace(GATEWAY_NAMESPACE).withName(PUBLISHED_CONFIGMAP).get();
+        return cm == null || cm.getData() == null ? "" : cm.getData().getOrDefault(PUBLISHED_KEY, "");
+    }
+
+    /** The remote Secret that joins this cluster to another one's gateway (what `meshgate remote-secret` prints). */
+    io.fabric8.kubernetes.api.model.Secret remoteSecret() {
+        return new io.fabric8.kubernetes.api.model.SecretBuilder().withNewMetadata().withNamespace(GATEWAY_NAMESPACE)
+                .withName("meshgate-remote-" + name).addToLabels(io.meshgate.routing.kubernetes.RemoteSecrets.LABEL, "true")
+                .addToAnnotations(io.meshgate.routing.kubernetes.RemoteSecrets.NAME_ANNOTATION, name).endMetadata()
+                .addToStringData("kubeconfig", api.kubeconfig(name)).build();
+    }
+
+    void delete(HasMetadata... objects) {
+        api.delete(objects);
+    }
+
     /** Writes this cluster's kubeconfig into {@code folder} (the gateway of every cluster gets one). */
     Path writeKubeconfig(Path folder) throws IOException {
         Files.createDirectories(folder);
@@ -204,11 +242,17 @@ final class DemoCluster implements AutoCloseable {
                   egressPolicy: local-first
                   export: labelled          # only Services labelled meshgate.io/export: "true" (or in a labelled namespace)
                   clusters:
-                %8$stimeouts:
+                %8$s  remoteSecrets:            # more clusters join by a labelled Secret in this namespace
+                    namespace: %9$s
+                trust:
+                  federation:               # every cluster's root read from its API server (%9$s/%10$s), the
+                    removalGrace: %11$ds     # union published here as %9$s/%12$s; short for the demo (default 1h)
+                timeouts:
                   connect: 2s
                   drain: 1s
                 """.formatted(name, dir.resolve("meshgate.yaml"), TRUST_DOMAIN, listeners, ip, DemoNetwork.ADMIN_PORT,
-                bundle.getFileName(), clusters);
+                bundle.getFileName(), clusters, GATEWAY_NAMESPACE, ROOTS_CONFIGMAP, REMOVAL_GRACE.toSeconds(),
+                PUBLISHED_CONFIGMAP);
         Path file = dir.resolve("meshgate.yaml");
         Files.writeString(file, yaml);
         return file;

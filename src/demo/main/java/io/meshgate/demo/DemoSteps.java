@@ -6,14 +6,12 @@ import io.meshgate.routing.OutboundSni;
 import io.meshgate.routing.kubernetes.ExportPolicy;
 import io.meshgate.tls.Fingerprint;
 import io.meshgate.tls.Pem;
-import io.meshgate.tls.pki.FederatedBundle;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -32,7 +30,8 @@ final class DemoSteps {
     private static final Pattern TLS_ALERT = Pattern.compile("ALERT_([A-Z_]+)");
     private static final String DOWNSTREAM = "meshgate_downstream_connections_total";
     private static final String UPSTREAM = "meshgate_upstream_connections_total";
-    private static final Duration RELOAD_TIMEOUT = Duration.ofSeconds(5);
+    /** How long a joining cluster's root may take to reach every gateway and published bundle. */
+    private static final Duration JOIN_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration SCALE_DEADLINE = Duration.ofSeconds(1);
 
     private final Demo demo;
@@ -56,8 +55,9 @@ final class DemoSteps {
         step(results, out, 3, "a workload with a rogue root is refused", this::rogueRefused);
         step(results, out, 4, "cluster-b's sleep -> httpbin via cluster-b's egress listener", this::egressToRemoteCluster);
         step(results, out, 5, "httpbin scaled in cluster-a's API server moves new connections", this::scaleMovesConnections);
-        step(results, out, 6, "a third cluster's root added to bundle.pem at runtime is trusted without a restart",
-                this::thirdClusterJoins);
+        step(results, out, 6, "a third cluster joins by its remote Secret alone: its root reaches every gateway and every"
+                        + " published bundle, its workload is accepted, and refused after the Secret is deleted and the grace",
+                this::thirdClusterJoinsBySecret);
         return results;
     }
 
@@ -224,28 +224,61 @@ final class DemoSteps {
     }
 
     // 6
-    private String thirdClusterJoins() throws Exception {
-        DemoCluster c = demo.extraCluster("cluster-c");
+    private String thirdClusterJoinsBySecret() throws Exception {
+        DemoCluster c = demo.joiningCluster("cluster-c");
         Workload sleepOfC = c.workload("sleep", demo.group());
-        InetSocketAddress passthrough = a.listener(DemoNetwork.EASTWEST_PORT);
         InetSocketAddress terminate = a.listener(DemoNetwork.EASTWEST_MTLS_PORT);
-        refusal(() -> sleepOfC.whoami(passthrough, Demo.SNI));
-        refusal(() -> sleepOfC.whoami(terminate, Demo.SNI));
+        String before = refusal(() -> sleepOfC.whoami(terminate, Demo.SNI));
 
-        FederatedBundle.write(List.of(a.rootCertFile(), b.rootCertFile(), c.rootCertFile()), demo.bundle(), Instant.now());
+        // Its remote Secret alone, in both clusters: no file is copied, no gateway restarts.
+        io.fabric8.kubernetes.api.model.Secret secret = c.remoteSecret();
         long start = System.nanoTime();
-        WhoAmI direct = within(RELOAD_TIMEOUT, () -> sleepOfC.whoami(passthrough, Demo.SNI),
-                "cluster-a's pods still refused cluster-c's workload " + RELOAD_TIMEOUT.toSeconds() + "s after the bundle changed");
-        long podMillis = (System.nanoTime() - start) / 1_000_000;
-        expect(direct.peerRootSha256().equals(c.rootSha256()), "the pod saw a chain signed by " + direct.peerRoot());
-        WhoAmI viaGateway = within(RELOAD_TIMEOUT, () -> sleepOfC.whoami(terminate, Demo.SNI),
-                "cluster-a's gateway still refused cluster-c's workload " + RELOAD_TIMEOUT.toSeconds() + "s after the bundle changed");
-        long gatewayMillis = (System.nanoTime() - start) / 1_000_000;
-        expect(sleepOfC.spiffeId().equals(viaGateway.xfccUri()), "XFCC " + viaGateway.xfcc() + " does not name cluster-c's sleep");
-        return "cluster-c's sleep was refused; once bundle.pem gained " + c.rootSubject() + " it was accepted through "
-                + "eastwest-mtls after " + gatewayMillis + " ms (XFCC URI=" + viaGateway.xfccUri() + ", same gateway process) "
-                + "and by the pods (passthrough) after " + podMillis + " ms (" + direct.pod() + " saw root sha256 "
-                + Demo.shortHash(direct.peerRootSha256()) + ")";
+        a.apply(secret);
+        b.apply(secret);
+        WhoAmI accepted = within(JOIN_TIMEOUT, () -> sleepOfC.whoami(terminate, Demo.SNI),
+                "cluster-a's gateway still refused cluster-c's workload " + JOIN_TIMEOUT.toSeconds() + "s after its Secret");
+        long acceptedMillis = (System.nanoTime() - start) / 1_000_000;
+        expect(sleepOfC.spiffeId().equals(accepted.xfccUri()), "XFCC " + accepted.xfcc() + " does not name cluster-c's sleep");
+        within(JOIN_TIMEOUT, () -> everywhere(c) ? Boolean.TRUE : null,
+                "cluster-c's root did not reach both gateways' /debug/trust and both published bundles within "
+                        + JOIN_TIMEOUT.toSeconds() + "s");
+        long everywhereMillis = (System.nanoTime() - start) / 1_000_000;
+
+        a.delete(secret);
+        b.delete(secret);
+        long left = System.nanoTime();
+        Duration limit = JOIN_TIMEOUT.plus(DemoCluster.REMOVAL_GRACE);
+        String after = null;
+        while (after == null) {
+            try {
+                sleepOfC.whoami(terminate, Demo.SNI);
+            } catch (IOException refused) {
+                after = refusal(() -> sleepOfC.whoami(terminate, Demo.SNI));
+            }
+            expect(System.nanoTime() - left < limit.toNanos(), "cluster-c's workload was still accepted "
+                    + limit.toSeconds() + "s after its Secret was deleted");
+            Thread.sleep(50);
+        }
+        long refusedMillis = (System.nanoTime() - left) / 1_000_000;
+        expect(refusedMillis >= DemoCluster.REMOVAL_GRACE.toMillis() - 500, "refused after " + refusedMillis
+                + " ms, before the removal grace of " + DemoCluster.REMOVAL_GRACE.toSeconds() + "s");
+        return "cluster-c's sleep was refused (" + before + "); with only its remote Secret applied it was accepted through "
+                + "cluster-a's eastwest-mtls after " + acceptedMillis + " ms (XFCC URI=" + accepted.xfccUri() + "), its root "
+                + Demo.shortHash(c.rootSha256()) + " was in both gateways' /debug/trust and both published bundles after "
+                + everywhereMillis + " ms; Secret deleted: refused again after " + refusedMillis + " ms (removalGrace "
+                + DemoCluster.REMOVAL_GRACE.toSeconds() + "s, " + after + ")";
+    }
+
+    /** Both gateways trust {@code c}'s root (source cluster:NAME) and both published it into their cluster. */
+    private boolean everywhere(DemoCluster c) throws Exception {
+        for (DemoCluster g : List.of(a, b)) {
+            String trust = AdminClient.get(g.admin(), "/debug/trust").body();
+            if (!trust.contains("\"cluster:" + c.name() + "\"") || !trust.contains(c.rootSha256())
+                    || !g.publishedBundle().contains(c.rootPem())) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private int refusedByPods() {

@@ -73,6 +73,8 @@ public final class FederatedRoots {
             TrustRoot root = TrustRoot.of(c);
             if (c.getBasicConstraints() < 0) {
                 skipped.add(root.subject() + " is not a CA certificate");
+            } else if (!c.getSubjectX500Principal().equals(c.getIssuerX500Principal())) {
+                skipped.add(root.subject() + " is not a root (issued by '" + c.getIssuerX500Principal().getName() + "')");
             } else if (c.getNotAfter().toInstant().isBefore(now)) {
                 skipped.add(root.subject() + " expired at " + root.notAfter());
             } else if (c.getNotBefore().toInstant().isAfter(now)) {
@@ -123,10 +125,15 @@ public final class FederatedRoots {
         return all;
     }
 
-    /** The earliest instant a retiring root leaves, for scheduling the next rebuild of the bundle. */
+    /**
+     * The earliest instant a retiring root still trusted now leaves, for scheduling the next rebuild
+     * of the bundle (a root already gone is not pending: a rebuild scheduled for it would repeat).
+     */
     public Optional<Instant> nextRetirement() {
+        Instant now = clock.instant();
         return byCluster.values().stream().flatMap(m -> m.values().stream())
-                .map(SourcedRoot::retiringAt).filter(java.util.Objects::nonNull).min(Instant::compareTo);
+                .map(SourcedRoot::retiringAt).filter(java.util.Objects::nonNull).filter(now::isBefore)
+                .min(Instant::compareTo);
     }
 
     /** File roots ∪ every cluster's current roots, deduplicated (file order first). */

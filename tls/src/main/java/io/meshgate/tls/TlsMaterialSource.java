@@ -52,7 +52,6 @@ public final class TlsMaterialSource implements AutoCloseable {
     private final Duration debounce;
     private final Counter reloadOk;
     private final Counter reloadFailed;
-    private final Counter reloadFailures;
     private final MultiGauge expiry;
     private final Object reloadLock = new Object();
 
@@ -66,6 +65,8 @@ public final class TlsMaterialSource implements AutoCloseable {
     /** Guards rebuilding {@link #effective}; event loops only ever tryLock it (no I/O happens under it). */
     private final java.util.concurrent.locks.ReentrantLock rebuild = new java.util.concurrent.locks.ReentrantLock();
     private volatile String lastFailure;
+    /** SHA-256 of every root trusted while the current SSL contexts' sessions were made; guarded by reloadLock. */
+    private java.util.Set<String> sessionRoots;
     /** Hash of the file contents last attempted (loaded or refused); only the reload thread and reload() touch it. */
     private String attemptedHash;
     private WatchService watcher;
@@ -86,12 +87,12 @@ public final class TlsMaterialSource implements AutoCloseable {
         this.attemptedHash = contentHash();
         this.current = TlsMaterial.load(files, this.allowedTrustDomains, this::currentBundle, Instant.now(), true);
         this.effective = current.bundle();
+        this.sessionRoots = new java.util.HashSet<>();
+        current.bundle().roots().forEach(r -> sessionRoots.add(r.sha256()));
         this.reloadOk = Counter.builder("meshgate.tls.reload").tag("result", "ok")
                 .description("TLS material reloads by result").register(registry);
         this.reloadFailed = Counter.builder("meshgate.tls.reload").tag("result", "failed")
                 .description("TLS material reloads by result").register(registry);
-        this.reloadFailures = Counter.builder("meshgate.tls.reload.failures")
-                .description("TLS material reloads refused (old material kept)").register(registry);
         Gauge.builder("meshgate.tls.trust.roots", this, s -> s.current().bundle().roots().size())
                 .description("Roots in the current trust bundle").strongReference(true).register(registry);
         this.trustRoots = MultiGauge.builder("meshgate.trust.roots")
@@ -157,6 +158,29 @@ public final class TlsMaterialSource implements AutoCloseable {
             rebuild.unlock();
         }
         publishRootCounts();
+        endSessionsOfRetiredRoots();
+    }
+
+    /**
+     * Replaces the SSL contexts when a root that the current ones' sessions may rest on has left
+     * the trust: a resumed session is not verified again, so a caller of a removed root could
+     * otherwise resume its way in. Runs off the event loops (federation thread, file reload).
+     */
+    private void endSessionsOfRetiredRoots() {
+        synchronized (reloadLock) {
+            java.util.Set<String> now = new java.util.HashSet<>();
+            currentBundle().roots().forEach(r -> now.add(r.sha256()));
+            if (sessionRoots != null && !now.containsAll(sessionRoots)) {
+                try {
+                    current = current.withFreshSessions();
+                    log.info("trust roots left the bundle: TLS sessions made before are no longer resumed");
+                } catch (TlsMaterialException e) {
+                    log.warn("TLS contexts not renewed after roots left the bundle: {}", e.getMessage());
+                    return;
+                }
+            }
+            sessionRoots = now;
+        }
     }
 
     private TrustBundle compose(TrustBundle file) {
@@ -229,6 +253,8 @@ public final class TlsMaterialSource implements AutoCloseable {
                     rebuild.unlock();
                 }
                 publishRootCounts();
+                sessionRoots = null; // new contexts: no session of the old ones resumes
+                endSessionsOfRetiredRoots();
                 lastFailure = null;
                 publishExpiry(next);
                 reloadOk.increment();
@@ -239,7 +265,6 @@ public final class TlsMaterialSource implements AutoCloseable {
             } catch (TlsMaterialException | RuntimeException e) {
                 lastFailure = e.getMessage();
                 reloadFailed.increment();
-                reloadFailures.increment();
                 log.warn("TLS material reload refused, keeping the previous material: {}", e.getMessage());
                 return ReloadResult.FAILED;
             }

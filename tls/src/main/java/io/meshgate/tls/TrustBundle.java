@@ -62,6 +62,11 @@ public final class TrustBundle {
             if (certificate.getBasicConstraints() < 0) {
                 throw new TrustBundleException(file, which + " is not a CA certificate (basicConstraints CA is not true)");
             }
+            if (!certificate.getSubjectX500Principal().equals(certificate.getIssuerX500Principal())) {
+                throw new TrustBundleException(file, which + " is not a root (issued by '"
+                        + certificate.getIssuerX500Principal().getName() + "'): an intermediate cannot anchor trust; "
+                        + "put each cluster's root-cert.pem in the bundle");
+            }
             if (certificate.getNotAfter().toInstant().isBefore(now)) {
                 throw new TrustBundleException(file, which + " expired at " + root.notAfter());
             }

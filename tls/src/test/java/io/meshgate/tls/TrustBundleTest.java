@@ -68,6 +68,15 @@ class TrustBundleTest {
     }
 
     @Test
+    void intermediateIsNotARootAndIsRefusedByName() throws Exception {
+        io.meshgate.tls.pki.ClusterCa a = io.meshgate.tls.pki.ClusterCa.create("cluster-a", "cluster.local", Instant.now());
+        Path file = TestPki.write(dir.resolve("intermediate.pem"), a.rootCert(), a.caCert());
+        assertThatThrownBy(() -> TrustBundle.load(file)).isInstanceOf(TrustBundleException.class)
+                .hasMessageContaining(file.toString()).hasMessageContaining("certificate #2")
+                .hasMessageContaining(a.caCert().getSubjectX500Principal().getName()).hasMessageContaining("is not a root");
+    }
+
+    @Test
     void expiredRootIsRefused() {
         TestPki.Ca old = TestPki.root("old", Instant.now().minus(Duration.ofDays(30)), Instant.now().minus(Duration.ofDays(1)));
         Path file = TestPki.write(dir.resolve("old.pem"), old.cert());

@@ -116,7 +116,7 @@ class TrustRotationTest {
              MtlsClient b = caller(pki.callerB)) {
             assertThat(call(b, gw)).isTrue();
             MeshPki.writeAtomically(dir.resolve("bundle.pem"), "-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n");
-            await().atMost(Duration.ofSeconds(10)).until(() -> gw.counter("meshgate.tls.reload.failures") >= 1);
+            await().atMost(Duration.ofSeconds(10)).until(() -> gw.counter("meshgate.tls.reload", "result", "failed") >= 1);
             assertThat(gw.gateway().tls().orElseThrow().current().bundle().roots()).hasSize(2);
             assertThat(call(b, gw)).as("new handshakes still verify against the old bundle").isTrue();
             assertThat(gw.outcomes(LISTENER, "denied")).isZero();
