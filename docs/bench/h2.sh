@@ -92,7 +92,6 @@ events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 1000000;
-  http2_max_requests 1000000;
   http2_max_concurrent_streams 128;
   server {
     listen $BACKEND ssl http2 backlog=4096;

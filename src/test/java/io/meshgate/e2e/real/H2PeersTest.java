@@ -31,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * plaintext}) and is then drained with SIGTERM. Netty leak detection is PARANOID in the gateway.
  */
 @Timeout(180)
-class RealGrpcPeersTest {
+class H2PeersTest {
 
     static final String ECHO = "echo.default.svc.cluster.local";
     static final String DEAD = "dead.default.svc.cluster.local";
