@@ -119,7 +119,8 @@ func server(args []string) {
 	ca := fs.String("ca", "", "roots the client certificate must chain to")
 	fs.Parse(args)
 
-	var opts []grpc.ServerOption
+	// Raw bytes whatever the content-subtype: grpc-js and other generic clients send plain application/grpc.
+	opts := []grpc.ServerOption{grpc.ForceServerCodec(rawCodec{})}
 	if *cert != "" {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(serverTLS(*cert, *key, *ca, nil))))
 	}

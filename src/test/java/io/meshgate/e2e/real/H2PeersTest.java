@@ -47,7 +47,9 @@ class H2PeersTest {
     static int mtlsPort;
     static final List<PeerProcess> servers = new ArrayList<>();
 
+    /** Building grpcpeer (a fresh machine downloads grpc-go first), six `meshgate pki` runs and a gateway start. */
     @BeforeAll
+    @Timeout(420)
     static void pkiAndGateway() throws Exception {
         Path peer = RealPeers.grpcPeer();
         pki = dir.resolve("pki");
@@ -191,6 +193,26 @@ class H2PeersTest {
         assertThat(r.get("statuses").toString()).as("grpc-status of every call").isEqualTo("{\"grpc-0\":90}");
         assertSpread(r.get("names"), "echo-", 90);
         assertXfcc(r.get("xfcc"), expectedXfcc());
+    }
+
+    static PeerProcess grpcJsClient(String host, int calls) {
+        ProcessBuilder pb = new ProcessBuilder("node", RealPeers.GRPC_JS_CLIENT.toString(), String.valueOf(mtlsPort), sni(host),
+                host + ":8080", pki.resolve("sleep/cert-chain.pem").toString(), pki.resolve("sleep/key.pem").toString(),
+                pki.resolve("bundle.pem").toString(), String.valueOf(calls));
+        pb.environment().put("GRPC_JS_DIR", RealPeers.grpcJs().toString());
+        return PeerProcess.start("grpc-js client", pb);
+    }
+
+    @Test
+    void grpcJsClientSpreadsCallsAndGetsUnavailableFromADeadService() throws Exception {
+        JsonNode r = run(grpcJsClient(ECHO, 90));
+        assertThat(r.get("codes").toString()).as("%s", r).isEqualTo("{\"0\":90}");
+        assertSpread(r.get("names"), "echo-", 90);
+        assertXfcc(r.get("xfcc"), expectedXfcc());
+
+        JsonNode dead = run(grpcJsClient(DEAD, 1));
+        assertThat(dead.get("codes").toString()).as("%s", dead).isEqualTo("{\"14\":1}");
+        assertThat(dead.get("messages").get(0).asText()).contains(DEAD);
     }
 
     @Test

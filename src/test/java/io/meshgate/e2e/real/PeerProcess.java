@@ -42,8 +42,12 @@ final class PeerProcess implements AutoCloseable {
     }
 
     static PeerProcess start(String name, List<String> command) {
+        return start(name, new ProcessBuilder(command));
+    }
+
+    static PeerProcess start(String name, ProcessBuilder command) {
         try {
-            return new PeerProcess(name, new ProcessBuilder(command).redirectErrorStream(true).start());
+            return new PeerProcess(name, command.redirectErrorStream(true).start());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

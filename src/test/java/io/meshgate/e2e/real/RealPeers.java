@@ -27,9 +27,14 @@ final class RealPeers {
     static final String REQUIRE_ENV = "MESHGATE_REQUIRE_REAL_PEERS";
     static final Path GRPC_SOURCES = Path.of("test/go/grpcpeer");
     static final Path NODE_CLIENT = Path.of("test/node/h2peer.js").toAbsolutePath();
+    static final Path GRPC_JS_CLIENT = Path.of("test/node/grpcjs-peer.js").toAbsolutePath();
+    /** The @grpc/grpc-js release the tests install (npm registry), pinned so the cache key is stable. */
+    static final String GRPC_JS_VERSION = "1.14.7";
+    private static final long NPM_SECONDS = 180;
     /** Module download and build on a fresh 2-core machine take about a minute; cached: instant. */
     private static final long BUILD_SECONDS = 240;
     private static Path grpcPeer;
+    private static Path grpcJs;
 
     private RealPeers() {
     }
@@ -73,6 +78,51 @@ final class RealPeers {
             }
             grpcPeer = cached;
             return cached;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * A directory whose {@code node_modules} holds @grpc/grpc-js, installed once from the npm registry
+     * into {@code ~/.cache/meshgate/grpc-js/VERSION/}. A failed install skips the test on a developer
+     * machine (with npm's output as the reason) and fails it under CI.
+     */
+    static synchronized Path grpcJs() {
+        need("node");
+        need("npm");
+        if (grpcJs != null) {
+            return grpcJs;
+        }
+        try {
+            Path dir = Path.of(System.getProperty("user.home"), ".cache", "meshgate", "grpc-js", GRPC_JS_VERSION);
+            if (!Files.exists(dir.resolve("node_modules/@grpc/grpc-js/package.json"))) {
+                Files.createDirectories(dir.getParent());
+                Path tmp = Files.createTempDirectory(dir.getParent(), "install");
+                Path log = Files.createTempFile("grpc-js-install", ".log");
+                Process npm = new ProcessBuilder("npm", "install", "--no-audit", "--no-fund", "--no-save", "--prefix", tmp.toString(),
+                        "@grpc/grpc-js@" + GRPC_JS_VERSION).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+                boolean ended = npm.waitFor(NPM_SECONDS, TimeUnit.SECONDS);
+                if (!ended) {
+                    npm.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+                }
+                if (!ended || npm.exitValue() != 0) {
+                    String why = "npm install @grpc/grpc-js@" + GRPC_JS_VERSION + " (within " + NPM_SECONDS + " s) failed:\n"
+                            + Files.readString(log);
+                    assertThat(required()).as(why).isFalse();
+                    assumeTrue(false, why);
+                }
+                try {
+                    Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+                } catch (java.nio.file.FileAlreadyExistsException | java.nio.file.DirectoryNotEmptyException raced) {
+                    // another run installed it meanwhile: theirs is as good
+                }
+            }
+            grpcJs = dir;
+            return dir;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (InterruptedException e) {
