@@ -15,6 +15,7 @@
 # Usage: BENCH=/path/to/benchmark-harness MESHGATE_JAR=$PWD/gateway/target/meshgate.jar docs/bench/h2.sh
 #   BENCH        the wrk benchmark harness checkout: only its pki.sh is used (two-cluster PKI)
 #   DURATION=30 WARMUP=10 ROUNDS=3 CONNS=8 STREAMS=8 OUT=/tmp/meshgate-h2-bench/<time>
+#   BACKEND=127.0.0.1:28443 GW=127.0.0.1:25443 FRONT=127.0.0.1:27000 ADMIN=127.0.0.1:25000
 #   GATEWAYS="meshgate haproxy"  PIN=split (front/h2load/backend on CPU 0, gateway on CPU 1) | none
 # Needs: haproxy (2.6), nginx, h2load (Debian nghttp2-client), java 17, openssl, curl, taskset, ss.
 set -euo pipefail
@@ -33,10 +34,11 @@ RUN=$OUT/run
 SNI=outbound_.8080_._.httpbin.default.svc.cluster.local
 HOST=httpbin.default.svc.cluster.local
 GW_ID=spiffe://cluster.local/ns/istio-system/sa/istio-eastwestgateway-service-account
-BACKEND=127.0.0.1:18443
-GW=127.0.0.1:15443
-FRONT=127.0.0.1:17000
-ADMIN=127.0.0.1:15000
+# Loopback addresses, apart from the wrk harness's (18443/17000/15443/15000) so both can run.
+BACKEND=${BACKEND:-127.0.0.1:28443}
+GW=${GW:-127.0.0.1:25443}
+FRONT=${FRONT:-127.0.0.1:27000}
+ADMIN=${ADMIN:-127.0.0.1:25000}
 case "$PIN" in
   split) SIDE_CPUS=0 GW_CPUS=1;;
   none) SIDE_CPUS= GW_CPUS=;;
