@@ -111,13 +111,19 @@ func listen() net.Listener {
 	return l
 }
 
-func server(args []string) {
-	fs := flag.NewFlagSet("server", flag.ExitOnError)
-	name := fs.String("name", "endpoint", "name echoed in every reply")
-	cert := fs.String("cert", "", "serving certificate chain (PEM); empty = h2c")
-	key := fs.String("key", "", "private key (PEM)")
-	ca := fs.String("ca", "", "roots the client certificate must chain to")
+// endpointFlags: the name an endpoint echoes, and its TLS material (no -cert: h2c / plaintext).
+func endpointFlags(command string, args []string) (name, cert, key, ca *string) {
+	fs := flag.NewFlagSet(command, flag.ExitOnError)
+	name = fs.String("name", "endpoint", "name echoed in every reply")
+	cert = fs.String("cert", "", "serving certificate chain (PEM); empty = no TLS")
+	key = fs.String("key", "", "private key (PEM)")
+	ca = fs.String("ca", "", "roots the client certificate must chain to")
 	fs.Parse(args)
+	return
+}
+
+func server(args []string) {
+	name, cert, key, ca := endpointFlags("server", args)
 
 	// Raw bytes whatever the content-subtype: grpc-js and other generic clients send plain application/grpc.
 	opts := []grpc.ServerOption{grpc.ForceServerCodec(rawCodec{})}
@@ -200,12 +206,7 @@ func (e *echo) stream(_ any, ss grpc.ServerStream) error {
 
 // h1server answers every request with its name, the XFCC it saw and the protocol the gateway spoke.
 func h1server(args []string) {
-	fs := flag.NewFlagSet("h1server", flag.ExitOnError)
-	name := fs.String("name", "endpoint", "name echoed in every reply")
-	cert := fs.String("cert", "", "serving certificate chain (PEM); empty = plaintext")
-	key := fs.String("key", "", "private key (PEM)")
-	ca := fs.String("ca", "", "roots the client certificate must chain to")
-	fs.Parse(args)
+	name, cert, key, ca := endpointFlags("h1server", args)
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		b, _ := json.Marshal(reply{Name: *name, XFCC: r.Header.Values("X-Forwarded-Client-Cert"), Proto: r.Proto})
