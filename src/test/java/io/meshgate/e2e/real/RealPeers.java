@@ -66,7 +66,7 @@ final class RealPeers {
                 Files.createDirectories(cached.getParent());
                 Path tmp = Files.createTempFile(cached.getParent(), "build", ".tmp");
                 Path log = Files.createTempFile("grpcpeer-build", ".log");
-                Process go = new ProcessBuilder("go", "build", "-mod=readonly", "-o", tmp.toString(), ".")
+                Process go = new ProcessBuilder("go", "build", "-mod=readonly", "-buildvcs=false", "-o", tmp.toString(), ".")
                         .directory(GRPC_SOURCES.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
                 boolean ended = go.waitFor(BUILD_SECONDS, TimeUnit.SECONDS);
                 if (!ended) {
