@@ -144,6 +144,17 @@ final class MeshgateProcess implements AutoCloseable {
         return process.isAlive();
     }
 
+    /** SIGTERM, without waiting: the drain runs. */
+    void terminate() {
+        process.destroy();
+    }
+
+    /** The exit code once the process ended within {@code within}. */
+    int exitCode(Duration within) throws InterruptedException {
+        assertThat(process.waitFor(within.toMillis(), TimeUnit.MILLISECONDS)).as("meshgate still running; its output:\n%s", log()).isTrue();
+        return process.exitValue();
+    }
+
     static List<String> sorted(List<String> endpoints) {
         return List.copyOf(new TreeSet<>(endpoints));
     }
