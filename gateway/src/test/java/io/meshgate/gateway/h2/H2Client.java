@@ -132,16 +132,22 @@ final class H2Client implements AutoCloseable {
     CompletableFuture<Reply> call(Http2Headers headers, byte[] body) {
         CompletableFuture<Reply> reply = new CompletableFuture<>();
         Stream stream = new Stream(reply);
-        Http2StreamChannel ch = new Http2StreamChannelBootstrap(channel).handler(stream).open().syncUninterruptibly().getNow();
-        stream.channel = ch;
-        streams.add(ch);
-        ch.closeFuture().addListener(f -> streams.remove(ch));
+        Http2StreamChannel ch = open(stream);
         ch.write(new DefaultHttp2HeadersFrame(headers, body == null));
         if (body != null) {
             ch.write(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(body), true));
         }
         ch.flush();
         return reply;
+    }
+
+    /** A new stream on the connection, tracked until it closes (see {@link #close}). */
+    private Http2StreamChannel open(Stream stream) {
+        Http2StreamChannel ch = new Http2StreamChannelBootstrap(channel).handler(stream).open().syncUninterruptibly().getNow();
+        stream.channel = ch;
+        streams.add(ch);
+        ch.closeFuture().addListener(f -> streams.remove(ch));
+        return ch;
     }
 
     CompletableFuture<Reply> call(String path) {
@@ -152,8 +158,7 @@ final class H2Client implements AutoCloseable {
     CompletableFuture<Reply> upload(String path, int chunks, int size) {
         CompletableFuture<Reply> reply = new CompletableFuture<>();
         Stream stream = new Stream(reply);
-        Http2StreamChannel ch = new Http2StreamChannelBootstrap(channel).handler(stream).open().syncUninterruptibly().getNow();
-        stream.channel = ch;
+        Http2StreamChannel ch = open(stream);
         ch.writeAndFlush(new DefaultHttp2HeadersFrame(request(path), false));
         sendChunks(ch, chunks, size);
         return reply;
@@ -179,8 +184,7 @@ final class H2Client implements AutoCloseable {
     CompletableFuture<Reply> stalled(String path) {
         CompletableFuture<Reply> reply = new CompletableFuture<>();
         Stream stream = new Stream(reply);
-        Http2StreamChannel ch = new Http2StreamChannelBootstrap(channel).handler(stream).open().syncUninterruptibly().getNow();
-        stream.channel = ch;
+        Http2StreamChannel ch = open(stream);
         ch.config().setAutoRead(false);
         ch.writeAndFlush(new DefaultHttp2HeadersFrame(request(path), true));
         stalled = ch;
@@ -275,15 +279,15 @@ final class H2Client implements AutoCloseable {
     @Override
     public void close() {
         // A paused stream (stalled()) keeps the DATA frames it was sent queued in its channel, and Netty
-        // does not release a paused child's queue when the connection closes: let every stream read
-        // what it holds first, on its loop, so the frames go through our handler and are released.
+        // closes a stream channel whose stream ended only once it read its queue (netty#13779): close
+        // every stream still open with the connection, on its loop, which releases what it holds.
         channel.eventLoop().submit(() -> {
-            for (Http2StreamChannel ch : streams) {
-                ch.config().setAutoRead(true);
-                ch.read();
+            channel.close();
+            for (Http2StreamChannel ch : java.util.List.copyOf(streams)) {
+                ch.close();
             }
         }).awaitUninterruptibly();
-        channel.close().awaitUninterruptibly();
+        channel.closeFuture().awaitUninterruptibly();
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
     }
 }

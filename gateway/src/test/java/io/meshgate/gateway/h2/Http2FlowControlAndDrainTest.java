@@ -21,9 +21,6 @@ import org.junit.jupiter.api.io.TempDir;
  * an unbounded buffer, and its neighbours on the same connections keep flowing) and the h2 drain:
  * two-step GOAWAY with in-flight streams completing, and {@code http2.maxConnectionAge}.
  */
-@org.junit.jupiter.api.Disabled("Order-dependent when the whole class runs: a 2 MiB response stalls until its 30 s "
-        + "timeout and a paused stream's DATA frames leak (PARANOID); every test passes alone. Open until the "
-        + "cause is found (see docs/terminate.md, HTTP/2 known issues).")
 class Http2FlowControlAndDrainTest {
 
     static final String LISTENER = "eastwest-mtls";
