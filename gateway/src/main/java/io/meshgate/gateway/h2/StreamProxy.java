@@ -45,7 +45,7 @@ import java.util.concurrent.TimeUnit;
  * gateway (gRPC: HTTP 200 with {@code grpc-status}); resets cross in both directions;
  * {@code grpc-timeout} cancels the upstream stream when it expires.
  */
-final class StreamProxy extends ChannelInboundHandlerAdapter {
+final class StreamProxy extends ChannelInboundHandlerAdapter implements UpstreamStream.Receiver {
 
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(StreamProxy.class);
 
@@ -223,7 +223,8 @@ final class StreamProxy extends ChannelInboundHandlerAdapter {
         ctx.fireChannelWritabilityChanged();
     }
 
-    void fromUpstream(Channel from, Object msg) {
+    @Override
+    public void fromUpstream(Channel from, Object msg) {
         if (from != upstream || finished) {
             ReferenceCountUtil.release(msg);
             return;
@@ -252,24 +253,28 @@ final class StreamProxy extends ChannelInboundHandlerAdapter {
     }
 
     /** The endpoint reset the stream. */
-    void upstreamReset(Channel from, Http2ResetFrame reset) {
+    @Override
+    public void upstreamReset(Channel from, Http2ResetFrame reset) {
         if (from == upstream && !finished) {
             upstreamFailed("upstream reset the stream (" + Http2Error.valueOf(reset.errorCode()) + ")", reset.errorCode());
         }
     }
 
-    void upstreamReadComplete() {
+    @Override
+    public void upstreamReadComplete() {
         ctx.channel().flush();
     }
 
-    void upstreamWritabilityChanged(Channel from) {
+    @Override
+    public void upstreamWritabilityChanged(Channel from) {
         if (from == upstream && !requestDone) {
             Reading.set(ctx.channel(), from.isWritable());
         }
     }
 
     /** The upstream stream channel closed: fine after a complete response, a failure before. */
-    void upstreamClosed(Channel from) {
+    @Override
+    public void upstreamClosed(Channel from) {
         if (from == upstream && !finished && !responseComplete) {
             upstreamFailed("upstream connection closed mid-stream", Http2Error.CANCEL.code());
         }

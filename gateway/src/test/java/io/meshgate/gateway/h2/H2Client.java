@@ -61,6 +61,8 @@ final class H2Client implements AutoCloseable {
     }
 
     final AtomicInteger goAways = new AtomicInteger();
+    /** DATA bytes received on every stream of the connection. */
+    final java.util.concurrent.atomic.AtomicLong received = new java.util.concurrent.atomic.AtomicLong();
     volatile int lastGoAwayStreamId = -1;
     private final java.util.Set<Http2StreamChannel> streams = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
@@ -217,7 +219,7 @@ final class H2Client implements AutoCloseable {
         return channel;
     }
 
-    private static final class Stream extends ChannelInboundHandlerAdapter {
+    private final class Stream extends ChannelInboundHandlerAdapter {
         private final CompletableFuture<Reply> reply;
         private final ByteArrayOutputStream body = new ByteArrayOutputStream();
         private Http2Headers headers;
@@ -242,6 +244,7 @@ final class H2Client implements AutoCloseable {
                     }
                 } else if (msg instanceof Http2DataFrame d) {
                     ByteBuf c = d.content();
+                    received.addAndGet(c.readableBytes());
                     byte[] b = new byte[c.readableBytes()];
                     c.readBytes(b);
                     body.writeBytes(b);
