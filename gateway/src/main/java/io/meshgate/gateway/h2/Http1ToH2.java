@@ -2,11 +2,9 @@ package io.meshgate.gateway.h2;
 
 import io.meshgate.gateway.h2.Http2Metrics.ResetCause;
 import io.meshgate.gateway.listener.Connection;
-import io.meshgate.gateway.listener.ListenerContext;
 import io.meshgate.gateway.outcome.Outcome;
 import io.meshgate.gateway.relay.Reading;
 import io.meshgate.routing.Endpoint;
-import io.meshgate.routing.EndpointSet;
 import io.meshgate.routing.Resolution;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -42,10 +40,7 @@ import io.netty.handler.codec.http2.Http2StreamFrame;
 import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.handler.ssl.SslCloseCompletionEvent;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.Future;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * Stage 5 of terminate for an HTTP/1.1 caller of an {@code http2}/{@code grpc} service: every
@@ -85,7 +80,7 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
     private boolean requestRead;
     private boolean responseStarted;
     private boolean chunked;
-    private Future<Http2StreamChannel> opening;
+    private UpstreamAttempt attempt;
     private Channel upstream;
 
     Http1ToH2(Connection connection, Http2Termination h2, String forwardedClientCert) {
@@ -175,63 +170,37 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
         boolean bodiless = !HttpUtil.isTransferEncodingChunked(req) && HttpUtil.getContentLength(req, 0L) == 0L;
         pending.add(new DefaultHttp2HeadersFrame(StreamHeaders.toUpstream(headers, forwardedClientCert), bodiless));
         requestDone = bodiless;
-        ListenerContext listener = connection.listener();
-        Resolution route = listener.router().resolve(connection.serverName());
+        Resolution route = connection.listener().router().resolve(connection.serverName());
         if (!(route instanceof Resolution.Routed routed)) {
             connection.outcome(Outcome.NO_ROUTE);
             answer(HttpResponseStatus.SERVICE_UNAVAILABLE, GrpcAnswers.UNAVAILABLE, "no healthy endpoints for " + connection.serverName());
             return;
         }
         Reading.set(ctx.channel(), false); // until the upstream stream can take the body
-        EndpointSet set = routed.endpoints();
-        int first = listener.picker().first(set);
-        List<Endpoint> order = new ArrayList<>(set.size());
-        for (int i = 0; i < set.size(); i++) {
-            order.add(set.get((first + i) % set.size()));
-        }
-        attempt(order, 0, Math.min(listener.connectAttempts(), order.size()));
+        attempt = UpstreamAttempt.start(connection, h2, ctx.channel().eventLoop(), routed.endpoints(), this,
+                new UpstreamAttempt.Exchange() {
+                    @Override
+                    public void opened(Http2StreamChannel up, Endpoint target) {
+                        upstreamReady(up);
+                    }
+
+                    @Override
+                    public void failed(Throwable cause) {
+                        connection.outcome(Outcome.UPSTREAM_FAILED);
+                        answer(HttpResponseStatus.BAD_GATEWAY, GrpcAnswers.UNAVAILABLE, "upstream unavailable for "
+                                + connection.serverName() + ": " + cause.getMessage());
+                    }
+                });
     }
 
-    /** Opens the upstream stream on {@code order[tried]}; a failure moves on to the next endpoint. */
-    private void attempt(List<Endpoint> order, int tried, int attempts) {
-        Endpoint target = order.get(tried);
-        Future<Http2StreamChannel> f = h2.pool(connection.listener()).open(ctx.channel().eventLoop(), target,
-                connection.serverName(), new UpstreamStream(this));
-        opening = f;
-        f.addListener((Future<Http2StreamChannel> opened) -> {
-            if (opening != opened) { // abandoned (caller gone) while it was opening
-                if (opened.isSuccess()) {
-                    opened.getNow().close();
-                }
-                return;
-            }
-            opening = null;
-            if (opened.isCancelled()) {
-                return;
-            }
-            if (!opened.isSuccess()) {
-                if (tried + 1 < attempts) {
-                    attempt(order, tried + 1, attempts);
-                } else {
-                    connection.outcome(Outcome.UPSTREAM_FAILED);
-                    answer(HttpResponseStatus.BAD_GATEWAY, GrpcAnswers.UNAVAILABLE, "upstream unavailable for "
-                            + connection.serverName() + ": " + opened.cause().getMessage());
-                }
-                return;
-            }
-            upstreamReady(opened.getNow(), target);
-        });
-    }
-
-    private void upstreamReady(Channel up, Endpoint target) {
+    private void upstreamReady(Channel up) {
         if (closing || !inFlight) {
             up.close();
             return;
         }
+        attempt = null;
         upstream = up;
         connection.outcome(Outcome.ROUTED);
-        connection.listener().picker().connected(target);
-        up.closeFuture().addListener(c -> connection.listener().picker().disconnected(target));
         Http2StreamFrame frame;
         while ((frame = pending.poll()) != null) {
             up.write(frame, up.voidPromise());
@@ -431,9 +400,9 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
         if (closing) {
             return;
         }
-        if (opening != null) {
-            opening.cancel(false);
-            opening = null;
+        if (attempt != null) {
+            attempt.abandon();
+            attempt = null;
         }
         Channel down = ctx.channel();
         log.debug("{} {} answered {}: {}", connection.listener().name(), down.remoteAddress(),
@@ -498,9 +467,9 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         closing = true;
-        if (opening != null) {
-            opening.cancel(false);
-            opening = null;
+        if (attempt != null) {
+            attempt.abandon();
+            attempt = null;
         }
         Channel up = upstream;
         upstream = null;

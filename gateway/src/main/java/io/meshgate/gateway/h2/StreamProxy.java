@@ -7,7 +7,6 @@ import io.meshgate.gateway.outcome.Outcome;
 import io.meshgate.gateway.relay.Reading;
 import io.meshgate.routing.AppProtocol;
 import io.meshgate.routing.Endpoint;
-import io.meshgate.routing.EndpointSet;
 import io.meshgate.routing.Resolution;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -23,11 +22,8 @@ import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrame;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -61,7 +57,7 @@ final class StreamProxy extends ChannelInboundHandlerAdapter implements Upstream
     private boolean responseStarted;
     private boolean responseComplete;
     private boolean finished;
-    private Future<Http2StreamChannel> opening;
+    private UpstreamAttempt attempt;
     private Channel upstream;
     private ScheduledFuture<?> deadline;
 
@@ -116,57 +112,28 @@ final class StreamProxy extends ChannelInboundHandlerAdapter implements Upstream
         }
         pending.add(new DefaultHttp2HeadersFrame(StreamHeaders.toUpstream(headers, forwardedClientCert), requestDone));
         Reading.set(ctx.channel(), false); // until the upstream stream can take the body
-        EndpointSet set = routed.endpoints();
-        int first = listener.picker().first(set);
-        List<Endpoint> order = new ArrayList<>(set.size());
-        for (int i = 0; i < set.size(); i++) {
-            order.add(set.get((first + i) % set.size()));
-        }
-        attempt(order, 0, Math.min(listener.connectAttempts(), order.size()));
+        attempt = UpstreamAttempt.start(connection, h2, ctx.channel().eventLoop(), routed.endpoints(), this,
+                new UpstreamAttempt.Exchange() {
+                    @Override
+                    public void opened(Http2StreamChannel up, Endpoint target) {
+                        if (finished) {
+                            up.close();
+                        } else {
+                            upstreamReady(up);
+                        }
+                    }
+
+                    @Override
+                    public void failed(Throwable cause) {
+                        answer(502, GrpcAnswers.UNAVAILABLE, "upstream unavailable for " + connection.serverName() + ": "
+                                + cause.getMessage());
+                    }
+                });
     }
 
-    /** Opens the upstream stream on {@code order[tried]}; a failure moves on to the next endpoint. */
-    private void attempt(List<Endpoint> order, int tried, int attempts) {
-        Endpoint target = order.get(tried);
-        Future<Http2StreamChannel> f = h2.pool(connection.listener()).open(ctx.channel().eventLoop(), target, connection.serverName(),
-                new UpstreamStream(this));
-        opening = f;
-        f.addListener((Future<Http2StreamChannel> opened) -> {
-            if (opening != opened) { // abandoned (reset, deadline, caller gone) while it was opening
-                if (opened.isSuccess()) {
-                    opened.getNow().close();
-                }
-                return;
-            }
-            opening = null;
-            if (opened.isCancelled()) {
-                return;
-            }
-            if (!opened.isSuccess()) {
-                if (finished) {
-                    return;
-                }
-                if (tried + 1 < attempts) {
-                    attempt(order, tried + 1, attempts);
-                } else {
-                    answer(502, GrpcAnswers.UNAVAILABLE, "upstream unavailable for " + connection.serverName() + ": "
-                            + opened.cause().getMessage());
-                }
-                return;
-            }
-            if (finished) {
-                opened.getNow().close();
-                return;
-            }
-            upstreamReady(opened.getNow(), target);
-        });
-    }
-
-    private void upstreamReady(Channel up, Endpoint target) {
+    private void upstreamReady(Channel up) {
         upstream = up;
         connection.outcome(Outcome.ROUTED);
-        connection.listener().picker().connected(target);
-        up.closeFuture().addListener(c -> connection.listener().picker().disconnected(target));
         Http2StreamFrame frame;
         while ((frame = pending.poll()) != null) {
             up.write(frame, up.voidPromise());
@@ -341,9 +308,8 @@ final class StreamProxy extends ChannelInboundHandlerAdapter implements Upstream
 
     /** Abandons the upstream stream: one still opening is dropped, an open one reset with {@code errorCode} and closed. */
     private void resetUpstream(long errorCode) {
-        if (opening != null) {
-            opening.cancel(false);
-            opening = null;
+        if (attempt != null) {
+            attempt.abandon();
         }
         Channel up = upstream;
         upstream = null;
@@ -410,9 +376,8 @@ final class StreamProxy extends ChannelInboundHandlerAdapter implements Upstream
         // The downstream stream is over (completed, reset, or its connection closed).
         cancelDeadline();
         releasePending();
-        if (opening != null) {
-            opening.cancel(false);
-            opening = null;
+        if (attempt != null) {
+            attempt.abandon();
         }
         Channel up = upstream;
         upstream = null;
