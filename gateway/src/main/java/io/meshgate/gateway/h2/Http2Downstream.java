@@ -29,11 +29,13 @@ public final class Http2Downstream {
         // Nothing failed if a verified caller leaves before its first stream.
         connection.outcomeIfClosed(Outcome.ROUTED);
         Http2FrameCodec codec = h2.limits().serverCodec();
+        OpenStreams streams = OpenStreams.of(p.channel());
         p.addAfter(after, Http2Names.CODEC, codec)
                 .addAfter(Http2Names.CODEC, Http2Names.GUARD, new ConnectionGuard(connection, h2, codec))
                 .addAfter(Http2Names.GUARD, Http2Names.STREAMS, new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                     @Override
                     protected void initChannel(Http2StreamChannel ch) {
+                        streams.add(ch);
                         ch.pipeline().addLast(Http2Names.METER, new StatusMeter(h2.metrics()))
                                 .addLast(Http2Names.PROXY, new StreamProxy(connection, h2, forwardedClientCert));
                     }

@@ -35,21 +35,16 @@ public final class Http2Metrics {
     }
 
     private final Map<ResetCause, Counter> resets = new EnumMap<>(ResetCause.class);
-    private final Counter[] h2Requests = new Counter[6];
+    private final Counter[] h2Requests;
+    private final Counter[] http1Requests;
     private final Counter goAwaysSent;
     private final Counter goAwaysReceived;
     private final AtomicInteger upstreamConnections = new AtomicInteger();
     private final AtomicInteger upstreamStreams = new AtomicInteger();
 
     public Http2Metrics(MeterRegistry registry, String listener) {
-        for (int i = 1; i <= 5; i++) {
-            h2Requests[i] = Counter.builder("meshgate.http.requests")
-                    .description("HTTP requests answered on terminate listeners, by downstream protocol and status class")
-                    .tags("listener", listener, "protocol", "h2", "status", i + "xx").register(registry);
-        }
-        h2Requests[0] = Counter.builder("meshgate.http.requests")
-                .description("HTTP requests answered on terminate listeners, by downstream protocol and status class")
-                .tags("listener", listener, "protocol", "h2", "status", "reset").register(registry);
+        h2Requests = requests(registry, listener, "h2");
+        http1Requests = requests(registry, listener, "http/1.1");
         for (ResetCause c : ResetCause.values()) {
             resets.put(c, Counter.builder("meshgate.http2.resets")
                     .description("HTTP/2 streams reset or cut short, by cause")
@@ -65,10 +60,30 @@ public final class Http2Metrics {
                 .description("Streams open now on HTTP/2 connections to endpoints").tag("listener", listener).register(registry);
     }
 
+    /** {@code meshgate.http.requests} of one downstream protocol: [0] {@code reset}, [1..5] {@code 1xx..5xx}. */
+    private static Counter[] requests(MeterRegistry registry, String listener, String protocol) {
+        Counter[] counters = new Counter[6];
+        for (int i = 0; i <= 5; i++) {
+            counters[i] = Counter.builder("meshgate.http.requests")
+                    .description("HTTP requests answered on terminate listeners, by downstream protocol and status class")
+                    .tags("listener", listener, "protocol", protocol, "status", i == 0 ? "reset" : i + "xx").register(registry);
+        }
+        return counters;
+    }
+
     /** A downstream h2 stream got a response with {@code status}, or 0 when it ended in a reset. */
     void answered(int status) {
+        h2Requests[statusClass(status)].increment();
+    }
+
+    /** A downstream HTTP/1.1 request got a response with {@code status}, or 0 when its connection ended first. */
+    void http1Answered(int status) {
+        http1Requests[statusClass(status)].increment();
+    }
+
+    private static int statusClass(int status) {
         int klass = status / 100;
-        h2Requests[klass >= 1 && klass <= 5 ? klass : 0].increment();
+        return klass >= 1 && klass <= 5 ? klass : 0;
     }
 
     void reset(ResetCause cause) {

@@ -13,7 +13,9 @@ import io.netty.handler.codec.http2.Http2FrameCodec;
  * {@code http} service {@code h2-meter → h1-codec (Http2StreamFrameToHttpObjectCodec) → h1-bridge → http
  * (HttpProxyHandler)}. A pooled upstream h2 connection: {@code tls → h2-codec → h2-streams →
  * h2-upstream (H2Upstream)}, {@code tls} only with {@code tls.upstream: mtls}; each of its streams
- * carries {@code h2-upstream-stream (UpstreamStream)}.
+ * carries {@code h2-upstream-stream (UpstreamStream)}. An HTTP/1.1 caller's connection (after
+ * {@code tls}): {@code http-codec (HttpServerCodec) → h1-meter (Http1StatusMeter) → http}
+ * ({@code HttpProxyHandler}, or {@code Http1ToH2} for {@code http2}/{@code grpc} services).
  */
 final class Http2Names {
     static final String CODEC = "h2-codec";
@@ -24,6 +26,7 @@ final class Http2Names {
     static final String PROXY = "h2-proxy";
     static final String H1_CODEC = "h1-codec";
     static final String H1_BRIDGE = "h1-bridge";
+    static final String H1_METER = "h1-meter";
     static final String UPSTREAM = "h2-upstream";
     static final String UPSTREAM_STREAM = "h2-upstream-stream";
 

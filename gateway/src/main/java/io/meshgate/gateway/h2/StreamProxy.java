@@ -24,7 +24,6 @@ import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrame;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.util.ArrayDeque;
 import java.util.concurrent.TimeUnit;
@@ -44,7 +43,7 @@ import java.util.concurrent.TimeUnit;
  * gateway (gRPC: HTTP 200 with {@code grpc-status}); resets cross in both directions;
  * {@code grpc-timeout} cancels the upstream stream when it expires.
  */
-final class StreamProxy extends ChannelInboundHandlerAdapter {
+final class StreamProxy extends ChannelInboundHandlerAdapter implements UpstreamStream.Receiver {
 
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(StreamProxy.class);
 
@@ -60,7 +59,7 @@ final class StreamProxy extends ChannelInboundHandlerAdapter {
     private boolean responseStarted;
     private boolean responseComplete;
     private boolean finished;
-    private Future<Http2StreamChannel> opening;
+    private UpstreamAttempt attempt;
     private Channel upstream;
     private ScheduledFuture<?> deadline;
 
@@ -115,52 +114,28 @@ final class StreamProxy extends ChannelInboundHandlerAdapter {
         }
         pending.add(new DefaultHttp2HeadersFrame(StreamHeaders.toUpstream(headers, forwardedClientCert), requestDone));
         Reading.set(ctx.channel(), false); // until the upstream stream can take the body
-        // The picker runs once per stream.
-        attempt(listener.upstreams().pick(Route.of(routed)), 0);
+        attempt = UpstreamAttempt.start(connection, h2, ctx.channel().eventLoop(), listener.upstreams().pick(Route.of(routed)), this,
+                new UpstreamAttempt.Exchange() {
+                    @Override
+                    public void opened(Http2StreamChannel up, Endpoint target) {
+                        if (finished) {
+                            up.close();
+                        } else {
+                            upstreamReady(up);
+                        }
+                    }
+
+                    @Override
+                    public void failed(Throwable cause) {
+                        answer(502, GrpcAnswers.UNAVAILABLE, "upstream unavailable for " + connection.serverName() + ": "
+                                + cause.getMessage());
+                    }
+                });
     }
 
-    /** Opens the upstream stream on candidate {@code tried}; a failure moves on to the next one. */
-    private void attempt(UpstreamTarget candidates, int tried) {
-        Endpoint target = candidates.endpoint(tried);
-        Future<Http2StreamChannel> f = h2.pool(connection.listener()).open(ctx.channel().eventLoop(), target, connection.serverName(),
-                new UpstreamStream(this));
-        opening = f;
-        f.addListener((Future<Http2StreamChannel> opened) -> {
-            if (opening != opened) { // abandoned (reset, deadline, caller gone) while it was opening
-                if (opened.isSuccess()) {
-                    opened.getNow().close();
-                }
-                return;
-            }
-            opening = null;
-            if (opened.isCancelled()) {
-                return;
-            }
-            if (!opened.isSuccess()) {
-                if (finished) {
-                    return;
-                }
-                if (tried + 1 < candidates.attempts()) {
-                    attempt(candidates, tried + 1);
-                } else {
-                    answer(502, GrpcAnswers.UNAVAILABLE, "upstream unavailable for " + connection.serverName() + ": "
-                            + opened.cause().getMessage());
-                }
-                return;
-            }
-            if (finished) {
-                opened.getNow().close();
-                return;
-            }
-            upstreamReady(opened.getNow(), target);
-        });
-    }
-
-    private void upstreamReady(Channel up, Endpoint target) {
+    private void upstreamReady(Channel up) {
         upstream = up;
         connection.outcome(Outcome.ROUTED);
-        connection.listener().upstreams().picker().connected(target);
-        up.closeFuture().addListener(c -> connection.listener().upstreams().picker().disconnected(target));
         Http2StreamFrame frame;
         while ((frame = pending.poll()) != null) {
             up.write(frame, up.voidPromise());
@@ -217,7 +192,8 @@ final class StreamProxy extends ChannelInboundHandlerAdapter {
         ctx.fireChannelWritabilityChanged();
     }
 
-    void fromUpstream(Channel from, Object msg) {
+    @Override
+    public void fromUpstream(Channel from, Object msg) {
         if (from != upstream || finished) {
             ReferenceCountUtil.release(msg);
             return;
@@ -246,24 +222,28 @@ final class StreamProxy extends ChannelInboundHandlerAdapter {
     }
 
     /** The endpoint reset the stream. */
-    void upstreamReset(Channel from, Http2ResetFrame reset) {
+    @Override
+    public void upstreamReset(Channel from, Http2ResetFrame reset) {
         if (from == upstream && !finished) {
             upstreamFailed("upstream reset the stream (" + Http2Error.valueOf(reset.errorCode()) + ")", reset.errorCode());
         }
     }
 
-    void upstreamReadComplete() {
+    @Override
+    public void upstreamReadComplete() {
         ctx.channel().flush();
     }
 
-    void upstreamWritabilityChanged(Channel from) {
+    @Override
+    public void upstreamWritabilityChanged(Channel from) {
         if (from == upstream && !requestDone) {
             Reading.set(ctx.channel(), from.isWritable());
         }
     }
 
     /** The upstream stream channel closed: fine after a complete response, a failure before. */
-    void upstreamClosed(Channel from) {
+    @Override
+    public void upstreamClosed(Channel from) {
         if (from == upstream && !finished && !responseComplete) {
             upstreamFailed("upstream connection closed mid-stream", Http2Error.CANCEL.code());
         }
@@ -330,9 +310,8 @@ final class StreamProxy extends ChannelInboundHandlerAdapter {
 
     /** Abandons the upstream stream: one still opening is dropped, an open one reset with {@code errorCode} and closed. */
     private void resetUpstream(long errorCode) {
-        if (opening != null) {
-            opening.cancel(false);
-            opening = null;
+        if (attempt != null) {
+            attempt.abandon();
         }
         Channel up = upstream;
         upstream = null;
@@ -399,9 +378,8 @@ final class StreamProxy extends ChannelInboundHandlerAdapter {
         // The downstream stream is over (completed, reset, or its connection closed).
         cancelDeadline();
         releasePending();
-        if (opening != null) {
-            opening.cancel(false);
-            opening = null;
+        if (attempt != null) {
+            attempt.abandon();
         }
         Channel up = upstream;
         upstream = null;

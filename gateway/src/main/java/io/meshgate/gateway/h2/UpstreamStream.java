@@ -1,18 +1,33 @@
 package io.meshgate.gateway.h2;
 
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 
 /**
  * The only handler of a stream the gateway opened on a pooled h2 connection: hands everything the
- * endpoint sends on it, its writability and its end to the downstream stream it serves.
+ * endpoint sends on it, its writability and its end to the downstream exchange it serves (an h2
+ * stream, {@link StreamProxy}, or an HTTP/1.1 request, {@link Http1ToH2}).
  */
 final class UpstreamStream extends ChannelInboundHandlerAdapter {
 
-    private final StreamProxy downstream;
+    /** The downstream side of an upstream stream; every call names the stream channel it came from. */
+    interface Receiver {
+        void fromUpstream(Channel from, Object msg);
 
-    UpstreamStream(StreamProxy downstream) {
+        void upstreamReset(Channel from, Http2ResetFrame reset);
+
+        void upstreamReadComplete();
+
+        void upstreamWritabilityChanged(Channel from);
+
+        void upstreamClosed(Channel from);
+    }
+
+    private final Receiver downstream;
+
+    UpstreamStream(Receiver downstream) {
         this.downstream = downstream;
     }
 

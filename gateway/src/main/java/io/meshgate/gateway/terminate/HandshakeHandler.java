@@ -1,5 +1,6 @@
 package io.meshgate.gateway.terminate;
 
+import io.meshgate.gateway.h2.Http1Downstream;
 import io.meshgate.gateway.h2.Http2Downstream;
 import io.meshgate.gateway.listener.Connection;
 import io.meshgate.gateway.outcome.Outcome;
@@ -15,7 +16,6 @@ import io.meshgate.tls.TlsMaterial;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
@@ -89,13 +89,12 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
             // h2 downstream: every stream is routed on its own (http: to the HTTP/1.1 pool, http2/grpc: to h2).
             Http2Downstream.install(p, ctx.name(), connection, termination.http2(), peer.forwardedClientCert(material.servingId()));
             idle.start(null);
-        } else if (protocol == AppProtocol.HTTP) {
-            // HTTP/1.1 downstream to an http service; http2/grpc services without ALPN h2 are relayed as TCP.
-            // Nothing failed if a verified caller leaves before its first request.
-            connection.outcomeIfClosed(Outcome.ROUTED);
-            p.addAfter(ctx.name(), MeshgateHandlerNames.HTTP_CODEC, new HttpServerCodec());
-            p.addAfter(MeshgateHandlerNames.HTTP_CODEC, MeshgateHandlerNames.HTTP,
-                    new HttpProxyHandler(connection, peer.forwardedClientCert(material.servingId()), termination.pool()));
+        } else if (protocol == AppProtocol.HTTP
+                || protocol.isHttp() && ApplicationProtocolNames.HTTP_1_1.equals(ssl.applicationProtocol())) {
+            // HTTP/1.1 downstream: every request balanced on its own, to the HTTP/1.1 pool (http) or the h2 pool
+            // (http2/grpc). An http2/grpc caller that negotiated no ALPN may speak h2 with prior knowledge: relayed as TCP.
+            Http1Downstream.install(p, ctx.name(), connection, termination.http2(), peer.forwardedClientCert(material.servingId()),
+                    protocol);
             idle.start(null);
         } else {
             connection.outcomeIfClosed(null);

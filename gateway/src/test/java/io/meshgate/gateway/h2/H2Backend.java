@@ -126,6 +126,9 @@ final class H2Backend implements AutoCloseable {
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
             openStreams.incrementAndGet();
+            // A /sink stream is paused with the DATA it was sent queued; Netty closes a stream channel whose
+            // stream ended only once it read that queue (netty#13779), so close it with its connection.
+            ctx.channel().parent().closeFuture().addListener(f -> ctx.channel().close());
         }
 
         @Override

@@ -61,6 +61,8 @@ final class H2Client implements AutoCloseable {
     }
 
     final AtomicInteger goAways = new AtomicInteger();
+    /** DATA bytes received on every stream of the connection. */
+    final java.util.concurrent.atomic.AtomicLong received = new java.util.concurrent.atomic.AtomicLong();
     volatile int lastGoAwayStreamId = -1;
     private final java.util.Set<Http2StreamChannel> streams = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
@@ -132,16 +134,22 @@ final class H2Client implements AutoCloseable {
     CompletableFuture<Reply> call(Http2Headers headers, byte[] body) {
         CompletableFuture<Reply> reply = new CompletableFuture<>();
         Stream stream = new Stream(reply);
-        Http2StreamChannel ch = new Http2StreamChannelBootstrap(channel).handler(stream).open().syncUninterruptibly().getNow();
-        stream.channel = ch;
-        streams.add(ch);
-        ch.closeFuture().addListener(f -> streams.remove(ch));
+        Http2StreamChannel ch = open(stream);
         ch.write(new DefaultHttp2HeadersFrame(headers, body == null));
         if (body != null) {
             ch.write(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(body), true));
         }
         ch.flush();
         return reply;
+    }
+
+    /** A new stream on the connection, tracked until it closes (see {@link #close}). */
+    private Http2StreamChannel open(Stream stream) {
+        Http2StreamChannel ch = new Http2StreamChannelBootstrap(channel).handler(stream).open().syncUninterruptibly().getNow();
+        stream.channel = ch;
+        streams.add(ch);
+        ch.closeFuture().addListener(f -> streams.remove(ch));
+        return ch;
     }
 
     CompletableFuture<Reply> call(String path) {
@@ -152,8 +160,7 @@ final class H2Client implements AutoCloseable {
     CompletableFuture<Reply> upload(String path, int chunks, int size) {
         CompletableFuture<Reply> reply = new CompletableFuture<>();
         Stream stream = new Stream(reply);
-        Http2StreamChannel ch = new Http2StreamChannelBootstrap(channel).handler(stream).open().syncUninterruptibly().getNow();
-        stream.channel = ch;
+        Http2StreamChannel ch = open(stream);
         ch.writeAndFlush(new DefaultHttp2HeadersFrame(request(path), false));
         sendChunks(ch, chunks, size);
         return reply;
@@ -179,8 +186,7 @@ final class H2Client implements AutoCloseable {
     CompletableFuture<Reply> stalled(String path) {
         CompletableFuture<Reply> reply = new CompletableFuture<>();
         Stream stream = new Stream(reply);
-        Http2StreamChannel ch = new Http2StreamChannelBootstrap(channel).handler(stream).open().syncUninterruptibly().getNow();
-        stream.channel = ch;
+        Http2StreamChannel ch = open(stream);
         ch.config().setAutoRead(false);
         ch.writeAndFlush(new DefaultHttp2HeadersFrame(request(path), true));
         stalled = ch;
@@ -213,7 +219,7 @@ final class H2Client implements AutoCloseable {
         return channel;
     }
 
-    private static final class Stream extends ChannelInboundHandlerAdapter {
+    private final class Stream extends ChannelInboundHandlerAdapter {
         private final CompletableFuture<Reply> reply;
         private final ByteArrayOutputStream body = new ByteArrayOutputStream();
         private Http2Headers headers;
@@ -238,6 +244,7 @@ final class H2Client implements AutoCloseable {
                     }
                 } else if (msg instanceof Http2DataFrame d) {
                     ByteBuf c = d.content();
+                    received.addAndGet(c.readableBytes());
                     byte[] b = new byte[c.readableBytes()];
                     c.readBytes(b);
                     body.writeBytes(b);
@@ -275,15 +282,15 @@ final class H2Client implements AutoCloseable {
     @Override
     public void close() {
         // A paused stream (stalled()) keeps the DATA frames it was sent queued in its channel, and Netty
-        // does not release a paused child's queue when the connection closes: let every stream read
-        // what it holds first, on its loop, so the frames go through our handler and are released.
+        // closes a stream channel whose stream ended only once it read its queue (netty#13779): close
+        // every stream still open with the connection, on its loop, which releases what it holds.
         channel.eventLoop().submit(() -> {
-            for (Http2StreamChannel ch : streams) {
-                ch.config().setAutoRead(true);
-                ch.read();
+            channel.close();
+            for (Http2StreamChannel ch : java.util.List.copyOf(streams)) {
+                ch.close();
             }
         }).awaitUninterruptibly();
-        channel.close().awaitUninterruptibly();
+        channel.closeFuture().awaitUninterruptibly();
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
     }
 }

@@ -7,6 +7,7 @@ import static io.meshgate.gateway.h2.H2Attacker.END_STREAM;
 import static io.meshgate.gateway.h2.H2Attacker.HEADERS;
 import static io.meshgate.gateway.h2.H2Attacker.PING;
 import static io.meshgate.gateway.h2.H2Attacker.RST_STREAM;
+import static io.meshgate.gateway.h2.H2Attacker.SETTINGS;
 import static io.meshgate.gateway.h2.H2Attacker.frame;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -148,9 +149,22 @@ class Http2AbuseTest {
     }
 
     @Test
-    void shouldCloseAPingFloodFromAPeerThatDoesNotRead() /* SETTINGS floods trip the same queued-ack limit */ throws Exception {
+    void shouldCloseAPingFloodFromAPeerThatDoesNotRead() throws Exception {
         try (H2Attacker a = attacker(false)) {
             flood(a, PING, Unpooled.wrappedBuffer(new byte[8]));
+            assertClosedAndOthersServed(a, -1, "protocol");
+        }
+    }
+
+    @Test
+    // Empty SETTINGS acks are 9 bytes: the kernel's socket buffers swallow twice as many as PING acks
+    // before Netty queues any, so this flood needs about twice the frames (100 s on a loaded 2-core box).
+    @org.junit.jupiter.api.Timeout(180)
+    void shouldCloseASettingsFloodFromAPeerThatDoesNotRead() throws Exception {
+        try (H2Attacker a = attacker(false)) {
+            // Each SETTINGS frame (one entry: SETTINGS_MAX_CONCURRENT_STREAMS) must be acked; the acks queue
+            // up behind a socket the attacker does not read until http2.maxQueuedControlFrames is passed.
+            flood(a, SETTINGS, Unpooled.buffer(6).writeShort(0x3).writeInt(100));
             assertClosedAndOthersServed(a, -1, "protocol");
         }
     }
