@@ -57,7 +57,7 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
 
     /** Native epoll; a positive {@code busyPoll} makes each loop poll that long after work before it blocks. */
     public static Transport epoll(Duration busyPoll) {
-        IoHandlerFactory factory = ParkedEpollInterest.wrap(busyPoll.isZero() ? EpollIoHandler.newFactory()
+        IoHandlerFactory factory = EpollInterest.wrap(busyPoll.isZero() ? EpollIoHandler.newFactory()
                 : EpollIoHandler.newFactory(0, busyPollStrategy(busyPoll)));
         return new Transport("epoll", factory, EpollServerSocketChannel.class, EpollSocketChannel.class, true, busyPoll);
     }
