@@ -129,7 +129,10 @@ final class EpollInterest implements IoHandler {
         public long submit(IoOps ops) {
             EpollIoOps epollOps = (EpollIoOps) ops;
             if (!loop.isExecutorThread(Thread.currentThread())) {
-                return submitNow(epollOps); // not ours to queue: Netty synchronises this itself
+                // Not ours to queue (Netty makes its own changes on the loop; this is a safety net):
+                // apply at once, and make a change still queued from the loop apply this one too.
+                wanted = epollOps;
+                return submitNow(epollOps);
             }
             if (!epoll.isValid()) {
                 return -1;
