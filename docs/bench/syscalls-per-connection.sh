@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # System calls per short connection (close1k-like: ClientHello + 1 KiB request, 1 KiB answer, the
 # backend closes first, then the client) through a passthrough gateway, counted with strace -c over
-# K connections after a warm-up. Gateways: meshgate (the built jar) or nginx (stream + ssl_preread,
+# K connections after a warm-up, per process and for the accepting thread alone. Gateways: meshgate (the built jar) or nginx (stream + ssl_preread,
 # one worker).
 #
 #   docs/bench/syscalls-per-connection.sh meshgate|nginx [K]     # K defaults to 2000
@@ -122,7 +122,7 @@ ATTACH=(-p "$TARGET") # strace attaches every thread of the process
 if [ -n "${DETAIL:-}" ]; then # every call with its arguments, for a handful of connections
   strace -f -o "$DETAIL" "${ATTACH[@]}" &
 else
-  strace -f -c -o "$WORK/strace" "${ATTACH[@]}" &
+  strace -f -o "$WORK/strace" "${ATTACH[@]}" &
 fi
 ST=$!
 sleep 2
@@ -130,9 +130,31 @@ run_client "$K"
 sleep 1
 kill -INT "$ST"; wait "$ST" 2>/dev/null || true
 [ -n "${DETAIL:-}" ] && exit 0
-echo "$GATEWAY: system calls per connection over $K connections (strace -c; errors in brackets)"
-awk -v k="$K" '$1 ~ /^[0-9.]+$/ && NF >= 5 {
-  calls = $4; errors = (NF == 6) ? $5 : 0; name = $NF
-  if (name == "total") { printf "  %-16s %7.2f\n", "total", calls / k; next }
-  printf "  %-16s %7.2f%s\n", name, calls / k, errors ? sprintf("  [%.2f errors]", errors / k) : ""
-}' "$WORK/strace" | sort -k2 -nr
+# Two columns: every thread of the process (the JVM's own threads too: JIT, GC, container polling,
+# which depend on elapsed time rather than connections), and the thread that accepted the
+# connections alone (meshgate's event loop with runtime.workers 1; nginx's single worker).
+echo "$GATEWAY: system calls per connection over $K connections (strace -f; errors in brackets)"
+printf "  %-16s %9s %14s\n" syscall process "accepting thread"
+awk -v k="$K" '
+  / resumed>/ {                             # the second half of a call strace split in two
+    if ($0 ~ /= -1 E[A-Z]+/ && match($0, /<\.\.\. [a-z_0-9]+ resumed>/)) {
+      n = substr($0, RSTART + 5, RLENGTH - 14); err[n]++; errby[$1, n]++
+    }
+    next
+  }
+  match($0, /^[0-9]+ +[a-z_0-9]+\(/) {
+    tid = $1; rest = substr($0, length($1) + 2); sub(/^ +/, "", rest)
+    name = substr(rest, 1, index(rest, "(") - 1)
+    all[name]++; total++; by[tid, name]++; per[tid]++
+    if (name == "accept4") acceptors[tid]++
+    if ($0 ~ /= -1 E[A-Z]+/) { err[name]++; errby[tid, name]++ }
+  }
+  END {
+    best = ""; for (t in acceptors) if (best == "" || acceptors[t] > acceptors[best]) best = t
+    printf "  %-16s %9.2f %14.2f\n", "total", total / k, per[best] / k
+    for (n in all) {
+      e = err[n] ? sprintf(" [%.2f]", err[n] / k) : ""
+      eb = errby[best, n] ? sprintf(" [%.2f]", errby[best, n] / k) : ""
+      printf "  %-16s %9.2f%s %9.2f%s\n", n, all[n] / k, e, by[best, n] / k, eb
+    }
+  }' "$WORK/strace" | sort -k2 -nr

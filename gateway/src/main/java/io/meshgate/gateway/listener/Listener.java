@@ -48,8 +48,6 @@ public final class Listener {
                 .channel(transport.serverChannel())
                 .option(ChannelOption.SO_BACKLOG, 4096)
                 .option(ChannelOption.SO_REUSEADDR, true)
-                .childOption(ChannelOption.TCP_NODELAY, true)
-                .childOption(ChannelOption.SO_KEEPALIVE, true)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, EndpointDialer.WATER_MARK)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
@@ -58,6 +56,7 @@ public final class Listener {
                         accept(ch);
                     }
                 });
+        context.transport().inheritedOptions(b); // SO_KEEPALIVE; TCP_NODELAY is Netty's default
         serverChannel = b.bind(address.toSocketAddress()).sync().channel();
     }
 

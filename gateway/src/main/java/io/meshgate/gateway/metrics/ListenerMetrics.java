@@ -100,9 +100,13 @@ public final class ListenerMetrics {
 
     /** An upstream connection was established to {@code cluster} (the route source, or a remote cluster's gateway). */
     public void upstreamConnection(String cluster) {
-        byCluster.computeIfAbsent(cluster, c -> Counter.builder("meshgate.upstream.connections")
-                .description("Upstream connections established, by destination cluster")
-                .tags("listener", listener, "cluster", c).register(registry)).increment();
+        Counter counter = byCluster.get(cluster); // the registered counter: no lambda built per connection
+        if (counter == null) {
+            counter = byCluster.computeIfAbsent(cluster, c -> Counter.builder("meshgate.upstream.connections")
+                    .description("Upstream connections established, by destination cluster")
+                    .tags("listener", listener, "cluster", c).register(registry));
+        }
+        counter.increment();
     }
 
     public void upstreamConnectFailed() {

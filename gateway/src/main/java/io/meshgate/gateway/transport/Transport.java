@@ -1,7 +1,11 @@
 package io.meshgate.gateway.transport;
 
 import io.meshgate.gateway.config.GatewaySpec;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.ChannelFactory;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.ReflectiveChannelFactory;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SelectStrategyFactory;
@@ -12,6 +16,8 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.SocketProtocolFamily;
+import io.netty.channel.unix.IntegerUnixChannelOption;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.uring.IoUring;
@@ -19,6 +25,8 @@ import io.netty.channel.uring.IoUringIoHandler;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import java.net.Inet4Address;
+import java.net.InetSocketAddress;
 import java.nio.channels.spi.SelectorProvider;
 import java.time.Duration;
 
@@ -32,14 +40,25 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
                         boolean canSplice,
                         Duration busyPoll) {
 
+    /**
+     * SO_KEEPALIVE as a raw option ({@code SOL_SOCKET}=1, {@code SO_KEEPALIVE}=9 on Linux): Netty's
+     * typed option exists for connected sockets only, but on the listening socket Linux copies it to
+     * every socket it accepts, which saves one setsockopt per connection.
+     */
+    private static final IntegerUnixChannelOption LISTENER_KEEPALIVE = new IntegerUnixChannelOption("SO_KEEPALIVE", 1, 9);
+
+    /** Upstream sockets for IPv4 endpoints on epoll: AF_INET, not Netty's dual-stack AF_INET6. */
+    private static final ChannelFactory<EpollSocketChannel> EPOLL_INET =
+            () -> new EpollSocketChannel(SocketProtocolFamily.INET);
+
     public static Transport epoll() {
         return epoll(Duration.ZERO);
     }
 
     /** Native epoll; a positive {@code busyPoll} makes each loop poll that long after work before it blocks. */
     public static Transport epoll(Duration busyPoll) {
-        IoHandlerFactory factory = busyPoll.isZero() ? EpollIoHandler.newFactory()
-                : EpollIoHandler.newFactory(0, busyPollStrategy(busyPoll));
+        IoHandlerFactory factory = EpollInterest.wrap(busyPoll.isZero() ? EpollIoHandler.newFactory()
+                : EpollIoHandler.newFactory(0, busyPollStrategy(busyPoll)));
         return new Transport("epoll", factory, EpollServerSocketChannel.class, EpollSocketChannel.class, true, busyPoll);
     }
 
@@ -86,6 +105,32 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
     /** The name as logs show it, with the busy-poll window when there is one. */
     public String describe() {
         return busyPoll.isZero() ? name : name + " (busy-poll " + busyPoll.toNanos() / 1000 + "us)";
+    }
+
+    /**
+     * Options every accepted connection starts with that the listening socket can hand down: on
+     * epoll SO_KEEPALIVE is set once on the listener (the kernel copies it to each accepted socket),
+     * elsewhere on each accepted socket. TCP_NODELAY is not set here: every Netty transport enables
+     * it on its sockets by default (setting it again cost one more setsockopt per socket).
+     */
+    public void inheritedOptions(ServerBootstrap bootstrap) {
+        if (serverChannel == EpollServerSocketChannel.class) {
+            bootstrap.option(LISTENER_KEEPALIVE, 1);
+        } else {
+            bootstrap.childOption(ChannelOption.SO_KEEPALIVE, true);
+        }
+    }
+
+    /**
+     * Makes the socket for an upstream connection to {@code remote}. On epoll an IPv4 endpoint gets
+     * an AF_INET socket: Netty's default is an AF_INET6 socket with IPV6_V6ONLY cleared, one
+     * setsockopt more per connection for the same IPv4-mapped connect.
+     */
+    public ChannelFactory<? extends SocketChannel> upstreamChannels(InetSocketAddress remote) {
+        if (socketChannel == EpollSocketChannel.class && remote.getAddress() instanceof Inet4Address) {
+            return EPOLL_INET;
+        }
+        return new ReflectiveChannelFactory<>(socketChannel);
     }
 
     public EventLoopGroup newGroup(int threads, String threadName) {

@@ -94,9 +94,9 @@ public final class EndpointDialer {
         long start = System.nanoTime();
         ChannelFuture connect = new Bootstrap()
                 .group(loop)
-                .channel(transport.socketChannel())
+                .channelFactory(transport.upstreamChannels(endpoint.socketAddress()))
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
-                .option(ChannelOption.TCP_NODELAY, true)
+                // TCP_NODELAY is every Netty transport's default: setting it again is a syscall more
                 .option(ChannelOption.SO_KEEPALIVE, true)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.AUTO_READ, false)

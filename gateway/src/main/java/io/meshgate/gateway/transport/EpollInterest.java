@@ -1,0 +1,208 @@
+package io.meshgate.gateway.transport;
+
+import io.netty.channel.IoHandle;
+import io.netty.channel.IoHandler;
+import io.netty.channel.IoHandlerContext;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.IoOps;
+import io.netty.channel.IoRegistration;
+import io.netty.channel.epoll.EpollIoOps;
+import io.netty.util.concurrent.ThreadAwareExecutor;
+import java.io.UncheckedIOException;
+import java.util.ArrayDeque;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Netty's epoll handler with the interest of each descriptor kept by the event loop and handed to
+ * the kernel once per loop turn: what a channel asks for while its events are handled is applied
+ * just before the loop waits again, and only if it differs from what the kernel already has.
+ * A short relayed connection otherwise changes its interest several times per turn (a connect
+ * completes: stop waiting for EPOLLOUT, then start reading; accepted: register, then start
+ * reading), one {@code epoll_ctl} each. The set is level-triggered, so applying the last interest
+ * before the next wait is all the kernel needs to report the same events.
+ *
+ * <p>It also keeps a descriptor in the epoll set until its channel is deregistered, so it is
+ * removed exactly once. Netty 4.2.18 removes a descriptor ({@code EPOLL_CTL_DEL}) as soon as its
+ * channel wants no event at all, which a half-closed channel reaches once its EOF is read
+ * (EPOLLRDHUP and then EPOLLIN cleared), but does not record the removal: the close removes it
+ * again, the kernel answers ENOENT and Netty builds a {@code NativeIoException} with a full stack
+ * trace, once per connection that ends in a half-close (every close1k connection); a later re-arm of
+ * reading fails the same way ({@code EPOLL_CTL_MOD}, ENOENT). Here "no event" parks the descriptor
+ * instead: {@code EPOLL_CTL_MOD} with only {@code EPOLLONESHOT}, which asks for nothing and turns
+ * the descriptor off after at most one EPOLLERR/EPOLLHUP report (the kernel reports those whatever
+ * the mask; the channel ignores a bare hang-up and handles an error as on any registered channel).
+ */
+final class EpollInterest implements IoHandler {
+
+    private static final Logger log = LoggerFactory.getLogger(EpollInterest.class);
+
+    /** {@code EPOLLONESHOT} from {@code <sys/epoll.h>} (Linux ABI; Netty's Native does not export it). */
+    static final int EPOLLONESHOT = 1 << 30;
+    private static final EpollIoOps PARKED = EpollIoOps.valueOf(EPOLLONESHOT);
+    private static final int NOT_ADDED = -1;
+
+    private final IoHandler epoll;
+    private final ThreadAwareExecutor loop;
+    /** Registrations whose interest changed this turn (event loop only). */
+    private final ArrayDeque<Registration> changed = new ArrayDeque<>();
+
+    private EpollInterest(IoHandler epoll, ThreadAwareExecutor loop) {
+        this.epoll = epoll;
+        this.loop = loop;
+    }
+
+    /** Wraps Netty's epoll handler factory. */
+    static IoHandlerFactory wrap(IoHandlerFactory epoll) {
+        return new IoHandlerFactory() {
+            @Override
+            public IoHandler newHandler(ThreadAwareExecutor executor) {
+                return new EpollInterest(epoll.newHandler(executor), executor);
+            }
+
+            @Override
+            public boolean isChangingThreadSupported() {
+                return epoll.isChangingThreadSupported();
+            }
+        };
+    }
+
+    @Override
+    public int run(IoHandlerContext context) {
+        applyChanges(); // before the wait, so it reports events for the interest asked for
+        return epoll.run(context);
+    }
+
+    private void applyChanges() {
+        Registration r;
+        while ((r = changed.poll()) != null) {
+            r.apply();
+        }
+    }
+
+    @Override
+    public IoRegistration register(IoHandle handle) throws Exception {
+        return new Registration(epoll.register(handle), handle);
+    }
+
+    @Override
+    public void initialize() {
+        epoll.initialize();
+    }
+
+    @Override
+    public void prepareToDestroy() {
+        epoll.prepareToDestroy();
+    }
+
+    @Override
+    public void destroy() {
+        epoll.destroy();
+    }
+
+    @Override
+    public void wakeup() {
+        epoll.wakeup();
+    }
+
+    @Override
+    public boolean isCompatible(Class<? extends IoHandle> handleType) {
+        return epoll.isCompatible(handleType);
+    }
+
+    /** One channel's registration. */
+    private final class Registration implements IoRegistration {
+        private final IoRegistration epoll;
+        private final IoHandle handle;
+        /** The interest the kernel has; {@link #NOT_ADDED} until the descriptor is first added. */
+        private int kernel = NOT_ADDED;
+        /** The interest to give the kernel at the end of the turn ({@code NONE}: not added, or parked). */
+        private EpollIoOps wanted = EpollIoOps.NONE;
+        private boolean queued;
+
+        Registration(IoRegistration epoll, IoHandle handle) {
+            this.epoll = epoll;
+            this.handle = handle;
+        }
+
+        @Override
+        public long submit(IoOps ops) {
+            EpollIoOps epollOps = (EpollIoOps) ops;
+            if (!loop.isExecutorThread(Thread.currentThread())) {
+                // Not ours to queue (Netty makes its own changes on the loop; this is a safety net):
+                // apply at once, and make a change still queued from the loop apply this one too.
+                wanted = epollOps;
+                return submitNow(epollOps);
+            }
+            if (!epoll.isValid()) {
+                return -1;
+            }
+            wanted = epollOps;
+            if (!queued) {
+                queued = true;
+                changed.add(this);
+            }
+            return epollOps.value();
+        }
+
+        /** Gives the kernel the wanted interest if it differs from what it has. */
+        void apply() {
+            queued = false;
+            if (epoll.isValid()) {
+                try {
+                    submitNow(wanted);
+                } catch (UncheckedIOException e) {
+                    // Something is wrong with the descriptor or the epoll set: as Netty does for a failed change.
+                    log.debug("epoll_ctl failed for {}; closing it: {}", handle, e.getCause().toString());
+                    close(handle);
+                }
+            }
+        }
+
+        private long submitNow(EpollIoOps ops) {
+            EpollIoOps target = ops;
+            if (ops.value() == 0) { // EpollIoOps.NONE
+                if (kernel == NOT_ADDED) {
+                    return 0; // never added: nothing to take away
+                }
+                target = PARKED; // added: park it rather than remove it
+            }
+            if (target.value() == kernel) {
+                return ops.value();
+            }
+            long submitted = epoll.submit(target);
+            if (submitted >= 0) {
+                kernel = target.value();
+            }
+            return submitted < 0 ? submitted : ops.value();
+        }
+
+        private static void close(IoHandle handle) {
+            try {
+                handle.close();
+            } catch (Exception e) {
+                log.debug("closing {} failed: {}", handle, e.toString());
+            }
+        }
+
+        @Override
+        public boolean cancel() {
+            if (queued && kernel == NOT_ADDED && loop.isExecutorThread(Thread.currentThread())) {
+                // Netty removes the descriptor at cancel whether or not it was ever added; add it
+                // first as it would have been, so that removal succeeds (no ENOENT, no exception).
+                apply();
+            }
+            return epoll.cancel();
+        }
+
+        @Override
+        public <T> T attachment() {
+            return epoll.attachment();
+        }
+
+        @Override
+        public boolean isValid() {
+            return epoll.isValid();
+        }
+    }
+}
