@@ -33,7 +33,6 @@ import java.security.cert.PKIXParameters;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
@@ -227,7 +226,7 @@ public final class CheckCommand implements Callable<Integer> {
             String name = Optional.ofNullable(s.getMetadata().getAnnotations()).map(a -> a.get(RemoteSecrets.NAME_ANNOTATION))
                     .orElse(s.getMetadata().getName());
             String what = "cluster " + name + " (Secret " + namespace + "/" + s.getMetadata().getName() + ")";
-            String kubeconfig = value(s, "kubeconfig");
+            String kubeconfig = RemoteSecrets.value(s, "kubeconfig").orElse(null);
             if (kubeconfig == null) {
                 line(false, what, "no 'kubeconfig' key");
                 continue;
@@ -241,9 +240,8 @@ public final class CheckCommand implements Callable<Integer> {
             }
             try (KubernetesClient remote = client(config, wait)) {
                 if (permissions(what, remote, DISCOVERY, null)) {
-                    String gatewayService = value(s, "gatewayService");
-                    checkGateway(what, remote, value(s, "gateway"),
-                            gatewayService == null ? Defaults.GATEWAY_SERVICE : gatewayService.trim(), wait);
+                    checkGateway(what, remote, RemoteSecrets.value(s, "gateway").orElse(null),
+                            RemoteSecrets.value(s, "gatewayService").map(String::trim).orElse(Defaults.GATEWAY_SERVICE), wait);
                 }
             }
         }
@@ -287,16 +285,6 @@ public final class CheckCommand implements Callable<Integer> {
         config.setRequestTimeout((int) wait.toMillis());
         config.setRequestRetryBackoffLimit(0);
         return new KubernetesClientBuilder().withConfig(config).build();
-    }
-
-    private static String value(Secret s, String key) {
-        if (s.getStringData() != null && s.getStringData().get(key) != null) {
-            return s.getStringData().get(key);
-        }
-        if (s.getData() != null && s.getData().get(key) != null) {
-            return new String(Base64.getDecoder().decode(s.getData().get(key)), StandardCharsets.UTF_8);
-        }
-        return null;
     }
 
     private void line(boolean pass, String what, String detail) {

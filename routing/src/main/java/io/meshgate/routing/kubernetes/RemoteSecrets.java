@@ -146,7 +146,8 @@ public final class RemoteSecrets implements AutoCloseable {
         }
     }
 
-    private static Optional<String> value(Secret s, String key) {
+    /** The text under {@code key} in a remote-cluster Secret ({@code stringData} first, then base64 {@code data}). */
+    public static Optional<String> value(Secret s, String key) {
         if (s.getStringData() != null && s.getStringData().get(key) != null) {
             return Optional.of(s.getStringData().get(key));
         }
