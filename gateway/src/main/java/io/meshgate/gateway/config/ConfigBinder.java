@@ -6,6 +6,9 @@ import io.meshgate.gateway.config.GatewaySpec.Http2Spec;
 import io.meshgate.gateway.config.GatewaySpec.BalancingSpec;
 import io.meshgate.gateway.config.GatewaySpec.ClusterSpec;
 import io.meshgate.gateway.config.GatewaySpec.DiscoverySpec;
+import io.meshgate.gateway.config.GatewaySpec.FederationSpec;
+import io.meshgate.gateway.config.GatewaySpec.PublishSpec;
+import io.meshgate.gateway.config.GatewaySpec.RootsSourceSpec;
 import io.meshgate.gateway.config.GatewaySpec.LimitsSpec;
 import io.meshgate.gateway.config.GatewaySpec.ListenerMode;
 import io.meshgate.gateway.config.GatewaySpec.ListenerSpec;
@@ -84,10 +87,11 @@ public final class ConfigBinder {
         spliceThreshold(runtime);
         Optional<AccessLogSpec> accessLog = accessLog(raw.accessLog());
         Http2Spec http2 = http2(raw.http2());
+        Optional<FederationSpec> federation = federation(raw.trust().federation(), discovery);
         return new GatewaySpec(raw.clusterDomain(), listeners, admin, tls, discovery, timeouts, limits, balancing,
                 runtime.workers() > 0 ? runtime : new RuntimeSpec(java.lang.Runtime.getRuntime().availableProcessors(),
                         runtime.transport(), runtime.splice(), runtime.spliceThreshold(), runtime.warmup(), runtime.busyPoll()),
-                accessLog, http2);
+                accessLog, http2, federation);
     }
 
     private List<ListenerSpec> listeners(List<MeshgateConfig.Listener> raw) {
@@ -286,6 +290,50 @@ public final class ConfigBinder {
             throw new ConfigException("http2.resetFramesWindow: must be at least 1s");
         }
         return spec;
+    }
+
+    /** Kubernetes object names (DNS-1123 subdomain), namespaces (DNS-1123 label) and data keys. */
+    private static final java.util.regex.Pattern DNS_SUBDOMAIN =
+            java.util.regex.Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
+    private static final java.util.regex.Pattern DNS_LABEL = java.util.regex.Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
+    private static final java.util.regex.Pattern DATA_KEY = java.util.regex.Pattern.compile("[-._a-zA-Z0-9]+");
+
+    /**
+     * {@code trust.federation.*}: Kubernetes names that the API server would accept, a non-negative
+     * grace, and a local cluster to publish into (and to read its own roots from).
+     */
+    private static Optional<FederationSpec> federation(MeshgateConfig.Federation raw, DiscoverySpec discovery) {
+        if (raw == null) {
+            return Optional.empty();
+        }
+        if (discovery.clusters().stream().allMatch(ClusterSpec::remote)) {
+            throw new ConfigException("trust.federation: needs a local cluster (a discovery.clusters entry without remote: true) "
+                    + "to publish the federated bundle into");
+        }
+        MeshgateConfig.RootsFrom from = raw.rootsFrom();
+        if (!"ConfigMap".equals(from.kind()) && !"Secret".equals(from.kind())) {
+            throw new ConfigException("trust.federation.rootsFrom.kind: '" + from.kind() + "' is not ConfigMap or Secret");
+        }
+        RootsSourceSpec rootsFrom = new RootsSourceSpec(from.kind(),
+                kubeName("trust.federation.rootsFrom.namespace", from.namespace(), DNS_LABEL, 63),
+                kubeName("trust.federation.rootsFrom.name", from.name(), DNS_SUBDOMAIN, 253),
+                kubeName("trust.federation.rootsFrom.key", from.key(), DATA_KEY, 253));
+        MeshgateConfig.Publish pub = raw.publish();
+        PublishSpec publish = new PublishSpec(
+                kubeName("trust.federation.publish.namespace", pub.namespace(), DNS_LABEL, 63),
+                kubeName("trust.federation.publish.name", pub.name(), DNS_SUBDOMAIN, 253),
+                kubeName("trust.federation.publish.key", pub.key(), DATA_KEY, 253),
+                pub.clusterTrustBundle(), Defaults.FEDERATION_SIGNER_NAME);
+        Duration grace = duration("trust.federation.removalGrace", raw.removalGrace(), Defaults.FEDERATION_REMOVAL_GRACE);
+        return Optional.of(new FederationSpec(rootsFrom, publish, grace));
+    }
+
+    private static String kubeName(String key, String value, java.util.regex.Pattern pattern, int maxLength) {
+        if (value.isEmpty() || value.length() > maxLength || !pattern.matcher(value).matches()) {
+            throw new ConfigException(key + ": '" + value + "' is not a valid Kubernetes "
+                    + (pattern == DATA_KEY ? "data key" : pattern == DNS_LABEL ? "namespace" : "object name"));
+        }
+        return value;
     }
 
     private static int range(String key, Integer value, int fallback, int min, int max) {

@@ -52,5 +52,16 @@ public final class Defaults {
     public static final int H2_MAX_QUEUED_CONTROL_FRAMES = 10_000;
     public static final int H2_MAX_CONSECUTIVE_EMPTY_DATA_FRAMES = 2;
 
+    /** {@code trust.federation.*}: the object every cluster publishes its own roots in, and the published bundle. */
+    public static final String FEDERATION_ROOTS_KIND = "ConfigMap";
+    public static final String FEDERATION_NAMESPACE = "meshgate-system";
+    public static final String FEDERATION_ROOTS_NAME = "meshgate-root";
+    public static final String FEDERATION_ROOTS_KEY = "root-cert.pem";
+    public static final String FEDERATION_PUBLISH_NAME = "meshgate-federated-bundle";
+    public static final String FEDERATION_PUBLISH_KEY = "bundle.pem";
+    public static final String FEDERATION_REMOVAL_GRACE = "1h";
+    /** The signer name of the ClusterTrustBundles meshgate writes ({@code publish.clusterTrustBundle: true}). */
+    public static final String FEDERATION_SIGNER_NAME = "meshgate.io/federation";
+
     private Defaults() {}
 }

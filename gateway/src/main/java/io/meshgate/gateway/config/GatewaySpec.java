@@ -28,7 +28,8 @@ public record GatewaySpec(
         BalancingSpec balancing,
         RuntimeSpec runtime,
         Optional<AccessLogSpec> accessLog,
-        Http2Spec http2) {
+        Http2Spec http2,
+        Optional<FederationSpec> federation) {
 
     public GatewaySpec {
         listeners = List.copyOf(listeners);
@@ -113,6 +114,19 @@ public record GatewaySpec(
                             Duration prematureResetMinLifetime, int maxResetFramesPerWindow, Duration resetFramesWindow,
                             int maxQueuedControlFrames, int maxConsecutiveEmptyDataFrames) {}
 
+    /**
+     * {@code trust.federation}: read every cluster's roots from {@code rootsFrom}, trust file roots ∪
+     * them, publish that bundle into the local cluster; {@code signerName} names the ClusterTrustBundles
+     * written when {@code clusterTrustBundle} is on.
+     */
+    public record FederationSpec(RootsSourceSpec rootsFrom, PublishSpec publish, Duration removalGrace) {}
+
+    /** {@code trust.federation.rootsFrom}; {@code kind} is {@code ConfigMap} or {@code Secret}. */
+    public record RootsSourceSpec(String kind, String namespace, String name, String key) {}
+
+    /** {@code trust.federation.publish}. */
+    public record PublishSpec(String namespace, String name, String key, boolean clusterTrustBundle, String signerName) {}
+
     /** {@code timeouts}. */
     public record TimeoutsSpec(Duration clientHello, Duration connect, Duration idle, Duration drain,
                                Duration tlsHandshake) {}
@@ -136,7 +150,7 @@ public record GatewaySpec(
     /** This spec with no warm-up. */
     public GatewaySpec withoutWarmup() {
         return new GatewaySpec(clusterDomain, listeners, adminAddress, tls, discovery, timeouts, limits, balancing,
-                runtime.withoutWarmup(), accessLog, http2);
+                runtime.withoutWarmup(), accessLog, http2, federation);
     }
 
     /** Whether any listener terminates mTLS. */

@@ -21,7 +21,8 @@ public record MeshgateConfig(
         LoadBalancing loadBalancing,
         Runtime runtime,
         AccessLog accessLog,
-        Http2 http2) {
+        Http2 http2,
+        Trust trust) {
 
     public MeshgateConfig {
         clusterDomain = clusterDomain == null ? Defaults.CLUSTER_DOMAIN : clusterDomain;
@@ -33,12 +34,13 @@ public record MeshgateConfig(
         loadBalancing = loadBalancing == null ? new LoadBalancing(null, null) : loadBalancing;
         runtime = runtime == null ? new Runtime(null, null, null, null, null, null) : runtime;
         http2 = http2 == null ? new Http2(null, null, null, null, null, null, null, null, null, null, null, null, null) : http2;
+        trust = trust == null ? new Trust(null) : trust;
     }
 
     /** This config with {@code runtime.warmup: 0s}. */
     public MeshgateConfig withoutWarmup() {
         return new MeshgateConfig(clusterDomain, listeners, admin, tls, discovery, timeouts, limits, loadBalancing,
-                runtime.withoutWarmup(), accessLog, http2);
+                runtime.withoutWarmup(), accessLog, http2, trust);
     }
 
     /** How a listener treats the TLS stream. */
@@ -151,6 +153,47 @@ public record MeshgateConfig(
                         Integer upstreamMaxConcurrentStreams, Integer prematureResetMinStreams,
                         String prematureResetMinLifetime, Integer maxResetFramesPerWindow, String resetFramesWindow,
                         Integer maxQueuedControlFrames, Integer maxConsecutiveEmptyDataFrames) {}
+
+    /** {@code trust}: where trust comes from besides {@code tls.trustBundle}. */
+    public record Trust(Federation federation) {}
+
+    /**
+     * {@code trust.federation}: roots exchanged through the API servers. Absent = off. Every cluster
+     * the gateway knows publishes its own roots in {@code rootsFrom}; the gateway trusts file roots ∪
+     * all of them and writes that bundle into the local cluster as the ConfigMap {@code publish}.
+     *
+     * @param removalGrace a root that disappears from its source (or whose cluster leaves) stays trusted this long
+     */
+    public record Federation(RootsFrom rootsFrom, Publish publish, String removalGrace) {
+        public Federation {
+            rootsFrom = rootsFrom == null ? new RootsFrom(null, null, null, null) : rootsFrom;
+            publish = publish == null ? new Publish(null, null, null, null) : publish;
+            removalGrace = removalGrace == null ? Defaults.FEDERATION_REMOVAL_GRACE : removalGrace;
+        }
+    }
+
+    /** {@code trust.federation.rootsFrom}: the object (same in every cluster) holding that cluster's own roots. */
+    public record RootsFrom(String kind, String namespace, String name, String key) {
+        public RootsFrom {
+            kind = kind == null ? Defaults.FEDERATION_ROOTS_KIND : kind;
+            namespace = namespace == null ? Defaults.FEDERATION_NAMESPACE : namespace;
+            name = name == null ? Defaults.FEDERATION_ROOTS_NAME : name;
+            key = key == null ? Defaults.FEDERATION_ROOTS_KEY : key;
+        }
+    }
+
+    /**
+     * {@code trust.federation.publish}: the ConfigMap (local cluster) the federated bundle is written to;
+     * {@code clusterTrustBundle: true} also writes one ClusterTrustBundle per source cluster.
+     */
+    public record Publish(String namespace, String name, String key, Boolean clusterTrustBundle) {
+        public Publish {
+            namespace = namespace == null ? Defaults.FEDERATION_NAMESPACE : namespace;
+            name = name == null ? Defaults.FEDERATION_PUBLISH_NAME : name;
+            key = key == null ? Defaults.FEDERATION_PUBLISH_KEY : key;
+            clusterTrustBundle = clusterTrustBundle != null && clusterTrustBundle;
+        }
+    }
 
     /** How an egress listener chooses between local endpoints and remote clusters. */
     public enum EgressPolicy {
