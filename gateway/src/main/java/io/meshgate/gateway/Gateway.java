@@ -106,6 +106,7 @@ public final class Gateway implements AutoCloseable, AdminView {
             closeables.add(tls.get());
         }
         closeables.add(discovery);
+        spec.federation().ifPresent(f -> discovery.federate(f, tls)); // trust.federation: roots from every cluster
         discovery.start(); // watches run in the background; /readyz waits for the local caches' sync
         int threads = spec.runtime().workers();
         workers = transport.newGroup(threads, "meshgate-worker");

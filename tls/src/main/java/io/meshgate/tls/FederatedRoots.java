@@ -123,10 +123,15 @@ public final class FederatedRoots {
         return all;
     }
 
-    /** The earliest instant a retiring root leaves, for scheduling the next rebuild of the bundle. */
+    /**
+     * The earliest instant a retiring root still trusted now leaves, for scheduling the next rebuild
+     * of the bundle (a root already gone is not pending: a rebuild scheduled for it would repeat).
+     */
     public Optional<Instant> nextRetirement() {
+        Instant now = clock.instant();
         return byCluster.values().stream().flatMap(m -> m.values().stream())
-                .map(SourcedRoot::retiringAt).filter(java.util.Objects::nonNull).min(Instant::compareTo);
+                .map(SourcedRoot::retiringAt).filter(java.util.Objects::nonNull).filter(now::isBefore)
+                .min(Instant::compareTo);
     }
 
     /** File roots ∪ every cluster's current roots, deduplicated (file order first). */

@@ -46,6 +46,9 @@ public final class TlsMaterial {
     /** {@code http2}/{@code grpc} endpoints: the upstream context asking for ALPN {@code h2}. */
     private final SslContext h2UpstreamContext;
     private final Instant loadedAt;
+    /** What the verifiers read, and who may call: kept for {@link #withFreshSessions()}. */
+    private Supplier<TrustBundle> trust;
+    private Set<String> allowedTrustDomains;
 
     private TlsMaterial(TlsFiles files, TrustBundle bundle, List<X509Certificate> chain, PrivateKey key, SpiffeId servingId,
                         SslContext serverContext, SslContext upstreamContext, SslContext httpServerContext,
@@ -103,6 +106,12 @@ public final class TlsMaterial {
             requirePathToBundle(files, chain, bundle, now);
         }
         Supplier<TrustBundle> trust = liveBundle != null ? liveBundle : () -> bundle;
+        return build(files, bundle, chain, key, servingId, trust, allowedTrustDomains, now);
+    }
+
+    private static TlsMaterial build(TlsFiles files, TrustBundle bundle, List<X509Certificate> chain, PrivateKey key,
+                                     SpiffeId servingId, Supplier<TrustBundle> trust, Set<String> allowedTrustDomains,
+                                     Instant now) throws TlsMaterialException {
         try {
             PeerVerifier clients = new PeerVerifier(trust, allowedTrustDomains, PeerRole.CLIENT);
             PeerVerifier servers = new PeerVerifier(trust, Set.of(), PeerRole.SERVER);
@@ -110,11 +119,24 @@ public final class TlsMaterial {
             SslContext upstream = upstreamContext(chain, key, servers);
             SslContext httpServer = serverContext(chain, key, clients, HTTP_SERVER_ALPN);
             SslContext h2Upstream = upstreamContext(chain, key, servers, H2_UPSTREAM_ALPN);
-            return new TlsMaterial(files, bundle, chain, key, servingId, server, upstream, httpServer, h2Upstream, now);
+            TlsMaterial m = new TlsMaterial(files, bundle, chain, key, servingId, server, upstream, httpServer, h2Upstream, now);
+            m.trust = trust;
+            m.allowedTrustDomains = allowedTrustDomains;
+            return m;
         } catch (SSLException | RuntimeException e) {
             throw new TlsMaterialException(files.certificateChain(), "BoringSSL refused the chain or key ("
                     + files.privateKey() + "): " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The same identity and trust in new SSL contexts. A TLS session (ticket or session cache, on
+     * either side) resumes without the peer's chain being verified again, so once a root has left
+     * the trust the contexts its sessions were made under are replaced: every new connection is
+     * then a full handshake verified against the trust of now (what a file reload does anyway).
+     */
+    TlsMaterial withFreshSessions() throws TlsMaterialException {
+        return build(files, bundle, chain, key, servingId, trust, allowedTrustDomains, loadedAt);
     }
 
     /**

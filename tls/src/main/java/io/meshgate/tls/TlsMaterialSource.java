@@ -66,6 +66,8 @@ public final class TlsMaterialSource implements AutoCloseable {
     /** Guards rebuilding {@link #effective}; event loops only ever tryLock it (no I/O happens under it). */
     private final java.util.concurrent.locks.ReentrantLock rebuild = new java.util.concurrent.locks.ReentrantLock();
     private volatile String lastFailure;
+    /** SHA-256 of every root trusted while the current SSL contexts' sessions were made; guarded by reloadLock. */
+    private java.util.Set<String> sessionRoots;
     /** Hash of the file contents last attempted (loaded or refused); only the reload thread and reload() touch it. */
     private String attemptedHash;
     private WatchService watcher;
@@ -86,6 +88,8 @@ public final class TlsMaterialSource implements AutoCloseable {
         this.attemptedHash = contentHash();
         this.current = TlsMaterial.load(files, this.allowedTrustDomains, this::currentBundle, Instant.now(), true);
         this.effective = current.bundle();
+        this.sessionRoots = new java.util.HashSet<>();
+        current.bundle().roots().forEach(r -> sessionRoots.add(r.sha256()));
         this.reloadOk = Counter.builder("meshgate.tls.reload").tag("result", "ok")
                 .description("TLS material reloads by result").register(registry);
         this.reloadFailed = Counter.builder("meshgate.tls.reload").tag("result", "failed")
@@ -157,6 +161,29 @@ public final class TlsMaterialSource implements AutoCloseable {
             rebuild.unlock();
         }
         publishRootCounts();
+        endSessionsOfRetiredRoots();
+    }
+
+    /**
+     * Replaces the SSL contexts when a root that the current ones' sessions may rest on has left
+     * the trust: a resumed session is not verified again, so a caller of a removed root could
+     * otherwise resume its way in. Runs off the event loops (federation thread, file reload).
+     */
+    private void endSessionsOfRetiredRoots() {
+        synchronized (reloadLock) {
+            java.util.Set<String> now = new java.util.HashSet<>();
+            currentBundle().roots().forEach(r -> now.add(r.sha256()));
+            if (sessionRoots != null && !now.containsAll(sessionRoots)) {
+                try {
+                    current = current.withFreshSessions();
+                    log.info("trust roots left the bundle: TLS sessions made before are no longer resumed");
+                } catch (TlsMaterialException e) {
+                    log.warn("TLS contexts not renewed after roots left the bundle: {}", e.getMessage());
+                    return;
+                }
+            }
+            sessionRoots = now;
+        }
     }
 
     private TrustBundle compose(TrustBundle file) {
@@ -229,6 +256,8 @@ public final class TlsMaterialSource implements AutoCloseable {
                     rebuild.unlock();
                 }
                 publishRootCounts();
+                sessionRoots = null; // new contexts: no session of the old ones resumes
+                endSessionsOfRetiredRoots();
                 lastFailure = null;
                 publishExpiry(next);
                 reloadOk.increment();

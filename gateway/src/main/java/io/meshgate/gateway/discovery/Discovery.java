@@ -7,7 +7,10 @@ import io.meshgate.routing.RemoteCluster;
 import io.meshgate.routing.RouteSource;
 import io.meshgate.routing.Router;
 import io.meshgate.routing.StaticRoutes;
+import io.meshgate.gateway.config.GatewaySpec.FederationSpec;
+import io.meshgate.routing.kubernetes.ClusterAttachment;
 import io.meshgate.routing.kubernetes.KubernetesCluster;
+import io.meshgate.tls.TlsMaterialSource;
 import io.meshgate.routing.kubernetes.RemoteClusters;
 import io.meshgate.routing.kubernetes.RemoteSecrets;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -38,6 +41,10 @@ public final class Discovery implements AutoCloseable {
     /** The local clusters, in config order: the first one also reads the remote Secrets. */
     private final List<KubernetesCluster> local = new ArrayList<>();
     private final List<AutoCloseable> opened = new ArrayList<>();
+    /** Attached to every cluster while it is a member (trust federation's roots watch); none by default. */
+    private ClusterAttachment attachment = ClusterAttachment.NONE;
+    /** Closed first: clusters closing at shutdown are not clusters leaving the mesh. */
+    private TrustFederation trust;
     private boolean closed;
 
     /**
@@ -69,13 +76,14 @@ public final class Discovery implements AutoCloseable {
     public void start() {
         for (KubernetesCluster c : local) {
             opened.add(c.start());
+            opened.add(attachment.attach(c.name(), c.client()));
         }
         for (ClusterSpec c : spec.clusters()) {
             if (c.remote()) {
                 String kubeconfig = read(c);
                 RemoteCluster remote = open(c, () -> RemoteClusters.open(c.name(),
                         RemoteClusters.kubeconfig(kubeconfig, c.kubeconfig().orElseThrow().toString()), c.gateway(),
-                        c.gatewayService(), spec.export(), clusterDomain, registry));
+                        c.gatewayService(), spec.export(), clusterDomain, registry, attachment));
                 router.addSource(remote);
                 opened.add(remote);
             }
@@ -83,8 +91,23 @@ public final class Discovery implements AutoCloseable {
         Optional<String> secretsNamespace = spec.remoteSecretsNamespace();
         if (secretsNamespace.isPresent()) {
             opened.add(new RemoteSecrets(local.get(0).client(), secretsNamespace.get(), router, spec.export(),
-                    clusterDomain, registry).start());
+                    clusterDomain, registry, attachment).start());
         }
+    }
+
+    /**
+     * Turns on trust federation ({@code trust.federation}); call before {@link #start()}: every
+     * cluster opened from then on has its roots watched, and the bundle is published into the first
+     * local cluster. {@code tls}: what handshakes trust is rebuilt from it (absent: publish only).
+     */
+    public TrustFederation federate(FederationSpec federation, Optional<TlsMaterialSource> tls) {
+        TrustFederation trust = new TrustFederation(federation, tls, registry);
+        this.trust = trust;
+        attachment = trust;
+        if (!local.isEmpty()) {
+            trust.publishTo(local.get(0).client());
+        }
+        return trust;
     }
 
     /** The router over every source; remote ones join it as they are opened. */
@@ -118,6 +141,9 @@ public final class Discovery implements AutoCloseable {
             return;
         }
         closed = true;
+        if (trust != null) {
+            trust.close();
+        }
         List<AutoCloseable> order = new ArrayList<>(opened);
         for (KubernetesCluster c : local) {
             if (!order.contains(c)) {

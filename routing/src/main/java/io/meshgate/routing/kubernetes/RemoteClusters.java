@@ -33,10 +33,19 @@ public final class RemoteClusters {
     public static RemoteCluster open(String name, Config kubeconfig, Optional<Endpoint> fixedGateway,
                                      String gatewayService, ExportPolicy exports, String clusterDomain,
                                      MeterRegistry registry) {
+        return open(name, kubeconfig, fixedGateway, gatewayService, exports, clusterDomain, registry, ClusterAttachment.NONE);
+    }
+
+    /** As above, with {@code attachment} attached to the cluster's client for as long as the cluster is open. */
+    public static RemoteCluster open(String name, Config kubeconfig, Optional<Endpoint> fixedGateway,
+                                     String gatewayService, ExportPolicy exports, String clusterDomain,
+                                     MeterRegistry registry, ClusterAttachment attachment) {
         KubernetesClient client = new KubernetesClientBuilder().withConfig(kubeconfig).build();
         KubernetesCluster routes = new KubernetesCluster(name, client, List.of(), exports, clusterDomain, registry).start();
         GatewayService gateway = new GatewayService(name, routes.client(), gatewayService).start();
+        AutoCloseable attached = attachment.attach(name, client);
         return new RemoteCluster(name, routes, fixedGateway, gateway::address, () -> {
+            attached.close();
             gateway.close();
             routes.close();
             client.close();

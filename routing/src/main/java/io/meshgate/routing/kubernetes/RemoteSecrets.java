@@ -38,6 +38,7 @@ public final class RemoteSecrets implements AutoCloseable {
     private final String clusterDomain;
     private final ExportPolicy exports;
     private final MeterRegistry registry;
+    private final ClusterAttachment attachment;
     private final Counter failures;
     private final Map<String, RemoteCluster> bySecret = new ConcurrentHashMap<>();
     private SharedIndexInformer<Secret> informer;
@@ -52,6 +53,13 @@ public final class RemoteSecrets implements AutoCloseable {
     /** Remote clusters whose Services are destinations only when {@code exports} allows them there. */
     public RemoteSecrets(KubernetesClient client, String namespace, Router router, ExportPolicy exports,
                          String clusterDomain, MeterRegistry registry) {
+        this(client, namespace, router, exports, clusterDomain, registry, ClusterAttachment.NONE);
+    }
+
+    /** As above; {@code attachment} is attached to every remote cluster while its Secret is there. */
+    public RemoteSecrets(KubernetesClient client, String namespace, Router router, ExportPolicy exports,
+                         String clusterDomain, MeterRegistry registry, ClusterAttachment attachment) {
+        this.attachment = attachment;
         this.exports = exports;
         this.client = client;
         this.namespace = namespace;
@@ -122,7 +130,7 @@ public final class RemoteSecrets implements AutoCloseable {
             String name = annotations != null && annotations.get(NAME_ANNOTATION) != null
                     ? annotations.get(NAME_ANNOTATION) : secret;
             next = RemoteClusters.open(name, RemoteClusters.kubeconfig(kubeconfig, "Secret " + namespace + "/" + secret),
-                    gateway, gatewayService, exports, clusterDomain, registry);
+                    gateway, gatewayService, exports, clusterDomain, registry, attachment);
         } catch (RuntimeException e) {
             failures.increment();
             log.warn("remote-cluster Secret {}/{} ignored: {}", namespace, secret, e.getMessage());
