@@ -19,6 +19,21 @@ tls:
   trustBundle: /etc/meshgate/trust/bundle.pem
   upstream: mtls
   allowedTrustDomains: {{ toJson .Values.allowedTrustDomains }}
+{{- if .Values.trustFederation.enabled }}
+{{- $tf := .Values.trustFederation }}
+trust:
+  federation:
+    rootsFrom:
+      kind: ConfigMap
+      namespace: {{ $tf.rootsFrom.namespace }}
+      name: {{ $tf.rootsFrom.name }}
+      key: {{ $tf.rootsFrom.key }}
+    publish:
+      namespace: {{ .Release.Namespace }}
+      name: {{ $tf.publish.name }}
+      key: {{ $tf.publish.key }}
+    removalGrace: {{ $tf.removalGrace }}
+{{- end }}
 discovery:
   export: {{ .Values.exports }}
   egressPolicy: {{ .Values.egressPolicy }}

@@ -7,8 +7,9 @@ import java.util.Set;
 
 /**
  * What meshgate may be granted: reading Services, EndpointSlices, Namespaces and ServiceExports
- * cluster-wide (discovery and its export rule) and Secrets in its own namespace (remote clusters),
- * read only. Anything more in a rendered role is a finding.
+ * cluster-wide (discovery and its export rule), Secrets in its own namespace (remote clusters), and
+ * for trust federation reading one ConfigMap and writing another. Anything more in a rendered role
+ * is a finding.
  */
 final class LeastPrivilege {
 
@@ -17,6 +18,8 @@ final class LeastPrivilege {
     static final Set<String> DISCOVERY = Set.of("/services", "discovery.k8s.io/endpointslices",
             // what discovery.export reads: Namespace labels (labelled), ServiceExports (serviceExport)
             "/namespaces", "multicluster.x-k8s.io/serviceexports");
+    /** Writing the federated bundle: read it back and change it (pinned by name), or create it. */
+    static final Set<String> PUBLISH_VERBS = Set.of("get", "update", "patch");
     static final Set<String> REMOTE_SECRETS = Set.of("/secrets");
 
     private LeastPrivilege() {}
@@ -41,6 +44,37 @@ final class LeastPrivilege {
                     if (!allowed.contains(key)) {
                         found.add(at + ": resource '" + key + "' is not one of " + allowed);
                     }
+                }
+            }
+        }
+        return found;
+    }
+
+    /**
+     * Every way {@code rules} go beyond trust federation's needs: read the ConfigMap {@code roots},
+     * get/update/patch the ConfigMap {@code bundle} (both pinned by resourceNames), create ConfigMaps.
+     */
+    static List<String> federationViolations(List<PolicyRule> rules, String roots, String bundle) {
+        List<String> found = new ArrayList<>();
+        for (int i = 0; i < rules.size(); i++) {
+            PolicyRule rule = rules.get(i);
+            String at = "rules[" + i + "]";
+            if (!nullSafe(rule.getNonResourceURLs()).isEmpty()) {
+                found.add(at + ": nonResourceURLs " + rule.getNonResourceURLs());
+            }
+            if (!nullSafe(rule.getApiGroups()).equals(List.of("")) || !nullSafe(rule.getResources()).equals(List.of("configmaps"))) {
+                found.add(at + ": only core configmaps, not " + rule.getApiGroups() + " " + rule.getResources());
+            }
+            List<String> names = nullSafe(rule.getResourceNames());
+            Set<String> allowed = names.equals(List.of(roots)) ? READ_VERBS
+                    : names.equals(List.of(bundle)) ? PUBLISH_VERBS
+                    : names.isEmpty() ? Set.of("create") : Set.of();
+            if (allowed.isEmpty()) {
+                found.add(at + ": resourceNames " + names + " are neither " + roots + " nor " + bundle);
+            }
+            for (String verb : nullSafe(rule.getVerbs())) {
+                if (!allowed.isEmpty() && !allowed.contains(verb)) {
+                    found.add(at + ": verb '" + verb + "' on " + (names.isEmpty() ? "any ConfigMap" : names) + " is not one of " + allowed);
                 }
             }
         }

@@ -45,6 +45,27 @@ class LeastPrivilegeTest {
     }
 
     @Test
+    void federationMayReadTheRootsWriteTheBundleAndCreateConfigMapsOnly() {
+        List<PolicyRule> ok = List.of(
+                new PolicyRuleBuilder().withApiGroups("").withResources("configmaps").withResourceNames("roots").withVerbs("get", "list", "watch").build(),
+                new PolicyRuleBuilder().withApiGroups("").withResources("configmaps").withResourceNames("bundle").withVerbs("get", "update", "patch").build(),
+                rule("", "configmaps", "create"));
+        List<PolicyRule> tooMuch = List.of(
+                new PolicyRuleBuilder().withApiGroups("").withResources("configmaps").withResourceNames("roots").withVerbs("update").build(),
+                rule("", "configmaps", "create", "delete"),
+                rule("", "secrets", "get"),
+                new PolicyRuleBuilder().withApiGroups("").withResources("configmaps").withResourceNames("other").withVerbs("get").build());
+
+        assertThat(LeastPrivilege.federationViolations(ok, "roots", "bundle")).isEmpty();
+        assertThat(LeastPrivilege.federationViolations(tooMuch, "roots", "bundle")).containsExactly(
+                "rules[0]: verb 'update' on [roots] is not one of " + LeastPrivilege.READ_VERBS,
+                "rules[1]: verb 'delete' on any ConfigMap is not one of [create]",
+                "rules[2]: only core configmaps, not [] [secrets]",
+                "rules[2]: verb 'get' on any ConfigMap is not one of [create]",
+                "rules[3]: resourceNames [other] are neither roots nor bundle");
+    }
+
+    @Test
     void secretsAreAFindingInTheClusterWideRole() {
         assertThat(LeastPrivilege.violations(List.of(rule("", "secrets", "get", "list", "watch")), LeastPrivilege.DISCOVERY))
                 .containsExactly("rules[0]: resource '/secrets' is not one of " + LeastPrivilege.DISCOVERY);

@@ -41,14 +41,16 @@ import java.util.stream.Collectors;
  * What must hold of every rendering meshgate ships (Kustomize and Helm), checked on the rendered
  * output: the pod talks to the ports and paths the gateway really serves, only east-west traffic
  * is exposed and only to the allowed sources, the egress listener stays inside the cluster, RBAC
- * grants what discovery and remote clusters need and nothing more, the config forms a mesh
- * (exports, remote Secrets), and it passes meshgate's own validation unmodified.
+ * grants what discovery, remote clusters and trust federation need and nothing more, the config
+ * forms a mesh (exports, remote Secrets, trust federation), and it passes meshgate's own validation.
  */
 class ManifestsTest {
 
     static final String NAMESPACE = "meshgate-system";
     static final String IDENTITY_SECRET = "meshgate-identity";
     static final String BUNDLE_SECRET = "meshgate-trust-bundle";
+    static final String FEDERATION_ROOTS = "meshgate-root";
+    static final String FEDERATION_BUNDLE = "meshgate-federated-bundle";
 
     @EveryRendering
     void everyFieldIsOneKubernetesKnows(String rendering) {
@@ -84,6 +86,26 @@ class ManifestsTest {
         assertThat(config.discovery().remoteSecrets()).as("other clusters join through remote Secrets").isNotNull();
         assertThat(config.discovery().remoteSecrets().namespace())
                 .as("remote Secrets are read where the Role lets meshgate read Secrets").isEqualTo(NAMESPACE);
+
+        JsonNode federation = tree.path("trust").path("federation");
+        assertThat(federation.isObject()).as("trust.federation is configured").isTrue();
+        assertThat(federation.path("rootsFrom").path("kind").asText()).isEqualTo("ConfigMap");
+        assertThat(federation.path("rootsFrom").path("namespace").asText()).isEqualTo(NAMESPACE);
+        assertThat(federation.path("rootsFrom").path("name").asText()).isEqualTo(FEDERATION_ROOTS);
+        assertThat(federation.path("rootsFrom").path("key").asText()).isEqualTo("root-cert.pem");
+        assertThat(federation.path("publish").path("namespace").asText()).isEqualTo(NAMESPACE);
+        assertThat(federation.path("publish").path("name").asText()).isEqualTo(FEDERATION_BUNDLE);
+        assertThat(federation.path("publish").path("key").asText()).isEqualTo("bundle.pem");
+        assertThat(io.meshgate.gateway.config.Durations.parse(federation.path("removalGrace").asText()))
+                .as("a vanished root stays trusted for a while").isPositive();
+        List<String> keys = new java.util.ArrayList<>();
+        federation.fieldNames().forEachRemaining(keys::add);
+        assertThat(keys).as("trust.federation keys").containsExactlyInAnyOrder("rootsFrom", "publish", "removalGrace");
+        // ...and as the gateway's own loader binds it (nothing the Role does not grant: no ClusterTrustBundles).
+        MeshgateConfig.Federation bound = config.trust().federation();
+        assertThat(bound).as("trust.federation as the gateway reads it").isNotNull();
+        assertThat(bound.rootsFrom()).isEqualTo(new MeshgateConfig.RootsFrom("ConfigMap", NAMESPACE, FEDERATION_ROOTS, "root-cert.pem"));
+        assertThat(bound.publish()).isEqualTo(new MeshgateConfig.Publish(NAMESPACE, FEDERATION_BUNDLE, "bundle.pem", false));
     }
 
     @EveryRendering
@@ -222,7 +244,7 @@ class ManifestsTest {
     }
 
     @EveryRendering
-    void rbacOnlyReadsDiscoveryAndOwnNamespaceSecrets(String rendering) {
+    void rbacReadsDiscoveryAndOwnNamespaceSecretsAndWritesOnlyTheFederatedBundle(String rendering) {
         RenderedManifests m = RenderedManifests.of(rendering);
 
         List<ClusterRole> clusterRoles = m.all(ClusterRole.class);
@@ -236,12 +258,15 @@ class ManifestsTest {
         }
         List<Role> roles = m.all(Role.class);
         assertThat(roles).extracting(r -> r.getMetadata().getName())
-                .as("no Role for a feature the gateway does not run").containsExactly("meshgate-remote-secrets");
+                .containsExactlyInAnyOrder("meshgate-remote-secrets", "meshgate-trust-federation");
         for (Role role : roles) {
             assertThat(role.getMetadata().getNamespace()).as("Roles grant in meshgate's namespace only").isEqualTo(NAMESPACE);
         }
         Role secrets = roles.stream().filter(r -> r.getMetadata().getName().equals("meshgate-remote-secrets")).findFirst().orElseThrow();
         assertThat(LeastPrivilege.violations(secrets.getRules(), LeastPrivilege.REMOTE_SECRETS)).as("Role meshgate-remote-secrets").isEmpty();
+        Role federation = roles.stream().filter(r -> r.getMetadata().getName().equals("meshgate-trust-federation")).findFirst().orElseThrow();
+        assertThat(LeastPrivilege.federationViolations(federation.getRules(), FEDERATION_ROOTS, FEDERATION_BUNDLE))
+                .as("Role meshgate-trust-federation").isEmpty();
 
         ServiceAccount account = m.only(ServiceAccount.class);
         assertThat(m.pod().getServiceAccountName()).isEqualTo(account.getMetadata().getName());
@@ -255,7 +280,7 @@ class ManifestsTest {
             assertRefersTo(binding.getRoleRef(), "Role", roles);
         }
         assertThat(m.all(ClusterRoleBinding.class)).hasSize(1);
-        assertThat(m.all(RoleBinding.class)).hasSize(1);
+        assertThat(m.all(RoleBinding.class)).hasSize(2);
     }
 
     @EveryRendering

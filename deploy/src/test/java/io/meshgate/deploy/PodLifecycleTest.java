@@ -41,8 +41,8 @@ import org.junit.jupiter.api.io.TempDir;
  * args and JAVA_TOOL_OPTIONS, the shipped meshgate.yaml. Then asks what the kubelet asks.
  *
  * <p>Deviations from the pod, all in {@link #podConfig}: addresses become 127.0.0.1 with free
- * ports (tests stay on loopback); the in-cluster discovery entry and remote Secrets are
- * dropped (they need an API server; none here). Every listener (passthrough,
+ * ports (tests stay on loopback); the in-cluster discovery entry, remote Secrets and trust
+ * federation are dropped (they need an API server; none here). Every listener (passthrough,
  * terminate, egress) runs as shipped.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -170,6 +170,7 @@ class PodLifecycleTest {
         }
         ((ObjectNode) config.get("admin")).put("address", "127.0.0.1:" + freePort());
         ((ObjectNode) config.get("discovery")).remove(List.of("clusters", "remoteSecrets"));
+        config.remove("trust");
         return yaml.writeValueAsBytes(config);
     }
 

@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 
@@ -55,6 +56,24 @@ final class MeshgateProcess implements AutoCloseable {
                     "-jar", JAR.toString(), "run", "--config", config.toString())
                     .redirectErrorStream(true).redirectOutput(dir.resolve("stdout.log").toFile()).start();
             return new MeshgateProcess(dir, admin, p);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Starts {@code meshgate run --config config} as it is (its admin server on {@code admin}), with
+     * {@code env} added to the environment; logs go to {@code dir/stdout.log}.
+     */
+    static MeshgateProcess run(Path dir, Path config, int admin, Map<String, String> env) {
+        assertThat(JAR).as("build the jar first: mvn -DskipTests package").exists();
+        try {
+            Files.createDirectories(dir);
+            ProcessBuilder pb = new ProcessBuilder("java", "-Xmx256m", "-Dio.netty.leakDetection.level=paranoid",
+                    "-jar", JAR.toString(), "run", "--config", config.toString())
+                    .redirectErrorStream(true).redirectOutput(dir.resolve("stdout.log").toFile());
+            pb.environment().putAll(env);
+            return new MeshgateProcess(dir, admin, pb.start());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

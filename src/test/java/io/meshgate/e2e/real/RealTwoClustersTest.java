@@ -17,7 +17,6 @@ import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
@@ -53,19 +52,7 @@ class RealTwoClustersTest {
         String pod = a.kubectl("-n", "demo", "get", "pods", "-l", "app=echo", "-o", "jsonpath={.items[0].metadata.name}");
 
         // A real server behind the pod's IP.
-        Path echo = Files.writeString(dir.resolve("Echo.java"), """
-                import java.net.*;
-                public class Echo {
-                    public static void main(String[] args) throws Exception {
-                        try (ServerSocket server = new ServerSocket(Integer.parseInt(args[0]))) {
-                            while (true) {
-                                Socket c = server.accept();
-                                new Thread(() -> { try (c) { c.getInputStream().transferTo(c.getOutputStream()); } catch (Exception e) { } }).start();
-                            }
-                        }
-                    }
-                }
-                """);
+        Path echo = Workloads.echoServer(dir);
         a.serve("demo/" + pod, "java", "-Xmx64m", echo.toString(), "8080");
         await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(200)).until(() -> connects(podIp, 8080));
 

@@ -1,6 +1,9 @@
 package io.meshgate.e2e.real;
 
 import io.meshgate.routing.kubernetes.real.ControlPlane;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -89,5 +92,29 @@ final class Workloads {
             return last.get(0).size() == count;
         });
         return last.get(0);
+    }
+
+    /**
+     * A TCP echo server's source in {@code dir} ({@code java Echo.java PORT} runs it), for
+     * {@code ControlPlane.serve} behind a pod's IP.
+     */
+    static Path echoServer(Path dir) throws IOException {
+        Path file = dir.resolve("Echo.java");
+        if (!Files.exists(file)) {
+            Files.writeString(file, """
+                    import java.net.*;
+                    public class Echo {
+                        public static void main(String[] args) throws Exception {
+                            try (ServerSocket server = new ServerSocket(Integer.parseInt(args[0]))) {
+                                while (true) {
+                                    Socket c = server.accept();
+                                    new Thread(() -> { try (c) { c.getInputStream().transferTo(c.getOutputStream()); } catch (Exception e) { } }).start();
+                                }
+                            }
+                        }
+                    }
+                    """);
+        }
+        return file;
     }
 }

@@ -33,7 +33,6 @@ import java.security.cert.PKIXParameters;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
@@ -44,8 +43,9 @@ import picocli.CommandLine.Option;
 /**
  * {@code meshgate check --config FILE}: what {@code linkerd multicluster check} does for a link,
  * for one gateway's config: the config is valid, its files are readable, the serving chain leads
- * to a root of the bundle, every cluster's API server answers and grants what discovery needs
- * (asked with SelfSubjectAccessReview, so nothing is read), and every remote cluster's east-west
+ * to a root of the bundle, every cluster's API server answers and grants what discovery needs and,
+ * with {@code trust.federation}, reading its published roots (and, locally, writing the federated
+ * bundle) (asked with SelfSubjectAccessReview, so nothing is read), and every remote cluster's east-west
  * gateway accepts a TCP connection. One PASS/FAIL line per check; exit 0 when all pass, 1 when
  * one fails, 2 when the config itself is invalid.
  */
@@ -68,18 +68,53 @@ public final class CheckCommand implements Callable<Integer> {
     private PrintWriter out;
     private int failed;
 
-    /** What discovery asks of every cluster: {@code verb resource} in {@code group}, all namespaces. */
-    private record Permission(String group, String resource, String verb) {
+    /**
+     * A request meshgate makes: {@code verb resource} in {@code group}, in {@code namespace} (null: all
+     * namespaces), on the object {@code name} (null: any object).
+     */
+    private record Permission(String group, String resource, String verb, String namespace, String name) {
+        Permission(String group, String resource, String verb) {
+            this(group, resource, verb, null, null);
+        }
+
         @Override
         public String toString() {
-            return verb + " " + (group.isEmpty() ? "" : group + "/") + resource;
+            return verb + " " + (group.isEmpty() ? "" : group + "/") + resource + (name == null ? "" : " " + name)
+                    + (namespace == null ? "" : " in " + namespace);
         }
     }
 
+    /** What discovery asks of every cluster, all namespaces. */
     private static final List<Permission> DISCOVERY = List.of(
             new Permission("", "services", "list"), new Permission("", "services", "watch"),
             new Permission("discovery.k8s.io", "endpointslices", "list"), new Permission("discovery.k8s.io", "endpointslices", "watch"),
             new Permission("", "namespaces", "list"), new Permission("", "namespaces", "watch"));
+
+    /** What discovery and trust federation ask of a cluster ({@code local}: also publishing the bundle into it). */
+    private static List<Permission> needed(MeshgateConfig cfg, boolean local) {
+        List<Permission> needed = new ArrayList<>(DISCOVERY);
+        if (local && cfg.discovery().remoteSecrets() != null) {
+            String ns = cfg.discovery().remoteSecrets().namespace();
+            needed.add(new Permission("", "secrets", "list", ns, null));
+            needed.add(new Permission("", "secrets", "watch", ns, null));
+        }
+        MeshgateConfig.Federation federation = cfg.trust().federation();
+        if (federation != null) {
+            MeshgateConfig.RootsFrom roots = federation.rootsFrom();
+            String resource = "Secret".equals(roots.kind()) ? "secrets" : "configmaps";
+            for (String verb : List.of("get", "list", "watch")) {
+                needed.add(new Permission("", resource, verb, roots.namespace(), roots.name()));
+            }
+            if (local) {
+                MeshgateConfig.Publish publish = federation.publish();
+                needed.add(new Permission("", "configmaps", "create", publish.namespace(), null));
+                for (String verb : List.of("get", "update")) {
+                    needed.add(new Permission("", "configmaps", verb, publish.namespace(), publish.name()));
+                }
+            }
+        }
+        return needed;
+    }
 
     @Override
     public Integer call() {
@@ -170,35 +205,29 @@ public final class CheckCommand implements Callable<Integer> {
             return;
         }
         try (KubernetesClient client = client(clientConfig, wait)) {
-            List<Permission> needed = new ArrayList<>(DISCOVERY);
-            if (!c.remote() && cfg.discovery().remoteSecrets() != null) {
-                needed.add(new Permission("", "secrets", "list"));
-                needed.add(new Permission("", "secrets", "watch"));
-            }
-            if (!permissions(what, client, needed, c.remote() ? null : cfg.discovery().remoteSecrets())) {
+            if (!permissions(what, client, needed(cfg, !c.remote()))) {
                 return;
             }
             if (c.remote()) {
                 checkGateway(what, client, c.gateway(), c.gatewayService(), wait);
             } else if (cfg.discovery().remoteSecrets() != null) {
-                checkRemoteSecrets(cfg.discovery().remoteSecrets().namespace(), client, wait);
+                checkRemoteSecrets(cfg, client, wait);
             }
         }
     }
 
     /** One SelfSubjectAccessReview per permission; the API server's answer is the check. */
-    private boolean permissions(String what, KubernetesClient client, List<Permission> needed,
-                                MeshgateConfig.RemoteSecretsConfig secrets) {
+    private boolean permissions(String what, KubernetesClient client, List<Permission> needed) {
         List<String> denied = new ArrayList<>();
         try {
             for (Permission p : needed) {
-                String namespace = p.resource().equals("secrets") && secrets != null ? secrets.namespace() : null;
                 SelfSubjectAccessReview review = client.authorization().v1().selfSubjectAccessReview().create(
                         new SelfSubjectAccessReviewBuilder().withNewSpec().withNewResourceAttributes()
-                                .withGroup(p.group()).withResource(p.resource()).withVerb(p.verb()).withNamespace(namespace)
+                                .withGroup(p.group()).withResource(p.resource()).withVerb(p.verb())
+                                .withNamespace(p.namespace()).withName(p.name())
                                 .endResourceAttributes().endSpec().build());
                 if (review.getStatus() == null || !Boolean.TRUE.equals(review.getStatus().getAllowed())) {
-                    denied.add(p + (namespace == null ? "" : " in " + namespace));
+                    denied.add(p.toString());
                 }
             }
         } catch (KubernetesClientException e) {
@@ -215,7 +244,8 @@ public final class CheckCommand implements Callable<Integer> {
         return false;
     }
 
-    private void checkRemoteSecrets(String namespace, KubernetesClient local, Duration wait) {
+    private void checkRemoteSecrets(MeshgateConfig cfg, KubernetesClient local, Duration wait) {
+        String namespace = cfg.discovery().remoteSecrets().namespace();
         List<Secret> secrets;
         try {
             secrets = local.secrets().inNamespace(namespace).withLabel(RemoteSecrets.LABEL, "true").list().getItems();
@@ -227,7 +257,7 @@ public final class CheckCommand implements Callable<Integer> {
             String name = Optional.ofNullable(s.getMetadata().getAnnotations()).map(a -> a.get(RemoteSecrets.NAME_ANNOTATION))
                     .orElse(s.getMetadata().getName());
             String what = "cluster " + name + " (Secret " + namespace + "/" + s.getMetadata().getName() + ")";
-            String kubeconfig = value(s, "kubeconfig");
+            String kubeconfig = RemoteSecrets.value(s, "kubeconfig").orElse(null);
             if (kubeconfig == null) {
                 line(false, what, "no 'kubeconfig' key");
                 continue;
@@ -240,10 +270,9 @@ public final class CheckCommand implements Callable<Integer> {
                 continue;
             }
             try (KubernetesClient remote = client(config, wait)) {
-                if (permissions(what, remote, DISCOVERY, null)) {
-                    String gatewayService = value(s, "gatewayService");
-                    checkGateway(what, remote, value(s, "gateway"),
-                            gatewayService == null ? Defaults.GATEWAY_SERVICE : gatewayService.trim(), wait);
+                if (permissions(what, remote, needed(cfg, false))) {
+                    checkGateway(what, remote, RemoteSecrets.value(s, "gateway").orElse(null),
+                            RemoteSecrets.value(s, "gatewayService").map(String::trim).orElse(Defaults.GATEWAY_SERVICE), wait);
                 }
             }
         }
@@ -287,16 +316,6 @@ public final class CheckCommand implements Callable<Integer> {
         config.setRequestTimeout((int) wait.toMillis());
         config.setRequestRetryBackoffLimit(0);
         return new KubernetesClientBuilder().withConfig(config).build();
-    }
-
-    private static String value(Secret s, String key) {
-        if (s.getStringData() != null && s.getStringData().get(key) != null) {
-            return s.getStringData().get(key);
-        }
-        if (s.getData() != null && s.getData().get(key) != null) {
-            return new String(Base64.getDecoder().decode(s.getData().get(key)), StandardCharsets.UTF_8);
-        }
-        return null;
     }
 
     private void line(boolean pass, String what, String detail) {

@@ -12,6 +12,7 @@ import io.fabric8.kubernetes.api.model.rbac.RoleBindingBuilder;
 import io.fabric8.kubernetes.api.model.rbac.RoleBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.dsl.NonDeletingOperation;
+import io.meshgate.gateway.config.Defaults;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Base64;
@@ -32,7 +33,9 @@ import java.util.Map;
 final class ReaderAccount {
 
     static final String LABEL_KEY = "app.kubernetes.io/part-of";
-    static final String ROOTS_CONFIGMAP = "meshgate-root";
+    /** The shipped {@code trust.federation.rootsFrom}: the one object the reader may read in its namespace. */
+    static final String ROOTS_NAMESPACE = Defaults.FEDERATION_NAMESPACE;
+    static final String ROOTS_CONFIGMAP = Defaults.FEDERATION_ROOTS_NAME;
 
     private final String namespace;
     private final String name;
@@ -69,11 +72,11 @@ final class ReaderAccount {
                         .withNewRoleRef("rbac.authorization.k8s.io", "ClusterRole", binding)
                         .addNewSubject().withKind("ServiceAccount").withNamespace(namespace).withName(name).endSubject()
                         .build(),
-                new RoleBuilder().withNewMetadata().withNamespace(namespace).withName(name + "-roots").withLabels(labels).endMetadata()
+                new RoleBuilder().withNewMetadata().withNamespace(ROOTS_NAMESPACE).withName(name + "-roots").withLabels(labels).endMetadata()
                         .addToRules(new PolicyRuleBuilder().withApiGroups("").withResources("configmaps")
                                 .withResourceNames(ROOTS_CONFIGMAP).withVerbs("get", "list", "watch").build())
                         .build(),
-                new RoleBindingBuilder().withNewMetadata().withNamespace(namespace).withName(name + "-roots").withLabels(labels).endMetadata()
+                new RoleBindingBuilder().withNewMetadata().withNamespace(ROOTS_NAMESPACE).withName(name + "-roots").withLabels(labels).endMetadata()
                         .withNewRoleRef("rbac.authorization.k8s.io", "Role", name + "-roots")
                         .addNewSubject().withKind("ServiceAccount").withNamespace(namespace).withName(name).endSubject()
                         .build(),
@@ -82,10 +85,12 @@ final class ReaderAccount {
                         .withType("kubernetes.io/service-account-token").build());
     }
 
-    /** Creates (or updates) the account, its RBAC and its token Secret; the namespace too when it is missing. */
+    /** Creates (or updates) the account, its RBAC and its token Secret; the namespaces too when they are missing. */
     void create(KubernetesClient client) {
-        if (client.namespaces().withName(namespace).get() == null) {
-            client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(namespace).endMetadata().build()).create();
+        for (String ns : new java.util.TreeSet<>(List.of(namespace, ROOTS_NAMESPACE))) {
+            if (client.namespaces().withName(ns).get() == null) {
+                client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
+            }
         }
         for (HasMetadata object : objects()) {
             if (object instanceof Secret secret && client.secrets().inNamespace(namespace).withName(secret.getMetadata().getName()).get() != null) {

@@ -56,7 +56,7 @@ public final class Listener {
                         accept(ch);
                     }
                 });
-        context.transport().inheritedOptions(b); // SO_KEEPALIVE; TCP_NODELAY is Netty's default
+        transport.inheritedOptions(b); // SO_KEEPALIVE; TCP_NODELAY is Netty's default
         serverChannel = b.bind(address.toSocketAddress()).sync().channel();
     }
 

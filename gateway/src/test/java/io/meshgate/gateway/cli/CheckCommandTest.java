@@ -124,6 +124,32 @@ class CheckCommandTest {
     }
 
     @Test
+    void withTrustFederationEveryClusterMustLetItReadItsRootsAndTheLocalOneWriteTheBundle() throws Exception {
+        Path file = config("a", gateway.getLocalPort());
+        Files.writeString(file, Files.readString(file) + """
+                trust:
+                  federation:
+                    rootsFrom: {kind: ConfigMap, namespace: meshgate-system, name: meshgate-root, key: root-cert.pem}
+                    publish: {namespace: meshgate-system, name: meshgate-federated-bundle, key: bundle.pem}
+                """);
+        CliRun.Result ok = run("check", "--config", file.toString());
+        assertThat(ok.code()).as(ok.out() + ok.err()).isZero();
+        assertThat(ok.out()).contains("get configmaps meshgate-root in meshgate-system",
+                "create configmaps in meshgate-system", "update configmaps meshgate-federated-bundle in meshgate-system");
+
+        denied.add("configmaps");
+        CliRun.Result r = run("check", "--config", file.toString());
+
+        assertThat(r.code()).as(r.out()).isEqualTo(1);
+        assertThat(r.out()).contains("FAIL cluster cluster-a: not allowed: [get configmaps meshgate-root in meshgate-system, "
+                        + "list configmaps meshgate-root in meshgate-system, watch configmaps meshgate-root in meshgate-system, "
+                        + "create configmaps in meshgate-system, get configmaps meshgate-federated-bundle in meshgate-system, "
+                        + "update configmaps meshgate-federated-bundle in meshgate-system]")
+                .contains("FAIL cluster cluster-b: not allowed: [get configmaps meshgate-root in meshgate-system, "
+                        + "list configmaps meshgate-root in meshgate-system, watch configmaps meshgate-root in meshgate-system]");
+    }
+
+    @Test
     void anInvalidConfigIsOneFailLineAndExitTwo() throws Exception {
         Path file = dir.resolve("bad.yaml");
         Files.writeString(file, "listeners: []\n");

@@ -119,7 +119,11 @@ class RemoteSecretCommandTest {
         assertThat(role.getRules()).flatExtracting(PolicyRule::getResources)
                 .containsExactlyInAnyOrder("services", "endpointslices", "namespaces", "serviceexports");
         Role roots = admin.rbac().roles().inNamespace("meshgate-system").withName("meshgate-reader-roots").get();
+        // Exactly get/list/watch on the shipped trust.federation.rootsFrom object, nothing more.
         assertThat(roots.getRules()).singleElement().satisfies(rule -> {
+            assertThat(rule.getApiGroups()).containsExactly("");
+            assertThat(rule.getResources()).containsExactly("configmaps");
+            assertThat(rule.getNonResourceURLs()).isNullOrEmpty();
             assertThat(rule.getResourceNames()).containsExactly("meshgate-root");
             assertThat(rule.getVerbs()).containsExactlyInAnyOrder("get", "list", "watch");
         });

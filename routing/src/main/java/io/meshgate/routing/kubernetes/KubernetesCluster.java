@@ -409,7 +409,12 @@ public final class KubernetesCluster implements RouteSource, AutoCloseable {
 
         /** True while the watch is established. */
         boolean check() {
-            boolean watching = informer.isWatching();
+            boolean watching;
+            try {
+                watching = informer.isWatching();
+            } catch (NullPointerException e) {
+                watching = false; // fabric8's Reflector has no watch yet (just started or stopped): not watching
+            }
             if (!watching && wasWatching && !closed) {
                 health.watchBroken(resource);
             }

@@ -84,7 +84,8 @@ public final class RemoteSecrets implements AutoCloseable {
 
             @Override
             public void onUpdate(Secret old, Secret s) {
-                if (!s.getMetadata().getResourceVersion().equals(old.getMetadata().getResourceVersion())) {
+                // A re-applied, unchanged Secret (the documented step run again) keeps its cluster's watches.
+                if (!s.getMetadata().getResourceVersion().equals(old.getMetadata().getResourceVersion()) && !sameLink(old, s)) {
                     apply(s);
                 }
             }
@@ -154,7 +155,23 @@ public final class RemoteSecrets implements AutoCloseable {
         }
     }
 
-    private static Optional<String> value(Secret s, String key) {
+    /** Whether two versions of a remote-cluster Secret describe the same link (keys and cluster name). */
+    static boolean sameLink(Secret a, Secret b) {
+        for (String key : new String[] {"kubeconfig", "gateway", "gatewayService"}) {
+            if (!value(a, key).equals(value(b, key))) {
+                return false;
+            }
+        }
+        return java.util.Objects.equals(annotation(a), annotation(b));
+    }
+
+    private static String annotation(Secret s) {
+        Map<String, String> annotations = s.getMetadata().getAnnotations();
+        return annotations == null ? null : annotations.get(NAME_ANNOTATION);
+    }
+
+    /** The text under {@code key} in a remote-cluster Secret ({@code stringData} first, then base64 {@code data}). */
+    public static Optional<String> value(Secret s, String key) {
         if (s.getStringData() != null && s.getStringData().get(key) != null) {
             return Optional.of(s.getStringData().get(key));
         }

@@ -112,4 +112,28 @@ class RemoteClusterDiscoveryTest {
             await().atMost(Duration.ofSeconds(5)).until(() -> router.remotes().isEmpty());
         }
     }
+
+    @Test
+    void aReappliedUnchangedSecretKeepsItsClusterAndAChangedOneReplacesIt() throws Exception {
+        Router router = new Router(List.of());
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        try (RemoteSecrets secrets = new RemoteSecrets(localClient, "meshgate-system", router, "cluster.local", registry).start()) {
+            SecretBuilder secret = new SecretBuilder().withNewMetadata().withNamespace("meshgate-system").withName("meshgate-remote-cluster-a")
+                    .addToLabels(RemoteSecrets.LABEL, "true").addToAnnotations(RemoteSecrets.NAME_ANNOTATION, "cluster-a").endMetadata()
+                    .addToStringData("kubeconfig", kubeconfig(remoteApi)).addToStringData("gateway", "192.0.2.20:15443");
+            local.apply(secret.build());
+            await().atMost(Duration.ofSeconds(10)).until(() -> !router.remoteGateways(SNI).isEmpty());
+            RemoteCluster first = router.remotes().get(0);
+
+            // Applied again (new resourceVersion, same link): the cluster and its watches stay.
+            local.apply(secret.editMetadata().addToLabels("applied", "again").endMetadata().build());
+            await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5)).until(() -> router.remotes().equals(List.of(first)));
+
+            // A changed link replaces it.
+            local.apply(secret.removeFromStringData("gateway").addToStringData("gateway", "192.0.2.21:15443").build());
+            await().atMost(Duration.ofSeconds(5)).until(() -> !router.remoteGateways(SNI).isEmpty()
+                    && router.remoteGateways(SNI).get(0).gateway().equals(Endpoint.parse("192.0.2.21:15443")));
+            assertThat(router.remotes()).singleElement().isNotSameAs(first);
+        }
+    }
 }
