@@ -15,9 +15,9 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.SocketProtocolFamily;
 import io.netty.channel.unix.IntegerUnixChannelOption;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.uring.IoUring;
@@ -36,7 +36,7 @@ import java.time.Duration;
  */
 public record Transport(String name, IoHandlerFactory ioHandlerFactory,
                         Class<? extends ServerChannel> serverChannel,
-                        Class<? extends SocketChannel> socketChannel,
+                        Class<? extends DuplexChannel> socketChannel,
                         boolean canSplice,
                         Duration busyPoll) {
 
@@ -126,7 +126,7 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
      * an AF_INET socket: Netty's default is an AF_INET6 socket with IPV6_V6ONLY cleared, one
      * setsockopt more per connection for the same IPv4-mapped connect.
      */
-    public ChannelFactory<? extends SocketChannel> upstreamChannels(InetSocketAddress remote) {
+    public ChannelFactory<? extends DuplexChannel> upstreamChannels(InetSocketAddress remote) {
         if (socketChannel == EpollSocketChannel.class && remote.getAddress() instanceof Inet4Address) {
             return EPOLL_INET;
         }

@@ -75,6 +75,9 @@ class UpstreamTargetTest {
         assertThat(UpstreamFailure.outcome(new java.net.ConnectException("refused"))).isEqualTo(Outcome.UPSTREAM_FAILED);
     }
 
+    @io.netty.channel.ChannelHandler.Sharable
+    private static final class Sharable extends ChannelInboundHandlerAdapter {}
+
     @Test
     @Timeout(value = 30, unit = TimeUnit.SECONDS)
     void shouldMoveOnToTheNextCandidateWhenTheFirstRefusesAndReportWhereItLanded() throws Exception {
@@ -93,11 +96,12 @@ class UpstreamTargetTest {
             Route route = Route.of(new Resolution.ViaGateways(List.of(
                     new Resolution.RemoteGateway("cluster-b", refusing, 1), new Resolution.RemoteGateway("cluster-c", listening, 1))));
 
+            open.setSoTimeout(10_000);
             Future<EndpointDialer.Dialed> f = dialer.dial(group.next(), dialer.pick(route),
-                    new DefaultMessageSizeEstimator(0), new ChannelInboundHandlerAdapter()).await();
-            accepted.add(open.accept());
+                    new DefaultMessageSizeEstimator(0), new Sharable()).await();
 
             assertThat(f.isSuccess()).as("%s", f.cause()).isTrue();
+            accepted.add(open.accept());
             assertThat(f.getNow().endpoint()).isEqualTo(listening);
             assertThat(f.getNow().cluster()).isEqualTo("cluster-c");
             assertThat(registry.get("meshgate.upstream.connect.failures").counter().count()).isEqualTo(1.0);
