@@ -189,8 +189,11 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
                     @Override
                     public void failed(Throwable cause) {
                         connection.outcome(Outcome.UPSTREAM_FAILED);
+                        // The caller is in another cluster: the answer names the service, never the cause or an address.
+                        log.debug("{} {}: no endpoint took the request: {}", connection.listener().name(),
+                                connection.serverName(), cause.toString());
                         answer(HttpResponseStatus.BAD_GATEWAY, GrpcAnswers.UNAVAILABLE, "upstream unavailable for "
-                                + connection.serverName() + ": " + cause.getMessage());
+                                + connection.serverName());
                     }
                 });
     }

@@ -127,8 +127,10 @@ final class StreamProxy extends ChannelInboundHandlerAdapter implements Upstream
 
                     @Override
                     public void failed(Throwable cause) {
-                        answer(502, GrpcAnswers.UNAVAILABLE, "upstream unavailable for " + connection.serverName() + ": "
-                                + cause.getMessage());
+                        // The caller is in another cluster: the answer names the service, never the cause or an address.
+                        log.debug("{} {}: no endpoint took the stream: {}", connection.listener().name(),
+                                connection.serverName(), cause.toString());
+                        answer(502, GrpcAnswers.UNAVAILABLE, "upstream unavailable for " + connection.serverName());
                     }
                 });
     }
