@@ -32,6 +32,9 @@ trust:
       namespace: {{ .Release.Namespace }}
       name: {{ $tf.publish.name }}
       key: {{ $tf.publish.key }}
+      {{- if $tf.publish.clusterTrustBundle }}
+      clusterTrustBundle: true
+      {{- end }}
     removalGrace: {{ $tf.removalGrace }}
 {{- end }}
 discovery:

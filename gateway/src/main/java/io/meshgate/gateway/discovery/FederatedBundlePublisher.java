@@ -132,63 +132,101 @@ final class FederatedBundlePublisher implements AutoCloseable {
 
     /**
      * One ClusterTrustBundle per source cluster ({@code bundles}: cluster → PEM of its roots), named
-     * {@code <signer with '/' as ':'>:<cluster>}; meshgate's ones for clusters no longer present are
-     * deleted. An API server without {@code certificates.k8s.io/v1beta1} turns the feature off with one WARN.
+     * {@code <signer with '/' as ':'>:<cluster>} (the API server's rule for signer-linked bundles);
+     * meshgate's ones for clusters no longer present are deleted. Writing a bundle that names a signer
+     * needs {@code attest} on that signer (ClusterTrustBundleAttest admission). An API server without
+     * {@code certificates.k8s.io/v1beta1} turns the feature off with one WARN. False: a write failed
+     * (counted, logged once per distinct problem); call again later.
      */
-    void publishClusterTrustBundles(Map<String, String> bundles, String signerName) {
+    boolean publishClusterTrustBundles(Map<String, String> bundles, String signerName) {
         if (!clusterTrustBundles || bundles.equals(publishedPerCluster)) {
-            return;
+            return true;
         }
         String prefix = signerName.replace('/', ':') + ":";
+        var api = client.genericKubernetesResources(CLUSTER_TRUST_BUNDLE);
+        String name = null;
         try {
-            var api = client.genericKubernetesResources(CLUSTER_TRUST_BUNDLE);
             for (Map.Entry<String, String> e : bundles.entrySet()) {
-                String name = prefix + e.getKey();
-                GenericKubernetesResource current = api.withName(name).get();
-                if (current != null && !owned(current)) {
-                    problem("ClusterTrustBundle " + name + " exists and was not created by meshgate: not overwriting it");
-                    count(Result.CONFLICT);
-                    continue;
+                name = prefix + e.getKey();
+                Result result = writeBundle(name, Map.of("signerName", signerName, "trustBundle", e.getValue()), true);
+                if (result != Result.UNCHANGED) {
+                    count(result);
                 }
-                Map<String, Object> spec = Map.of("signerName", signerName, "trustBundle", e.getValue());
-                if (current != null && Objects.equals(current.getAdditionalProperties().get("spec"), spec)) {
-                    continue;
+                if (result == Result.CREATED || result == Result.UPDATED) {
+                    log.info("trust federation: ClusterTrustBundle {} {} (signer {})", name,
+                            result.name().toLowerCase(java.util.Locale.ROOT), signerName);
                 }
-                GenericKubernetesResource next = new GenericKubernetesResourceBuilder()
-                        .withApiVersion("certificates.k8s.io/v1beta1").withKind("ClusterTrustBundle")
-                        .withNewMetadata().withName(name).addToLabels(OWNED_LABEL, "true").addToLabels(MANAGED_BY, "meshgate")
-                        .withResourceVersion(current == null ? null : current.getMetadata().getResourceVersion()).endMetadata()
-                        .build();
-                next.setAdditionalProperty("spec", spec);
-                if (current == null) {
-                    api.resource(next).create();
-                    count(Result.CREATED);
-                } else {
-                    api.resource(next).update();
-                    count(Result.UPDATED);
-                }
-                log.info("trust federation: ClusterTrustBundle {} written (signer {})", name, signerName);
             }
+            name = null;
             for (GenericKubernetesResource mine : api.withLabel(OWNED_LABEL, "true").list().getItems()) {
-                String name = mine.getMetadata().getName();
-                if (name.startsWith(prefix) && !bundles.containsKey(name.substring(prefix.length()))) {
-                    api.withName(name).delete();
-                    log.info("trust federation: ClusterTrustBundle {} deleted (its cluster's roots left)", name);
+                String mineName = mine.getMetadata().getName();
+                if (mineName.startsWith(prefix) && !bundles.containsKey(mineName.substring(prefix.length()))) {
+                    name = mineName;
+                    api.withName(mineName).delete();
+                    log.info("trust federation: ClusterTrustBundle {} deleted (its cluster's roots left)", mineName);
                 }
             }
             publishedPerCluster.clear();
             publishedPerCluster.putAll(bundles);
+            return true;
         } catch (KubernetesClientException e) {
-            if (e.getCode() == HttpURLConnection.HTTP_NOT_FOUND) { // get() of an absent object is null: the API itself is absent
+            publishedPerCluster.clear();
+            if (e.getCode() == HttpURLConnection.HTTP_NOT_FOUND && !servesClusterTrustBundles()) {
                 clusterTrustBundles = false;
                 log.warn("trust federation: the local API server does not serve {}/{} ClusterTrustBundle; "
                         + "trust.federation.publish.clusterTrustBundle is off for this run", CLUSTER_TRUST_BUNDLE.getGroup(),
                         CLUSTER_TRUST_BUNDLE.getVersion());
-                return;
+                return true;
             }
             count(Result.FAILED);
-            publishedPerCluster.clear();
-            problem("cannot write ClusterTrustBundles (HTTP " + e.getCode() + "): " + reason(e));
+            problem("cannot write ClusterTrustBundle" + (name == null ? "s" : " " + name) + " (HTTP " + e.getCode() + "): "
+                    + reason(e) + "; retrying");
+            return false;
+        }
+    }
+
+    /** Creates or updates one bundle; a conflict (another replica wrote it meanwhile) is looked at again once. */
+    private Result writeBundle(String name, Map<String, Object> spec, boolean retryOnConflict) {
+        var api = client.genericKubernetesResources(CLUSTER_TRUST_BUNDLE);
+        GenericKubernetesResource current = api.withName(name).get();
+        if (current != null && !owned(current)) {
+            problem("ClusterTrustBundle " + name + " exists and was not created by meshgate (no label " + OWNED_LABEL
+                    + "=true): not overwriting it");
+            return Result.CONFLICT;
+        }
+        if (current != null && Objects.equals(current.getAdditionalProperties().get("spec"), spec)) {
+            return Result.UNCHANGED;
+        }
+        GenericKubernetesResource next = new GenericKubernetesResourceBuilder()
+                .withApiVersion(CLUSTER_TRUST_BUNDLE.getGroup() + "/" + CLUSTER_TRUST_BUNDLE.getVersion())
+                .withKind(CLUSTER_TRUST_BUNDLE.getKind())
+                .withNewMetadata().withName(name).addToLabels(OWNED_LABEL, "true").addToLabels(MANAGED_BY, "meshgate")
+                .withResourceVersion(current == null ? null : current.getMetadata().getResourceVersion()).endMetadata()
+                .build();
+        next.setAdditionalProperty("spec", spec);
+        try {
+            if (current == null) {
+                api.resource(next).create();
+                return Result.CREATED;
+            }
+            api.resource(next).update(); // optimistic: resourceVersion
+            return Result.UPDATED;
+        } catch (KubernetesClientException e) {
+            if (e.getCode() == HttpURLConnection.HTTP_CONFLICT && retryOnConflict) {
+                return writeBundle(name, spec, false);
+            }
+            throw e;
+        }
+    }
+
+    /** Whether API discovery lists ClusterTrustBundles in {@code certificates.k8s.io/v1beta1}. */
+    private boolean servesClusterTrustBundles() {
+        try {
+            var resources = client.getApiResources(CLUSTER_TRUST_BUNDLE.getGroup() + "/" + CLUSTER_TRUST_BUNDLE.getVersion());
+            return resources != null && resources.getResources().stream()
+                    .anyMatch(r -> CLUSTER_TRUST_BUNDLE.getPlural().equals(r.getName()));
+        } catch (KubernetesClientException e) {
+            return e.getCode() != HttpURLConnection.HTTP_NOT_FOUND;
         }
     }
 

@@ -195,7 +195,16 @@ public final class TrustFederation implements ClusterAttachment, AutoCloseable {
         if (p == null || closed) {
             return;
         }
-        if (p.publish(bundlePem()) == FederatedBundlePublisher.Result.FAILED) {
+        boolean written = p.publish(bundlePem()) != FederatedBundlePublisher.Result.FAILED;
+        if (written) {
+            Map<String, String> perCluster = new java.util.TreeMap<>();
+            roots.roots().stream().collect(java.util.stream.Collectors.groupingBy(FederatedRoots.SourcedRoot::cluster))
+                    .forEach((cluster, list) -> perCluster.put(cluster, Pem.encode(list.stream()
+                            .map(r -> r.root()).sorted(Comparator.comparing(TrustRoot::sha256)).map(TrustRoot::certificate)
+                            .distinct().toList())));
+            written = p.publishClusterTrustBundles(perCluster, spec.publish().signerName());
+        }
+        if (!written) {
             if (retry == null || retry.isDone()) {
                 retry = events.schedule(this::publish, backoff.toMillis(), TimeUnit.MILLISECONDS);
                 backoff = backoff.multipliedBy(2).compareTo(MAX_PUBLISH_BACKOFF) > 0 ? MAX_PUBLISH_BACKOFF : backoff.multipliedBy(2);
@@ -203,12 +212,6 @@ public final class TrustFederation implements ClusterAttachment, AutoCloseable {
             return;
         }
         backoff = FIRST_PUBLISH_BACKOFF;
-        Map<String, String> perCluster = new java.util.TreeMap<>();
-        roots.roots().stream().collect(java.util.stream.Collectors.groupingBy(FederatedRoots.SourcedRoot::cluster))
-                .forEach((cluster, list) -> perCluster.put(cluster, Pem.encode(list.stream()
-                        .map(r -> r.root()).sorted(Comparator.comparing(TrustRoot::sha256)).map(TrustRoot::certificate)
-                        .distinct().toList())));
-        p.publishClusterTrustBundles(perCluster, spec.publish().signerName());
     }
 
     /**

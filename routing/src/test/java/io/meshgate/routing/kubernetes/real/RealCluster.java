@@ -23,4 +23,10 @@ public @interface RealCluster {
 
     /** How many control planes (one per cluster): 1 or 2. */
     int count() default 1;
+
+    /**
+     * Whether kube-apiserver also serves {@code certificates.k8s.io/v1beta1} ClusterTrustBundles
+     * ({@code control-plane up --cluster-trust-bundles}: beta, off by default in Kubernetes 1.36).
+     */
+    boolean clusterTrustBundles() default false;
 }

@@ -69,8 +69,11 @@ public final class RealClusterExtension implements BeforeAllCallback, ParameterR
             String name = "cluster-" + (char) ('a' + i);
             Path dir = root.resolve(context.getRequiredTestClass().getSimpleName() + "-" + name);
             started.dirs.add(dir);
-            List<String> cmd = List.of(script.toString(), "up", dir.toString(), "--name", name,
-                    "--address", "127.0." + (100 + i) + ".1", "--pod-cidr", "10." + (244 + i) + ".0.0/24");
+            List<String> cmd = new ArrayList<>(List.of(script.toString(), "up", dir.toString(), "--name", name,
+                    "--address", "127.0." + (100 + i) + ".1", "--pod-cidr", "10." + (244 + i) + ".0.0/24"));
+            if (spec != null && spec.clusterTrustBundles()) {
+                cmd.add("--cluster-trust-bundles");
+            }
             Commands.Result first = Commands.run(cmd, UP_TIMEOUT, null);
             if (first.exitCode() != 0) {
                 // One retry after a clean `down`: a component that dies while starting (seen once: the
