@@ -40,7 +40,25 @@ public final class RemoteClusters {
     public static RemoteCluster open(String name, Config kubeconfig, Optional<Endpoint> fixedGateway,
                                      String gatewayService, ExportPolicy exports, String clusterDomain,
                                      MeterRegistry registry, ClusterAttachment attachment) {
-        KubernetesClient client = new KubernetesClientBuilder().withConfig(kubeconfig).build();
+        return open(name, client(kubeconfig), fixedGateway, gatewayService, exports, clusterDomain, registry, attachment);
+    }
+
+    /**
+     * A client for {@code kubeconfig}; building it reads the kubeconfig's certificates and keys, so a
+     * broken one fails here ({@link IllegalArgumentException}), before anything is replaced.
+     */
+    public static KubernetesClient client(Config kubeconfig) {
+        try {
+            return new KubernetesClientBuilder().withConfig(kubeconfig).build();
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException("cannot build a client from the kubeconfig: " + e.getMessage(), e);
+        }
+    }
+
+    /** As above, on {@code client} (closed with the cluster). */
+    public static RemoteCluster open(String name, KubernetesClient client, Optional<Endpoint> fixedGateway,
+                                     String gatewayService, ExportPolicy exports, String clusterDomain,
+                                     MeterRegistry registry, ClusterAttachment attachment) {
         KubernetesCluster routes = new KubernetesCluster(name, client, List.of(), exports, clusterDomain, registry).start();
         GatewayService gateway = new GatewayService(name, routes.client(), gatewayService).start();
         AutoCloseable attached = attachment.attach(name, client);

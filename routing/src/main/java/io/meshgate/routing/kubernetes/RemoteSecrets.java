@@ -120,23 +120,36 @@ public final class RemoteSecrets implements AutoCloseable {
 
     private synchronized void apply(Secret s) {
         String secret = s.getMetadata().getName();
-        RemoteCluster next;
+        String name;
+        Optional<Endpoint> gateway;
+        String gatewayService;
+        KubernetesClient remote;
         try {
             String kubeconfig = value(s, "kubeconfig")
                     .orElseThrow(() -> new IllegalArgumentException("no 'kubeconfig' key"));
-            Optional<Endpoint> gateway = value(s, "gateway").map(String::trim).map(Endpoint::parse);
-            String gatewayService = value(s, "gatewayService").map(String::trim).orElse("meshgate-system/meshgate");
+            gateway = value(s, "gateway").map(String::trim).map(Endpoint::parse);
+            gatewayService = value(s, "gatewayService").map(String::trim).orElse("meshgate-system/meshgate");
             Map<String, String> annotations = s.getMetadata().getAnnotations();
-            String name = annotations != null && annotations.get(NAME_ANNOTATION) != null
-                    ? annotations.get(NAME_ANNOTATION) : secret;
-            next = RemoteClusters.open(name, RemoteClusters.kubeconfig(kubeconfig, "Secret " + namespace + "/" + secret),
-                    gateway, gatewayService, exports, clusterDomain, registry, attachment);
+            name = annotations != null && annotations.get(NAME_ANNOTATION) != null ? annotations.get(NAME_ANNOTATION) : secret;
+            remote = RemoteClusters.client(RemoteClusters.kubeconfig(kubeconfig, "Secret " + namespace + "/" + secret));
         } catch (RuntimeException e) {
             failures.increment();
             log.warn("remote-cluster Secret {}/{} ignored: {}", namespace, secret, e.getMessage());
             return;
         }
+        // The old link is closed before the new one opens: both register the same per-cluster meters
+        // (meshgate_cluster_up{cluster}, ...), and opening first would find the old ones, which the
+        // old link's close then removes, leaving the cluster without them.
         remove(secret);
+        RemoteCluster next;
+        try {
+            next = RemoteClusters.open(name, remote, gateway, gatewayService, exports, clusterDomain, registry, attachment);
+        } catch (RuntimeException e) {
+            remote.close();
+            failures.increment();
+            log.warn("remote cluster {} from Secret {}/{} could not be opened: {}", name, namespace, secret, e.toString());
+            return;
+        }
         bySecret.put(secret, next);
         router.addSource(next);
         log.info("remote cluster {} added from Secret {}/{}", next.name(), namespace, secret);

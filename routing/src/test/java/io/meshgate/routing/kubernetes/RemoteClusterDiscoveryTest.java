@@ -136,4 +136,38 @@ class RemoteClusterDiscoveryTest {
             assertThat(router.remotes()).singleElement().isNotSameAs(first);
         }
     }
+
+    @Test
+    void aChangedSecretKeepsTheClustersUpGaugeAndABrokenOneChangesNothing() throws Exception {
+        Router router = new Router(List.of());
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        try (RemoteSecrets secrets = new RemoteSecrets(localClient, "meshgate-system", router, "cluster.local", registry).start()) {
+            SecretBuilder secret = new SecretBuilder().withNewMetadata().withNamespace("meshgate-system").withName("meshgate-remote-cluster-a")
+                    .addToLabels(RemoteSecrets.LABEL, "true").addToAnnotations(RemoteSecrets.NAME_ANNOTATION, "cluster-a").endMetadata()
+                    .addToStringData("kubeconfig", kubeconfig(remoteApi)).addToStringData("gateway", "192.0.2.20:15443");
+            local.apply(secret.build());
+            await().atMost(Duration.ofSeconds(10)).until(() -> up(registry, "cluster-a") == 1.0);
+            RemoteCluster first = router.remotes().get(0);
+
+            // A changed link (a rotated token, a new gateway): the new cluster's gauge is the one registered, and it is up.
+            local.apply(secret.removeFromStringData("gateway").addToStringData("gateway", "192.0.2.21:15443").build());
+            await().atMost(Duration.ofSeconds(5)).until(() -> router.remotes().size() == 1 && router.remotes().get(0) != first);
+            await().atMost(Duration.ofSeconds(10)).until(() -> up(registry, "cluster-a") == 1.0);
+            await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5)).until(() -> up(registry, "cluster-a") == 1.0);
+            RemoteCluster second = router.remotes().get(0);
+
+            // A broken change (a gateway address that is none): ignored, the link and its gauge stay.
+            local.apply(secret.removeFromStringData("gateway").addToStringData("gateway", "not an address").build());
+            await().atMost(Duration.ofSeconds(5)).until(() -> registry.counter("meshgate.discovery.remote.secret.failures").count() == 1.0);
+            assertThat(router.remotes()).containsExactly(second);
+            assertThat(up(registry, "cluster-a")).isEqualTo(1.0);
+        }
+        assertThat(registry.find("meshgate.cluster.up").gauges()).as("the cluster's meters go with its Secrets").isEmpty();
+    }
+
+    /** {@code meshgate_cluster_up{cluster}}, NaN when not registered. */
+    private static double up(SimpleMeterRegistry registry, String cluster) {
+        var gauge = registry.find("meshgate.cluster.up").tag("cluster", cluster).gauge();
+        return gauge == null ? Double.NaN : gauge.value();
+    }
 }
