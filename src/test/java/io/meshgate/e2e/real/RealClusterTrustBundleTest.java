@@ -10,11 +10,8 @@ import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.meshgate.routing.kubernetes.real.ControlPlane;
 import io.meshgate.routing.kubernetes.real.ControlPlanes;
 import io.meshgate.routing.kubernetes.real.RealCluster;
-import java.io.ByteArrayInputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -61,7 +58,7 @@ class RealClusterTrustBundleTest {
         Path deploy = Path.of("..", "deploy").toAbsolutePath().normalize(); // tests run in src/
         Path pki = dir.resolve("pki");
         for (String c : List.of("cluster-a", "cluster-b", "cluster-b-next")) {
-            cli("pki", "init-cluster", "--name", c, "--trust-domain", "cluster.local", "--out", pki.resolve(c).toString());
+            RealOverlaysTest.cli("pki", "init-cluster", "--name", c, "--trust-domain", "cluster.local", "--out", pki.resolve(c).toString());
         }
         String rootA = Files.readString(pki.resolve("cluster-a/root-cert.pem"));
         String rootB = Files.readString(pki.resolve("cluster-b/root-cert.pem"));
@@ -91,9 +88,12 @@ class RealClusterTrustBundleTest {
         Map<String, String> foreign = versions(adminA, "meshgate.io:federation:legacy", "example.com:other:cluster-b");
 
         // The authorizer's own answer: meshgate may attest for its signer and no other.
-        assertThat(canI(a, "attest", "signers.certificates.k8s.io/meshgate.io/federation")).isEqualTo("yes");
-        assertThat(canI(a, "attest", "signers.certificates.k8s.io/example.com/other")).isEqualTo("no");
-        assertThat(canI(b, "create", "clustertrustbundles.certificates.k8s.io")).as("base alone grants none").isEqualTo("no");
+        assertThat(canI(a, "attest", "certificates.k8s.io", "signers", SIGNER)).isEqualTo("yes");
+        assertThat(canI(a, "attest", "certificates.k8s.io", "signers", "example.com/other")).isEqualTo("no");
+        // (Reading them is everybody's: the bootstrap ClusterRole system:cluster-trust-bundle-discovery.)
+        assertThat(canI(b, "delete", "certificates.k8s.io", "clustertrustbundles", null)).as("base alone grants none").isEqualTo("no");
+        assertThat(canI(b, "create", "certificates.k8s.io", "clustertrustbundles", null)).as("base alone grants none").isEqualTo("no");
+        assertThat(canI(b, "attest", "certificates.k8s.io", "signers", SIGNER)).as("base alone grants none").isEqualTo("no");
 
         List<MeshgateProcess> gateways = new ArrayList<>();
         try {
@@ -228,25 +228,17 @@ class RealClusterTrustBundleTest {
         return out;
     }
 
-    private static String canI(ControlPlane plane, String verb, String resource) {
-        return plane.kubectlResult(plane.kubeconfig(), "auth", "can-i", "--as", SA, verb, resource).stdout().trim();
+    /** The authorizer's answer for meshgate's ServiceAccount (a SubjectAccessReview, as the admission plugin asks it). */
+    private static String canI(ControlPlane plane, String verb, String group, String resource, String name) {
+        var review = new io.fabric8.kubernetes.api.model.authorization.v1.SubjectAccessReviewBuilder().withNewSpec()
+                .withUser(SA).withGroups("system:serviceaccounts", "system:serviceaccounts:" + NS, "system:authenticated")
+                .withNewResourceAttributes().withVerb(verb).withGroup(group).withResource(resource).withName(name)
+                .endResourceAttributes().endSpec().build();
+        return plane.client().authorization().v1().subjectAccessReview().create(review).getStatus().getAllowed()
+                ? "yes" : "no";
     }
 
     private static Set<X509Certificate> certificates(String pem) throws Exception {
-        Set<X509Certificate> out = new HashSet<>();
-        for (var c : CertificateFactory.getInstance("X.509").generateCertificates(
-                new ByteArrayInputStream(pem.getBytes(StandardCharsets.US_ASCII)))) {
-            out.add((X509Certificate) c);
-        }
-        return out;
-    }
-
-    private static void cli(String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of("java", "-jar", MeshgateProcess.JAR.toString()));
-        cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-        assertThat(p.exitValue()).as("meshgate %s:%n%s", String.join(" ", args), out).isZero();
+        return new HashSet<>(RealOverlaysTest.certificates(pem));
     }
 }

@@ -278,7 +278,7 @@ class RealOverlaysTest {
         plane.kubectlWithInput(plane.kubectl(create.toArray(String[]::new)), "apply", "-f", "-");
     }
 
-    private static List<X509Certificate> certificates(String pem) throws Exception {
+    static List<X509Certificate> certificates(String pem) throws Exception {
         List<X509Certificate> out = new ArrayList<>();
         for (var c : CertificateFactory.getInstance("X.509").generateCertificates(
                 new java.io.ByteArrayInputStream(pem.getBytes(java.nio.charset.StandardCharsets.US_ASCII)))) {
@@ -293,7 +293,7 @@ class RealOverlaysTest {
     }
 
     /** {@code meshgate ARGS} with the built jar; fails with its output unless it exits 0. */
-    private static void cli(String... args) throws Exception {
+    static void cli(String... args) throws Exception {
         List<String> cmd = new ArrayList<>(List.of("java", "-jar", MeshgateProcess.JAR.toString()));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();

@@ -212,4 +212,30 @@ class TrustFederationTest {
     static String pem(ClusterCa ca) {
         return Pem.encode(ca.rootCert()).trim();
     }
+
+    @Test
+    void clusterTrustBundlesAreWrittenPerClusterAndAFailedWriteIsRetried() throws Exception {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        FederationSpec on = new FederationSpec(spec(GRACE).rootsFrom(),
+                new PublishSpec(NS, "meshgate-federated-bundle", "bundle.pem", true, Defaults.FEDERATION_SIGNER_NAME), GRACE);
+        try (MockApiServer local = MockApiServer.start(); MockApiServer remote = MockApiServer.start();
+             KubernetesClient localClient = local.newClient(); KubernetesClient remoteClient = remote.newClient();
+             TrustFederation federation = new TrustFederation(on, Optional.empty(), registry)) {
+            local.stopServing("/clustertrustbundles", 403); // no RBAC yet: the ConfigMap is written, the bundles are not
+            federation.publishTo(localClient);
+            federation.attach("cluster-b", remoteClient);
+            publishRoots(remote, Pem.encode(b1.rootCert()));
+            await().atMost(Duration.ofSeconds(10)).until(() -> Pem.encode(b1.rootCert()).equals(published(local)));
+            await().atMost(Duration.ofSeconds(10)).until(() -> count(registry, "meshgate.trust.publish", "result", "failed") >= 1);
+
+            // Granted: the retry (backoff 1 s, 2 s, ...) writes it without any further change of roots.
+            local.serve("/clustertrustbundles");
+            var bundles = local.admin().genericKubernetesResources(FederatedBundlePublisher.CLUSTER_TRUST_BUNDLE);
+            await().atMost(Duration.ofSeconds(10)).until(() -> bundles.withName("meshgate.io:federation:cluster-b").get() != null);
+            var written = bundles.withName("meshgate.io:federation:cluster-b").get();
+            assertThat(written.getMetadata().getLabels()).containsEntry(FederatedBundlePublisher.OWNED_LABEL, "true");
+            assertThat(written.getAdditionalProperties().get("spec")).isEqualTo(
+                    java.util.Map.of("signerName", "meshgate.io/federation", "trustBundle", Pem.encode(b1.rootCert())));
+        }
+    }
 }

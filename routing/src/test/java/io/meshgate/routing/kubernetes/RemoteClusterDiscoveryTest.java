@@ -118,9 +118,7 @@ class RemoteClusterDiscoveryTest {
         Router router = new Router(List.of());
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         try (RemoteSecrets secrets = new RemoteSecrets(localClient, "meshgate-system", router, "cluster.local", registry).start()) {
-            SecretBuilder secret = new SecretBuilder().withNewMetadata().withNamespace("meshgate-system").withName("meshgate-remote-cluster-a")
-                    .addToLabels(RemoteSecrets.LABEL, "true").addToAnnotations(RemoteSecrets.NAME_ANNOTATION, "cluster-a").endMetadata()
-                    .addToStringData("kubeconfig", kubeconfig(remoteApi)).addToStringData("gateway", "192.0.2.20:15443");
+            SecretBuilder secret = clusterASecret();
             local.apply(secret.build());
             await().atMost(Duration.ofSeconds(10)).until(() -> !router.remoteGateways(SNI).isEmpty());
             RemoteCluster first = router.remotes().get(0);
@@ -142,9 +140,7 @@ class RemoteClusterDiscoveryTest {
         Router router = new Router(List.of());
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         try (RemoteSecrets secrets = new RemoteSecrets(localClient, "meshgate-system", router, "cluster.local", registry).start()) {
-            SecretBuilder secret = new SecretBuilder().withNewMetadata().withNamespace("meshgate-system").withName("meshgate-remote-cluster-a")
-                    .addToLabels(RemoteSecrets.LABEL, "true").addToAnnotations(RemoteSecrets.NAME_ANNOTATION, "cluster-a").endMetadata()
-                    .addToStringData("kubeconfig", kubeconfig(remoteApi)).addToStringData("gateway", "192.0.2.20:15443");
+            SecretBuilder secret = clusterASecret();
             local.apply(secret.build());
             await().atMost(Duration.ofSeconds(10)).until(() -> up(registry, "cluster-a") == 1.0);
             RemoteCluster first = router.remotes().get(0);
@@ -163,6 +159,13 @@ class RemoteClusterDiscoveryTest {
             assertThat(up(registry, "cluster-a")).isEqualTo(1.0);
         }
         assertThat(registry.find("meshgate.cluster.up").gauges()).as("the cluster's meters go with its Secrets").isEmpty();
+    }
+
+    /** The remote Secret of cluster-a (the remote mock API server, gateway 192.0.2.20:15443). */
+    private SecretBuilder clusterASecret() {
+        return new SecretBuilder().withNewMetadata().withNamespace("meshgate-system").withName("meshgate-remote-cluster-a")
+                .addToLabels(RemoteSecrets.LABEL, "true").addToAnnotations(RemoteSecrets.NAME_ANNOTATION, "cluster-a").endMetadata()
+                .addToStringData("kubeconfig", kubeconfig(remoteApi)).addToStringData("gateway", "192.0.2.20:15443");
     }
 
     /** {@code meshgate_cluster_up{cluster}}, NaN when not registered. */
