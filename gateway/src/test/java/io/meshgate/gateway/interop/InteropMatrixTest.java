@@ -228,7 +228,7 @@ class InteropMatrixTest {
         assertThat(refusedAlert(null, null, "1.3")).contains("alert certificate required");
         assertThat(refusedAlert(null, null, "1.2")).contains("alert handshake failure");
         assertThat(refusedAlert(other, other.chain(), "1.2")).contains("alert access denied");
-        assertThat(refusedAlert(other, other.chain(), "1.3")).contains("alert handshake failure");
+        assertThat(refusedAlert(other, other.chain(), "1.3")).contains("alert access denied");
         assertThat(gateway.counter("meshgate.peer.refusals", "listener", TERMINATE, "reason", "missing_intermediate")).isEqualTo(2);
         assertThat(gateway.counter("meshgate.peer.refusals", "listener", TERMINATE, "reason", "trust_domain_not_allowed")).isEqualTo(2);
     }
