@@ -83,9 +83,14 @@ public final class ServerTrafficSecrets implements KeyLogCallback {
         if (!(engine instanceof ReferenceCountedOpenSslEngine openSsl)) {
             return null;
         }
-        Handshake handshake = new Handshake(openSsl.sslPointer());
+        return watch(openSsl.sslPointer());
+    }
+
+    /** As {@link #watch(SSLEngine)} for BoringSSL's {@code SSL*}. */
+    Handshake watch(long ssl) {
+        Handshake handshake = new Handshake(ssl);
         // A pointer freed and reused by a new SSL replaces the stale entry; close() removes only its own.
-        watched.put(handshake.ssl, handshake);
+        watched.put(ssl, handshake);
         return handshake;
     }
 
