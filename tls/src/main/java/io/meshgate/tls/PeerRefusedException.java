@@ -37,9 +37,10 @@ public final class PeerRefusedException extends CertificateException {
         /** The leaf's spiffe:// URI SAN breaks the SPIFFE ID rules: bad_certificate. */
         MALFORMED_SPIFFE_ID("bad_spiffe_id", VerifyError.CERT_REJECTED),
         /**
-         * The SPIFFE ID's trust domain is not in {@code tls.allowedTrustDomains}: access_denied over
-         * TLS 1.2 (the plaintext alert is rewritten, see {@code AccessDeniedAlert}); over TLS 1.3
-         * BoringSSL can only send handshake_failure from a verifier (no X.509 error maps to access_denied).
+         * The SPIFFE ID's trust domain is not in {@code tls.allowedTrustDomains}: access_denied.
+         * BoringSSL can only send handshake_failure from a verifier (no X.509 error maps to
+         * access_denied); the terminate listener's {@code AccessDeniedAlert} rewrites that alert, in
+         * place over TLS 1.2 and re-sealed over TLS 1.3 ({@link Tls13AlertRecord}).
          */
         TRUST_DOMAIN_NOT_ALLOWED("trust_domain_not_allowed", VerifyError.APPLICATION_VERIFICATION);
 

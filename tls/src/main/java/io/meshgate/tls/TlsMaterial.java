@@ -31,6 +31,11 @@ import javax.net.ssl.SSLException;
  */
 public final class TlsMaterial {
 
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(TlsMaterial.class);
+    /** The missing key-log callback is said once per process, not per reload. */
+    private static final java.util.concurrent.atomic.AtomicBoolean KEY_LOG_UNAVAILABLE_LOGGED =
+            new java.util.concurrent.atomic.AtomicBoolean();
+
     /** Both TLS versions meshgate speaks; 1.3 first. */
     public static final List<String> PROTOCOLS = List.of("TLSv1.3", "TLSv1.2");
 
@@ -46,6 +51,8 @@ public final class TlsMaterial {
     /** {@code http2}/{@code grpc} endpoints: the upstream context asking for ALPN {@code h2}. */
     private final SslContext h2UpstreamContext;
     private final Instant loadedAt;
+    /** The terminate contexts' TLS 1.3 alert keys; null when no allow-policy can refuse an identity. */
+    private ServerTrafficSecrets serverTrafficSecrets;
     /** What the verifiers read, and who may call: kept for {@link #withFreshSessions()}. */
     private Supplier<TrustBundle> trust;
     private Set<String> allowedTrustDomains;
@@ -122,6 +129,16 @@ public final class TlsMaterial {
             TlsMaterial m = new TlsMaterial(files, bundle, chain, key, servingId, server, upstream, httpServer, h2Upstream, now);
             m.trust = trust;
             m.allowedTrustDomains = allowedTrustDomains;
+            if (!allowedTrustDomains.isEmpty()) {
+                // Only an allow-policy refuses with access_denied, the one alert that needs the TLS 1.3 key.
+                ServerTrafficSecrets secrets = new ServerTrafficSecrets();
+                if (ServerTrafficSecrets.install(server, secrets) && ServerTrafficSecrets.install(httpServer, secrets)) {
+                    m.serverTrafficSecrets = secrets;
+                } else if (!KEY_LOG_UNAVAILABLE_LOGGED.getAndSet(true)) {
+                    log.warn("this netty-tcnative offers no key-log callback: TLS 1.3 callers refused for their identity "
+                            + "receive handshake_failure instead of access_denied");
+                }
+            }
             return m;
         } catch (SSLException | RuntimeException e) {
             throw new TlsMaterialException(files.certificateChain(), "BoringSSL refused the chain or key ("
@@ -279,6 +296,15 @@ public final class TlsMaterial {
     /** For terminate listeners: {@code serverContext().newHandler(ch.alloc())}. */
     public SslContext serverContext() {
         return serverContext;
+    }
+
+    /**
+     * The server application traffic secrets of the terminate contexts' TLS 1.3 handshakes, for the
+     * handler that names an identity refusal access_denied; null when no allow-policy is set (no
+     * key-log callback then, so handshakes pay nothing).
+     */
+    public ServerTrafficSecrets serverTrafficSecrets() {
+        return serverTrafficSecrets;
     }
 
     /** For mTLS to endpoints; prefer {@link #upstreamHandler}, which sends the SNI verbatim. */

@@ -115,6 +115,7 @@ class RefusalAlertTest {
         assertThat(alert).contains(version.equals("TLSv1.3") ? "ALERT_CERTIFICATE_REQUIRED" : "ALERT_HANDSHAKE_FAILURE");
     }
 
+    /** BoringSSL's own alert; the terminate listener turns it into access_denied on the wire (gateway's AccessDeniedAlert). */
     @ParameterizedTest
     @ValueSource(strings = {"TLSv1.3", "TLSv1.2"})
     void trustDomainNotAllowedIsNotAnInternalError(String version) throws Exception {

@@ -2,10 +2,13 @@ package io.meshgate.gateway.terminate;
 
 import io.meshgate.tls.BundleTrustManager;
 import io.meshgate.tls.PeerRefusedException;
+import io.meshgate.tls.ServerTrafficSecrets;
+import io.meshgate.tls.Tls13AlertRecord;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
+import java.util.Arrays;
 
 /**
  * Turns the alert BoringSSL sends for an identity refusal ({@code trust_domain_not_allowed}) into
@@ -13,19 +16,31 @@ import io.netty.channel.ChannelPromise;
  * hand BoringSSL an X.509 error code, and none maps to access_denied, so the verifier asks for
  * {@code handshake_failure} and records the refusal on the event loop thread
  * ({@link BundleTrustManager#takeIdentityRefusal()}); BoringSSL writes the alert in the same call
- * stack, and this handler, below the SslHandler for the handshake, rewrites the description byte of
- * that alert. Only a TLS 1.2 handshake alert is plaintext (before ChangeCipherSpec); under TLS 1.3
- * every alert is encrypted and passes unchanged, so the client gets handshake_failure there.
- * {@link HandshakeHandler} removes it once the handshake succeeded.
+ * stack, and this handler, below the SslHandler for the handshake, rewrites that alert on its way
+ * to the socket: a TLS 1.2 alert is plaintext (before ChangeCipherSpec), its description byte is
+ * changed in place; a TLS 1.3 alert is sealed under the server's first application traffic key
+ * (record sequence 0: nothing else is sent under it before the client's Finished), so it is opened
+ * with the handshake's {@code SERVER_TRAFFIC_SECRET_0} (kept by {@link ServerTrafficSecrets} for
+ * this connection only) and sealed again by {@link Tls13AlertRecord}. Whatever does not match goes
+ * out unchanged. {@link HandshakeHandler} removes this handler once the handshake succeeded, and
+ * removal (or the connection's close) drops the secret.
  */
 final class AccessDeniedAlert extends ChannelOutboundHandlerAdapter {
 
     static final String NAME = "access-denied-alert";
 
     private static final int ALERT = 21;
+    private static final int APPLICATION_DATA = 23;
     private static final int FATAL = 2;
     private static final int HANDSHAKE_FAILURE = 40;
     private static final int ACCESS_DENIED = 49;
+
+    /** This handshake's TLS 1.3 alert key while it lasts; null when the listener keeps none (no allow-policy). */
+    private final ServerTrafficSecrets.Handshake tls13;
+
+    AccessDeniedAlert(ServerTrafficSecrets.Handshake tls13) {
+        this.tls13 = tls13;
+    }
 
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
@@ -33,8 +48,23 @@ final class AccessDeniedAlert extends ChannelOutboundHandlerAdapter {
         if (BundleTrustManager.takeIdentityRefusal() == PeerRefusedException.Reason.TRUST_DOMAIN_NOT_ALLOWED
                 && msg instanceof ByteBuf buf) {
             rewrite(buf);
+            byte[] secret = tls13 == null ? null : tls13.take();
+            if (secret != null) {
+                try {
+                    rewriteSealed(buf, secret);
+                } finally {
+                    Arrays.fill(secret, (byte) 0);
+                }
+            }
         }
         ctx.write(msg, promise);
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        if (tls13 != null) {
+            tls13.close();
+        }
     }
 
     /** Rewrites every plaintext fatal handshake_failure alert record in {@code buf}, in place. */
@@ -54,5 +84,32 @@ final class AccessDeniedAlert extends ChannelOutboundHandlerAdapter {
             }
             i += 5 + length;
         }
+    }
+
+    /**
+     * Rewrites, in place, the first TLS 1.3 record in {@code buf} that opens as a fatal
+     * handshake_failure alert under {@code serverTrafficSecret} at sequence 0; true if one did.
+     */
+    static boolean rewriteSealed(ByteBuf buf, byte[] serverTrafficSecret) {
+        int i = buf.readerIndex();
+        int end = buf.writerIndex();
+        while (i + 5 <= end) {
+            int type = buf.getUnsignedByte(i);
+            int length = buf.getUnsignedShort(i + 3);
+            if (buf.getUnsignedByte(i + 1) != 3 || i + 5 + length > end) {
+                return false;
+            }
+            if (type == APPLICATION_DATA && length <= 512) {
+                byte[] record = new byte[5 + length];
+                buf.getBytes(i, record);
+                byte[] rewritten = Tls13AlertRecord.accessDenied(record, serverTrafficSecret, 0);
+                if (rewritten != null) {
+                    buf.setBytes(i, rewritten);
+                    return true;
+                }
+            }
+            i += 5 + length;
+        }
+        return false;
     }
 }

@@ -3,6 +3,7 @@ package io.meshgate.gateway.terminate;
 import io.meshgate.gateway.listener.Connection;
 import io.meshgate.gateway.outcome.Outcome;
 import io.meshgate.gateway.relay.MeshgateHandlerNames;
+import io.meshgate.tls.ServerTrafficSecrets;
 import io.meshgate.tls.TlsMaterial;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -38,7 +39,10 @@ final class DownstreamTls extends ChannelInboundHandlerAdapter {
         connection.outcomeIfClosed(Outcome.TLS_ERROR);
         handshake.terminatingWith(material, ssl);
         ctx.pipeline().replace(this, MeshgateHandlerNames.TLS, ssl);
-        ctx.pipeline().addBefore(MeshgateHandlerNames.TLS, AccessDeniedAlert.NAME, new AccessDeniedAlert());
+        // Watched before the hello reaches BoringSSL: the TLS 1.3 alert key is derived during this read.
+        ServerTrafficSecrets secrets = material.serverTrafficSecrets();
+        ctx.pipeline().addBefore(MeshgateHandlerNames.TLS, AccessDeniedAlert.NAME,
+                new AccessDeniedAlert(secrets == null ? null : secrets.watch(ssl.engine())));
         ctx.fireChannelRead(msg); // a replaced context forwards to its replacement
     }
 }

@@ -191,11 +191,12 @@ class InteropMatrixTest {
     }
 
     /** A refused caller, as openssl s_client reports the alert it received. */
-    static String refusedAlert(IssuedIdentity who, List<X509Certificate> sent, String version) throws Exception {
+    static String refusedAlert(IssuedIdentity who, List<X509Certificate> sent, String version, String... options) throws Exception {
         Path base = Files.createTempDirectory(dir, "refused");
         List<String> command = new ArrayList<>(List.of("openssl", "s_client", "-connect",
                 "127.0.0.1:" + gateway.address(TERMINATE).getPort(), "-servername", TERMINATE_SNI,
                 version.equals("1.2") ? "-tls1_2" : "-tls1_3", "-quiet"));
+        command.addAll(List.of(options));
         if (who != null) {
             command.addAll(List.of("-cert", Files.writeString(base.resolve("leaf.pem"), Pem.encode(sent.get(0))).toString(),
                     "-key", Files.writeString(base.resolve("key.pem"), Pem.encode(who.key())).toString()));
@@ -212,14 +213,13 @@ class InteropMatrixTest {
     @org.junit.jupiter.api.Test
     void refusedCallersReceiveTheAlertThatNamesTheProblem() throws Exception {
         ClusterCa foreign = ClusterCa.create("cluster-f", "other.example", Instant.now());
-        Files.writeString(dir.resolve("bundle.pem"), Pem.encode(pki.clusterA.rootCert(), pki.clusterB.rootCert(), rsa.rootCert(),
-                foreign.rootCert()));
-        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
-                .until(() -> gateway.gateway().tls().orElseThrow().current().bundle().roots().size() == 4);
+        trust(foreign);
         IssuedIdentity rogue = MeshPki.issue(pki.rogue, MeshPki.CALLER_ID);
         IssuedIdentity b = MeshPki.issue(pki.clusterB, MeshPki.CALLER_ID);
         IssuedIdentity old = MeshPki.issue(pki.clusterB, MeshPki.CALLER_ID, Instant.now().minus(Duration.ofDays(10)), Duration.ofDays(1));
         IssuedIdentity other = MeshPki.issue(foreign, "spiffe://other.example/ns/default/sa/sleep");
+        double missingIntermediate = gateway.counter("meshgate.peer.refusals", "listener", TERMINATE, "reason", "missing_intermediate");
+        double trustDomain = gateway.counter("meshgate.peer.refusals", "listener", TERMINATE, "reason", "trust_domain_not_allowed");
         for (String v : List.of("1.3", "1.2")) {
             assertThat(refusedAlert(rogue, rogue.chain(), v)).as("TLS" + v).contains("alert unknown ca");
             assertThat(refusedAlert(b, List.of(b.leaf()), v)).as("TLS" + v).contains("alert unknown ca");
@@ -228,9 +228,65 @@ class InteropMatrixTest {
         assertThat(refusedAlert(null, null, "1.3")).contains("alert certificate required");
         assertThat(refusedAlert(null, null, "1.2")).contains("alert handshake failure");
         assertThat(refusedAlert(other, other.chain(), "1.2")).contains("alert access denied");
-        assertThat(refusedAlert(other, other.chain(), "1.3")).contains("alert handshake failure");
-        assertThat(gateway.counter("meshgate.peer.refusals", "listener", TERMINATE, "reason", "missing_intermediate")).isEqualTo(2);
-        assertThat(gateway.counter("meshgate.peer.refusals", "listener", TERMINATE, "reason", "trust_domain_not_allowed")).isEqualTo(2);
+        assertThat(refusedAlert(other, other.chain(), "1.3")).contains("alert access denied");
+        // TLS 1.3: the sealed alert is re-sealed under each AEAD the gateway negotiates.
+        for (String suite : List.of("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256")) {
+            assertThat(refusedAlert(other, other.chain(), "1.3", "-ciphersuites", suite)).as(suite).contains("alert access denied");
+        }
+        assertThat(gateway.counter("meshgate.peer.refusals", "listener", TERMINATE, "reason", "missing_intermediate"))
+                .isEqualTo(missingIntermediate + 2);
+        assertThat(gateway.counter("meshgate.peer.refusals", "listener", TERMINATE, "reason", "trust_domain_not_allowed"))
+                .isEqualTo(trustDomain + 5);
+        assertThat(gateway.gateway().tls().orElseThrow().current().serverTrafficSecrets().watching())
+                .as("no TLS 1.3 secret outlives its handshake").isZero();
+    }
+
+    /** What each TLS stack says when it receives access_denied (49). */
+    static String accessDenied(Tool tool) {
+        return switch (tool) {
+            case OPENSSL, CURL, PYTHON, NODE -> "alert access denied"; // OpenSSL's words
+            case GNUTLS -> "Received alert [49]";
+            case GO -> "remote error: tls: access denied";
+        };
+    }
+
+    @TestFactory
+    Stream<DynamicTest> everyCallerOfAForeignTrustDomainReceivesAccessDenied() throws Exception {
+        ClusterCa foreign = ClusterCa.create("cluster-g", "foreign.example", Instant.now());
+        List<DynamicTest> tests = new ArrayList<>();
+        for (Tool tool : Tool.values()) {
+            for (String version : List.of("1.3", "1.2")) {
+                tests.add(DynamicTest.dynamicTest(tool + " TLS" + version, () -> {
+                    trust(foreign);
+                    IssuedIdentity other = MeshPki.issue(foreign, "spiffe://foreign.example/ns/interop/sa/"
+                            + (tool + "-" + version.replace(".", "")).toLowerCase());
+                    Path base = Files.createTempDirectory(dir, "foreign");
+                    Caller c = new Caller(other.leaf().toString(), Files.writeString(base.resolve("full.pem"), Pem.encode(other.chain())),
+                            Files.writeString(base.resolve("rest.pem"), Pem.encode(other.chain().subList(1, other.chain().size()))),
+                            Files.writeString(base.resolve("key.pem"), Pem.encode(other.key())));
+                    double before = gateway.counter("meshgate.peer.refusals", "listener", TERMINATE, "reason", "trust_domain_not_allowed");
+                    Tools.Run run = call(tool, c, version, gateway.address(TERMINATE), TERMINATE_SNI);
+                    assertThat(run.out()).as(run.describe()).doesNotContain("HTTP/1.1 200");
+                    assertThat(run.out() + run.err()).as(run.describe()).contains(accessDenied(tool));
+                    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> gateway.counter("meshgate.peer.refusals",
+                            "listener", TERMINATE, "reason", "trust_domain_not_allowed") == before + 1);
+                }));
+            }
+        }
+        return tests.stream();
+    }
+
+    /** Adds {@code ca}'s root to the gateway's bundle file (once) and waits until new handshakes use it. */
+    static synchronized void trust(ClusterCa ca) throws Exception {
+        List<X509Certificate> roots = new ArrayList<>(gateway.gateway().tls().orElseThrow().current().bundle().roots().stream()
+                .map(r -> r.certificate()).toList());
+        if (roots.contains(ca.rootCert())) {
+            return;
+        }
+        roots.add(ca.rootCert());
+        Files.writeString(dir.resolve("bundle.pem"), Pem.encode(roots));
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> gateway.gateway().tls().orElseThrow().current()
+                .bundle().roots().stream().anyMatch(r -> r.certificate().equals(ca.rootCert())));
     }
 
     static void one(Mode mode, Tool tool, Chain chain, String version) throws Exception {

@@ -165,14 +165,18 @@ class TerminateHandshakeTest {
 
     /** Callers the listener must refuse during the handshake. */
     enum Refused {
-        ROGUE_ROOT("untrusted_root"), EXPIRED_LEAF("expired"), NO_CLIENT_CERTIFICATE("no_client_certificate"),
-        FOREIGN_TRUST_DOMAIN("trust_domain_not_allowed");
+        ROGUE_ROOT("untrusted_root", "TLSV1_ALERT_UNKNOWN_CA"), EXPIRED_LEAF("expired", "SSLV3_ALERT_CERTIFICATE_EXPIRED"),
+        NO_CLIENT_CERTIFICATE("no_client_certificate", "TLSV1_ALERT_CERTIFICATE_REQUIRED"),
+        FOREIGN_TRUST_DOMAIN("trust_domain_not_allowed", "TLSV1_ALERT_ACCESS_DENIED");
 
         /** {@code meshgate_peer_refusals_total{reason}} and the refusal log's reason. */
         final String reason;
+        /** The alert the caller's BoringSSL reports over TLS 1.3. */
+        final String alert;
 
-        Refused(String reason) {
+        Refused(String reason, String alert) {
             this.reason = reason;
+            this.alert = alert;
         }
 
         IssuedIdentity identity() {
@@ -202,7 +206,10 @@ class TerminateHandshakeTest {
             s.send("let me in");
             assertThat(s.awaitClosed()).isTrue();
             assertThat(s.available()).isZero();
+            assertThat(String.valueOf(s.failure())).as("the alert over TLS 1.3").contains(who.alert);
             await().atMost(Duration.ofSeconds(5)).until(() -> gw.outcomes(LISTENER, "denied") == 1);
+            await("no TLS 1.3 secret outlives its connection").atMost(Duration.ofSeconds(5))
+                    .until(() -> gw.gateway().tls().orElseThrow().current().serverTrafficSecrets().watching() == 0);
             assertThat(gw.handshakes(LISTENER, "denied")).isEqualTo(1);
             assertThat(gw.outcomes(LISTENER, "tls_error")).isZero();
             assertThat(backend.accepted()).isZero();

@@ -64,6 +64,7 @@ public final class MtlsClient implements AutoCloseable {
         private Channel channel;
         private SslHandler ssl;
         private boolean closed;
+        private volatile Throwable failure;
 
         /** Null when the client's side of the handshake completed. */
         public Throwable handshakeFailure() {
@@ -193,7 +194,20 @@ public final class MtlsClient implements AutoCloseable {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (failure == null) {
+                failure = cause;
+            }
             ctx.close();
+        }
+
+        /**
+         * Why the connection failed on the client's side: the handshake's failure, or the first
+         * error after it (a TLS 1.3 server's alert arrives after the client's handshake completed);
+         * null if none. BoringSSL's message names the alert received, e.g. TLSV1_ALERT_ACCESS_DENIED.
+         */
+        public Throwable failure() {
+            Throwable handshake = handshakeFailure();
+            return handshake != null ? handshake : failure;
         }
 
         @Override
