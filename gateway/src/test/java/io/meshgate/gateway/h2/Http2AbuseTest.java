@@ -149,9 +149,9 @@ class Http2AbuseTest {
     }
 
     @Test
-    // The acks must first fill the kernel's socket buffers (several MiB of 17-byte frames, each through
-    // TLS under PARANOID leak detection) before Netty queues any: 47-115 s on a loaded 2-core box.
-    @org.junit.jupiter.api.Timeout(180)
+    // The acks fill the attacker's 4 KiB receive buffer and http2.notSentLowWatermark (128 KiB) of the
+    // gateway's socket, then queue in the gateway: about 8,000 PING frames (13 s on a loaded 2-core box;
+    // it took 47-115 s while the socket could buffer 4 MiB of acks first).
     void shouldCloseAPingFloodFromAPeerThatDoesNotRead() throws Exception {
         try (H2Attacker a = attacker(false)) {
             flood(a, PING, Unpooled.wrappedBuffer(new byte[8]));
@@ -160,12 +160,7 @@ class Http2AbuseTest {
     }
 
     @Test
-    // Empty SETTINGS acks are 9 bytes: the kernel's socket buffers swallow twice as many as PING acks
-    // before Netty queues any, so this flood needs about twice the frames (100 s on a loaded 2-core box).
-    @org.junit.jupiter.api.Timeout(180)
-    @org.junit.jupiter.api.Disabled("Flaky on an idle clean clone: once the acks back up the gateway may stop reading the"
-            + " flooding socket (bounded, but not the close this test expects) before maxQueuedControlFrames is"
-            + " passed; docs/terminate.md, HTTP/2 known issues")
+    // Empty SETTINGS acks are 9 bytes: about twice the PING flood's frames before the acks queue.
     void shouldCloseASettingsFloodFromAPeerThatDoesNotRead() throws Exception {
         try (H2Attacker a = attacker(false)) {
             // Each SETTINGS frame (one entry: SETTINGS_MAX_CONCURRENT_STREAMS) must be acked; the acks queue
