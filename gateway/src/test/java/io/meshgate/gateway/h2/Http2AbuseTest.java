@@ -12,6 +12,7 @@ import static io.meshgate.gateway.h2.H2Attacker.frame;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.meshgate.gateway.testing.H2Gateway;
 import io.meshgate.gateway.testing.MeshPki;
 import io.meshgate.gateway.testing.RunningGateway;
 import io.meshgate.gateway.testing.TlsPeers;
@@ -19,15 +20,13 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http2.Http2Error;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * One test per known h2 attack, each with raw frames over a real mTLS connection: the gateway
@@ -37,27 +36,19 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class Http2AbuseTest {
 
-    static final String LISTENER = "eastwest-mtls";
-    static MeshPki pki;
-
-    @TempDir
-    Path dir;
+    static final String LISTENER = H2Gateway.LISTENER;
+    @RegisterExtension
+    static final H2Gateway gateways = new H2Gateway();
+    static final MeshPki pki = gateways.pki;
     H2Backend backend;
     RunningGateway gw;
     H2Client good;
 
-    @BeforeAll
-    static void certificates() {
-        pki = new MeshPki();
-    }
-
     @BeforeEach
     void start() throws Exception {
-        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
         backend = new H2Backend("a", pki.backend, List.of(pki.clusterA.rootCert()));
         // Limits lowered so each flood trips quickly; the mechanism is the one the defaults use.
-        gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "grpc", "mtls", backend.endpoint(),
-                "http2: {prematureResetMinStreams: 100, maxQueuedControlFrames: 1000}"));
+        gw = gateways.start("grpc", "mtls", List.of(backend.endpoint()), "http2: {prematureResetMinStreams: 100, maxQueuedControlFrames: 1000}");
         good = new H2Client(gw.address(), TlsPeers.SNI, pki.callerB, pki.clusterA.rootCert());
         assertThat(good.call("/echo").get(10, TimeUnit.SECONDS).body()).isEqualTo("a");
     }

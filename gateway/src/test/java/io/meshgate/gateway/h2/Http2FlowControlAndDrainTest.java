@@ -3,18 +3,16 @@ package io.meshgate.gateway.h2;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.meshgate.gateway.testing.H2Gateway;
 import io.meshgate.gateway.testing.MeshPki;
 import io.meshgate.gateway.testing.RunningGateway;
 import io.meshgate.gateway.testing.TlsPeers;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Backpressure end to end over real sockets (a stalled stream costs the gateway one window, never
@@ -23,24 +21,13 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class Http2FlowControlAndDrainTest {
 
-    static final String LISTENER = "eastwest-mtls";
-    static MeshPki pki;
-
-    @TempDir
-    Path dir;
-
-    @BeforeAll
-    static void certificates() {
-        pki = new MeshPki();
-    }
-
-    @BeforeEach
-    void files() {
-        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
-    }
+    static final String LISTENER = H2Gateway.LISTENER;
+    @RegisterExtension
+    static final H2Gateway gateways = new H2Gateway();
+    static final MeshPki pki = gateways.pki;
 
     RunningGateway gateway(H2Backend backend, String extra) throws Exception {
-        return RunningGateway.start(dir, MeshPki.terminateConfig(dir, "grpc", "mtls", backend.endpoint(), extra));
+        return gateways.start("grpc", "mtls", List.of(backend.endpoint()), extra);
     }
 
     H2Client client(RunningGateway gw) throws Exception {
