@@ -141,8 +141,9 @@ class Http2AbuseTest {
 
     @Test
     // The acks fill the attacker's 4 KiB receive buffer and http2.notSentLowWatermark (128 KiB) of the
-    // gateway's socket, then queue in the gateway: about 8,000 PING frames (13 s on a loaded 2-core box;
-    // it took 47-115 s while the socket could buffer 4 MiB of acks first).
+    // gateway's socket, then queue in the gateway. 12-19 s per flood test on a 2-core box at load 15
+    // (37 s once on a cold JVM); 47-115 s while the socket could buffer 4 MiB of acks first.
+    @org.junit.jupiter.api.Timeout(90)
     void shouldCloseAPingFloodFromAPeerThatDoesNotRead() throws Exception {
         try (H2Attacker a = attacker(false)) {
             flood(a, PING, Unpooled.wrappedBuffer(new byte[8]));
@@ -152,6 +153,7 @@ class Http2AbuseTest {
 
     @Test
     // Empty SETTINGS acks are 9 bytes: about twice the PING flood's frames before the acks queue.
+    @org.junit.jupiter.api.Timeout(90)
     void shouldCloseASettingsFloodFromAPeerThatDoesNotRead() throws Exception {
         try (H2Attacker a = attacker(false)) {
             // Each SETTINGS frame (one entry: SETTINGS_MAX_CONCURRENT_STREAMS) must be acked; the acks queue
