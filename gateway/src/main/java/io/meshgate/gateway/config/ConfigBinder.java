@@ -259,7 +259,7 @@ public final class ConfigBinder {
 
     /** The {@code http2} block's defaults (an empty block). */
     public static Http2Spec http2Defaults() {
-        return http2(new MeshgateConfig.Http2(null, null, null, null, null, null, null, null, null, null, null, null, null));
+        return http2(new MeshgateConfig.Http2(null, null, null, null, null, null, null, null, null, null, null, null, null, null));
     }
 
     /** {@code http2.*}: RFC 9113 ranges (a connection window at least the RFC's 65535). */
@@ -285,7 +285,9 @@ public final class ConfigBinder {
                 range("http2.maxQueuedControlFrames", raw.maxQueuedControlFrames(), Defaults.H2_MAX_QUEUED_CONTROL_FRAMES,
                         1, Integer.MAX_VALUE),
                 range("http2.maxConsecutiveEmptyDataFrames", raw.maxConsecutiveEmptyDataFrames(),
-                        Defaults.H2_MAX_CONSECUTIVE_EMPTY_DATA_FRAMES, 1, Integer.MAX_VALUE));
+                        Defaults.H2_MAX_CONSECUTIVE_EMPTY_DATA_FRAMES, 1, Integer.MAX_VALUE),
+                range("http2.notSentLowWatermark", raw.notSentLowWatermark(), Defaults.H2_NOT_SENT_LOW_WATERMARK,
+                        0, Integer.MAX_VALUE));
         if (resetWindow.toSeconds() < 1) {
             throw new ConfigException("http2.resetFramesWindow: must be at least 1s");
         }

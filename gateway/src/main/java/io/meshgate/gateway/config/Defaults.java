@@ -51,6 +51,8 @@ public final class Defaults {
     public static final String H2_RESET_FRAMES_WINDOW = "30s";
     public static final int H2_MAX_QUEUED_CONTROL_FRAMES = 10_000;
     public static final int H2_MAX_CONSECUTIVE_EMPTY_DATA_FRAMES = 2;
+    /** Unsent bytes the kernel may hold for a caller's h2 connection (TCP_NOTSENT_LOWAT); 0 = the kernel's default. */
+    public static final int H2_NOT_SENT_LOW_WATERMARK = 128 * 1024;
 
     /** {@code trust.federation.*}: the object every cluster publishes its own roots in, and the published bundle. */
     public static final String FEDERATION_ROOTS_KIND = "ConfigMap";

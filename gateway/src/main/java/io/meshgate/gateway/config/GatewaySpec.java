@@ -112,7 +112,7 @@ public record GatewaySpec(
                             int maxHeaderListSize, Duration maxConnectionAge, Duration drainNotice,
                             int upstreamMaxConcurrentStreams, int prematureResetMinStreams,
                             Duration prematureResetMinLifetime, int maxResetFramesPerWindow, Duration resetFramesWindow,
-                            int maxQueuedControlFrames, int maxConsecutiveEmptyDataFrames) {}
+                            int maxQueuedControlFrames, int maxConsecutiveEmptyDataFrames, int notSentLowWatermark) {}
 
     /**
      * {@code trust.federation}: read every cluster's roots from {@code rootsFrom}, trust file roots ∪

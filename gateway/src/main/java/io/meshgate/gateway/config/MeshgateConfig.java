@@ -33,7 +33,7 @@ public record MeshgateConfig(
         limits = limits == null ? new Limits(null, null) : limits;
         loadBalancing = loadBalancing == null ? new LoadBalancing(null, null) : loadBalancing;
         runtime = runtime == null ? new Runtime(null, null, null, null, null, null) : runtime;
-        http2 = http2 == null ? new Http2(null, null, null, null, null, null, null, null, null, null, null, null, null) : http2;
+        http2 = http2 == null ? new Http2(null, null, null, null, null, null, null, null, null, null, null, null, null, null) : http2;
         trust = trust == null ? new Trust(null) : trust;
     }
 
@@ -152,7 +152,8 @@ public record MeshgateConfig(
                         Integer maxHeaderListSize, String maxConnectionAge, String drainNotice,
                         Integer upstreamMaxConcurrentStreams, Integer prematureResetMinStreams,
                         String prematureResetMinLifetime, Integer maxResetFramesPerWindow, String resetFramesWindow,
-                        Integer maxQueuedControlFrames, Integer maxConsecutiveEmptyDataFrames) {}
+                        Integer maxQueuedControlFrames, Integer maxConsecutiveEmptyDataFrames,
+                        Integer notSentLowWatermark) {}
 
     /** {@code trust}: where trust comes from besides {@code tls.trustBundle}. */
     public record Trust(Federation federation) {}

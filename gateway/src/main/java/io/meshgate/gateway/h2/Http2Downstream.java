@@ -42,6 +42,7 @@ public final class Http2Downstream {
                 }))
                 .addAfter(Http2Names.STREAMS, Http2Names.END, END);
         Http2Names.widenConnectionWindow(codec, h2.limits().initialConnectionWindow());
+        h2.limits().limitUnsentBytes(p.channel());
     }
 
     /** Swallows what reaches the end of an h2 connection's pipeline: Netty has acted on it already. */

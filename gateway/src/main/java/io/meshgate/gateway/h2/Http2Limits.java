@@ -2,6 +2,8 @@ package io.meshgate.gateway.h2;
 
 import io.meshgate.gateway.config.ConfigBinder;
 import io.meshgate.gateway.config.GatewaySpec;
+import io.netty.channel.Channel;
+import io.netty.channel.unix.IntegerUnixChannelOption;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2Settings;
@@ -16,7 +18,7 @@ public record Http2Limits(int maxConcurrentStreams, int initialStreamWindow, int
                           int maxHeaderListSize, Duration maxConnectionAge, Duration drainNotice, Duration drainTimeout,
                           int upstreamMaxConcurrentStreams, int prematureResetMinStreams,
                           Duration prematureResetMinLifetime, int maxResetFramesPerWindow, Duration resetFramesWindow,
-                          int maxQueuedControlFrames, int maxConsecutiveEmptyDataFrames) {
+                          int maxQueuedControlFrames, int maxConsecutiveEmptyDataFrames, int notSentLowWatermark) {
 
     /**
      * CONTINUATION frames below 16 KiB in a row that Netty accepts for one header block
@@ -29,12 +31,28 @@ public record Http2Limits(int maxConcurrentStreams, int initialStreamWindow, int
                 c.maxHeaderListSize(), c.maxConnectionAge(), c.drainNotice(), drainTimeout,
                 c.upstreamMaxConcurrentStreams(), c.prematureResetMinStreams(), c.prematureResetMinLifetime(),
                 c.maxResetFramesPerWindow(), c.resetFramesWindow(), c.maxQueuedControlFrames(),
-                c.maxConsecutiveEmptyDataFrames());
+                c.maxConsecutiveEmptyDataFrames(), c.notSentLowWatermark());
     }
 
     /** The defaults of an empty {@code http2:} block (tests). */
     public static Http2Limits defaults(Duration drainTimeout) {
         return of(ConfigBinder.http2Defaults(), drainTimeout);
+    }
+
+    /** TCP_NOTSENT_LOWAT as a raw option ({@code IPPROTO_TCP}=6, {@code TCP_NOTSENT_LOWAT}=25 on Linux): epoll and io_uring. */
+    private static final IntegerUnixChannelOption TCP_NOTSENT_LOWAT = new IntegerUnixChannelOption("TCP_NOTSENT_LOWAT", 6, 25);
+
+    /**
+     * Caps what the kernel holds unsent for a caller's connection at {@code notSentLowWatermark}:
+     * beyond it the socket takes no more, so what a caller that does not read is owed (SETTINGS and
+     * PING acks) queues in the gateway, where {@code maxQueuedControlFrames} counts it, instead of
+     * in up to {@code net.ipv4.tcp_wmem} (4 MiB) of socket buffer first. Bytes already sent and not
+     * yet acknowledged are not counted, so throughput is not held back. No effect with NIO.
+     */
+    void limitUnsentBytes(Channel ch) {
+        if (notSentLowWatermark > 0) {
+            ch.config().setOption(TCP_NOTSENT_LOWAT, notSentLowWatermark);
+        }
     }
 
     /** The downstream (server) codec: the listener's SETTINGS and abuse limits. */

@@ -63,7 +63,8 @@ final class H2Client implements AutoCloseable {
     final AtomicInteger goAways = new AtomicInteger();
     /** DATA bytes received on every stream of the connection. */
     final java.util.concurrent.atomic.AtomicLong received = new java.util.concurrent.atomic.AtomicLong();
-    volatile int lastGoAwayStreamId = -1;
+    /** The last-stream-id of every GOAWAY received, in order. */
+    final java.util.List<Integer> goAwayStreamIds = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final java.util.Set<Http2StreamChannel> streams = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private final Channel channel;
@@ -115,8 +116,8 @@ final class H2Client implements AutoCloseable {
                                     @Override
                                     public void channelRead(ChannelHandlerContext ctx, Object msg) {
                                         if (msg instanceof Http2GoAwayFrame g) {
+                                            goAwayStreamIds.add(g.lastStreamId());
                                             goAways.incrementAndGet();
-                                            lastGoAwayStreamId = g.lastStreamId();
                                         }
                                         ReferenceCountUtil.release(msg);
                                     }

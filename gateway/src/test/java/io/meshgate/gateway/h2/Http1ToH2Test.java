@@ -2,18 +2,14 @@ package io.meshgate.gateway.h2;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.meshgate.gateway.testing.H2Gateway;
 import io.meshgate.gateway.testing.MeshPki;
 import io.meshgate.gateway.testing.MtlsClient;
 import io.meshgate.gateway.testing.RunningGateway;
 import io.meshgate.gateway.testing.TlsPeers;
 import io.netty.handler.codec.http2.Http2Headers;
-import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslContextBuilder;
-import io.netty.handler.ssl.SslProvider;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -21,10 +17,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * HTTP/1.1 callers (ALPN {@code http/1.1}, real mTLS sockets) of {@code grpc}/{@code http2}
@@ -35,47 +29,30 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class Http1ToH2Test {
 
-    static final String LISTENER = "eastwest-mtls";
-    static MeshPki pki;
-
-    @TempDir
-    Path dir;
-
-    @BeforeAll
-    static void certificates() {
-        pki = new MeshPki();
-    }
-
-    @BeforeEach
-    void files() {
-        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
-    }
+    static final String LISTENER = H2Gateway.LISTENER;
+    @RegisterExtension
+    static final H2Gateway gateways = new H2Gateway();
+    static final MeshPki pki = gateways.pki;
 
     /** A caller offering only ALPN http/1.1, with the sleep identity. */
     static SslContext http11Caller() throws Exception {
-        return SslContextBuilder.forClient().sslProvider(SslProvider.OPENSSL).protocols("TLSv1.3", "TLSv1.2")
-                .trustManager(pki.clusterA.rootCert()).endpointIdentificationAlgorithm(null)
-                .keyManager(pki.callerB.key(), pki.callerB.chain().toArray(new X509Certificate[0]))
-                .applicationProtocolConfig(new ApplicationProtocolConfig(ApplicationProtocolConfig.Protocol.ALPN,
-                        ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
-                        ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT, "http/1.1"))
-                .build();
+        return gateways.caller("http/1.1");
     }
 
     RunningGateway gateway(String protocol, String upstream, List<H2Backend> backends) throws Exception {
-        return gateway(protocol, upstream, String.join("\", \"", backends.stream().map(H2Backend::endpoint).toList()));
+        return gatewayOn(protocol, upstream, backends.stream().map(H2Backend::endpoint).toList());
     }
 
-    RunningGateway gateway(String protocol, String upstream, String endpoints) throws Exception {
-        return RunningGateway.start(dir, MeshPki.terminateConfig(dir, protocol, upstream, endpoints,
-                "loadBalancing: {policy: round-robin}"));
+    RunningGateway gateway(String protocol, String upstream, String endpoint) throws Exception {
+        return gatewayOn(protocol, upstream, List.of(endpoint));
+    }
+
+    private RunningGateway gatewayOn(String protocol, String upstream, List<String> endpoints) throws Exception {
+        return gateways.start(protocol, upstream, endpoints, "loadBalancing: {policy: round-robin}");
     }
 
     static String expectedXfcc() throws Exception {
-        String hash = java.util.HexFormat.of().formatHex(
-                java.security.MessageDigest.getInstance("SHA-256").digest(pki.callerB.leaf().getEncoded()));
-        String subject = pki.callerB.leaf().getSubjectX500Principal().getName(javax.security.auth.x500.X500Principal.RFC2253);
-        return "By=" + MeshPki.GATEWAY_ID + ";Hash=" + hash + ";Subject=\"" + subject + "\";URI=" + MeshPki.CALLER_ID;
+        return gateways.expectedXfcc();
     }
 
     static String grpcPost(String path) {

@@ -12,6 +12,7 @@ import static io.meshgate.gateway.h2.H2Attacker.frame;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.meshgate.gateway.testing.H2Gateway;
 import io.meshgate.gateway.testing.MeshPki;
 import io.meshgate.gateway.testing.RunningGateway;
 import io.meshgate.gateway.testing.TlsPeers;
@@ -19,15 +20,13 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http2.Http2Error;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * One test per known h2 attack, each with raw frames over a real mTLS connection: the gateway
@@ -37,27 +36,19 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class Http2AbuseTest {
 
-    static final String LISTENER = "eastwest-mtls";
-    static MeshPki pki;
-
-    @TempDir
-    Path dir;
+    static final String LISTENER = H2Gateway.LISTENER;
+    @RegisterExtension
+    static final H2Gateway gateways = new H2Gateway();
+    static final MeshPki pki = gateways.pki;
     H2Backend backend;
     RunningGateway gw;
     H2Client good;
 
-    @BeforeAll
-    static void certificates() {
-        pki = new MeshPki();
-    }
-
     @BeforeEach
     void start() throws Exception {
-        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
         backend = new H2Backend("a", pki.backend, List.of(pki.clusterA.rootCert()));
         // Limits lowered so each flood trips quickly; the mechanism is the one the defaults use.
-        gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "grpc", "mtls", backend.endpoint(),
-                "http2: {prematureResetMinStreams: 100, maxQueuedControlFrames: 1000}"));
+        gw = gateways.start("grpc", "mtls", List.of(backend.endpoint()), "http2: {prematureResetMinStreams: 100, maxQueuedControlFrames: 1000}");
         good = new H2Client(gw.address(), TlsPeers.SNI, pki.callerB, pki.clusterA.rootCert());
         assertThat(good.call("/echo").get(10, TimeUnit.SECONDS).body()).isEqualTo("a");
     }
@@ -149,9 +140,10 @@ class Http2AbuseTest {
     }
 
     @Test
-    // The acks must first fill the kernel's socket buffers (several MiB of 17-byte frames, each through
-    // TLS under PARANOID leak detection) before Netty queues any: 47-115 s on a loaded 2-core box.
-    @org.junit.jupiter.api.Timeout(180)
+    // The acks fill the attacker's 4 KiB receive buffer and http2.notSentLowWatermark (128 KiB) of the
+    // gateway's socket, then queue in the gateway. 12-19 s per flood test on a 2-core box at load 15
+    // (37 s once on a cold JVM); 47-115 s while the socket could buffer 4 MiB of acks first.
+    @org.junit.jupiter.api.Timeout(90)
     void shouldCloseAPingFloodFromAPeerThatDoesNotRead() throws Exception {
         try (H2Attacker a = attacker(false)) {
             flood(a, PING, Unpooled.wrappedBuffer(new byte[8]));
@@ -160,12 +152,8 @@ class Http2AbuseTest {
     }
 
     @Test
-    // Empty SETTINGS acks are 9 bytes: the kernel's socket buffers swallow twice as many as PING acks
-    // before Netty queues any, so this flood needs about twice the frames (100 s on a loaded 2-core box).
-    @org.junit.jupiter.api.Timeout(180)
-    @org.junit.jupiter.api.Disabled("Flaky on an idle clean clone: once the acks back up the gateway may stop reading the"
-            + " flooding socket (bounded, but not the close this test expects) before maxQueuedControlFrames is"
-            + " passed; docs/terminate.md, HTTP/2 known issues")
+    // Empty SETTINGS acks are 9 bytes: about twice the PING flood's frames before the acks queue.
+    @org.junit.jupiter.api.Timeout(90)
     void shouldCloseASettingsFloodFromAPeerThatDoesNotRead() throws Exception {
         try (H2Attacker a = attacker(false)) {
             // Each SETTINGS frame (one entry: SETTINGS_MAX_CONCURRENT_STREAMS) must be acked; the acks queue

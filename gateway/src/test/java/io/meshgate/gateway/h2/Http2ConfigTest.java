@@ -45,6 +45,7 @@ class Http2ConfigTest {
         assertThat(l.prematureResetMinStreams()).isEqualTo(500);
         assertThat(l.prematureResetMinLifetime()).isEqualTo(Duration.ofSeconds(1));
         assertThat(l.upstreamMaxConcurrentStreams()).isEqualTo(100);
+        assertThat(l.notSentLowWatermark()).isEqualTo(128 * 1024);
     }
 
     @Test
@@ -64,9 +65,10 @@ class Http2ConfigTest {
                   resetFramesWindow: 10s
                   maxQueuedControlFrames: 5000
                   maxConsecutiveEmptyDataFrames: 4
+                  notSentLowWatermark: 65536
                 """).http2(), Duration.ofSeconds(30));
         assertThat(l).isEqualTo(new Http2Limits(50, 131072, 4194304, 32768, Duration.ofMinutes(10), Duration.ofSeconds(2),
-                Duration.ofSeconds(30), 20, 100, Duration.ofMillis(500), 300, Duration.ofSeconds(10), 5000, 4));
+                Duration.ofSeconds(30), 20, 100, Duration.ofMillis(500), 300, Duration.ofSeconds(10), 5000, 4, 65536));
     }
 
     @Test

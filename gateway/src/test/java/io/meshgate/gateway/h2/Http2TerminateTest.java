@@ -4,26 +4,21 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.meshgate.gateway.testing.MeshBackend;
+import io.meshgate.gateway.testing.H2Gateway;
 import io.meshgate.gateway.testing.MeshPki;
 import io.meshgate.gateway.testing.MtlsClient;
 import io.meshgate.gateway.testing.RunningGateway;
 import io.meshgate.gateway.testing.TlsPeers;
 import io.netty.handler.codec.http2.Http2Headers;
-import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import javax.security.auth.x500.X500Principal;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * h2 downstream on a terminate listener, real sockets and BoringSSL on every hop: per-stream
@@ -33,30 +28,18 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class Http2TerminateTest {
 
-    static final String LISTENER = "eastwest-mtls";
-    static MeshPki pki;
-
-    @TempDir
-    Path dir;
-
-    @BeforeAll
-    static void certificates() {
-        pki = new MeshPki();
-    }
-
-    @BeforeEach
-    void files() {
-        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
-    }
+    static final String LISTENER = H2Gateway.LISTENER;
+    @RegisterExtension
+    static final H2Gateway gateways = new H2Gateway();
+    static final MeshPki pki = gateways.pki;
 
     H2Backend mtlsBackend(String name) throws InterruptedException {
         return new H2Backend(name, pki.backend, List.of(pki.clusterA.rootCert()));
     }
 
     RunningGateway gateway(String protocol, String upstream, String extra, H2Backend... backends) throws Exception {
-        String endpoints = String.join("\", \"", java.util.Arrays.stream(backends).map(H2Backend::endpoint).toList());
-        return RunningGateway.start(dir, MeshPki.terminateConfig(dir, protocol, upstream, endpoints,
-                "loadBalancing: {policy: round-robin}\n" + extra));
+        return gateways.start(protocol, upstream, java.util.Arrays.stream(backends).map(H2Backend::endpoint).toList(),
+                "loadBalancing: {policy: round-robin}\n" + extra);
     }
 
     H2Client client(RunningGateway gw) throws Exception {
@@ -64,9 +47,7 @@ class Http2TerminateTest {
     }
 
     static String expectedXfcc() throws Exception {
-        String hash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(pki.callerB.leaf().getEncoded()));
-        String subject = pki.callerB.leaf().getSubjectX500Principal().getName(X500Principal.RFC2253);
-        return "By=" + MeshPki.GATEWAY_ID + ";Hash=" + hash + ";Subject=\"" + subject + "\";URI=" + MeshPki.CALLER_ID;
+        return gateways.expectedXfcc();
     }
 
     @Test
@@ -122,7 +103,7 @@ class Http2TerminateTest {
         try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
             dead = s.getLocalPort();
         }
-        try (RunningGateway gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "grpc", "mtls", "127.0.0.1:" + dead, ""));
+        try (RunningGateway gw = gateways.start("grpc", "mtls", List.of("127.0.0.1:" + dead), "");
              H2Client client = client(gw)) {
             H2Client.Reply r = client.call("/echo").get(10, TimeUnit.SECONDS);
             assertThat(r.header(":status")).isEqualTo("200");
@@ -180,7 +161,7 @@ class Http2TerminateTest {
     @Test
     void shouldBridgeH2CallersToAnHttp11ServiceNextToHttp11Callers() throws Exception {
         try (MeshBackend backend = new MeshBackend(MeshBackend.App.HTTP, MeshPki.server(pki.backend, List.of(pki.clusterA.rootCert())));
-             RunningGateway gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "http", "mtls", backend.endpoint(), ""));
+             RunningGateway gw = gateways.start("http", "mtls", List.of(backend.endpoint()), "");
              H2Client h2 = client(gw);
              MtlsClient h1 = new MtlsClient(MeshPki.client(pki.callerB, pki.clusterA.rootCert()));
              MtlsClient.Session s = h1.connect(gw.address(), TlsPeers.SNI)) {
