@@ -159,7 +159,8 @@ final class H2UpstreamPool {
     private void speakH2(Channel ch, Endpoint endpoint, Slot slot, Promise<H2Upstream> ready) {
         Http2FrameCodec codec = limits.clientCodec();
         H2Upstream up = new H2Upstream(ch, endpoint, codec, limits.upstreamMaxConcurrentStreams(), metrics, slot.open::remove);
-        ch.pipeline().addLast(Http2Names.CODEC, codec)
+        ch.pipeline().addLast(Http2Names.FLUSH, Http2Names.flushConsolidation())
+                .addLast(Http2Names.CODEC, codec)
                 .addLast(Http2Names.STREAMS, new Http2MultiplexHandler(REFUSE_PUSH))
                 .addLast(Http2Names.UPSTREAM, up);
         Http2Names.widenConnectionWindow(codec, limits.initialConnectionWindow());

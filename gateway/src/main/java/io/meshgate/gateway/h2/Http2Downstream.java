@@ -30,7 +30,8 @@ public final class Http2Downstream {
         connection.outcomeIfClosed(Outcome.ROUTED);
         Http2FrameCodec codec = h2.limits().serverCodec();
         OpenStreams streams = OpenStreams.of(p.channel());
-        p.addAfter(after, Http2Names.CODEC, codec)
+        p.addAfter(after, Http2Names.FLUSH, Http2Names.flushConsolidation())
+                .addAfter(Http2Names.FLUSH, Http2Names.CODEC, codec)
                 .addAfter(Http2Names.CODEC, Http2Names.GUARD, new ConnectionGuard(connection, h2, codec))
                 .addAfter(Http2Names.GUARD, Http2Names.STREAMS, new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                     @Override
