@@ -62,8 +62,9 @@ public final class ClientHelloHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         connection.serverName(sni);
-        // Nothing more is read until the next stages decide where the bytes go.
-        ctx.channel().config().setAutoRead(false);
+        // Reading stays on: a TLS client waits for the ServerHello, so usually nothing more comes
+        // before the upstream is there, and the connect stage stops reading if something does
+        // (turning reading off and on again here cost two epoll_ctl calls per connection).
         ByteBuf hello = cumulation;
         cumulation = null;
         ctx.pipeline().remove(this);

@@ -23,7 +23,8 @@ import io.netty.util.concurrent.Future;
  * of the route on the downstream's own event loop (splice needs both channels there, and it saves
  * cross-thread hand-offs) through the {@link EndpointDialer}, which tries the next endpoint on
  * failure; secures it if the listener re-originates TLS. Then it forwards every byte read so far,
- * byte-identical, and hands both channels to the relay.
+ * byte-identical, and hands both channels to the relay. While it connects it buffers what it has
+ * been handed and at most one more read, then stops reading (backpressure before the relay).
  */
 public final class UpstreamConnector extends ChannelInboundHandlerAdapter {
 
@@ -107,6 +108,11 @@ public final class UpstreamConnector extends ChannelInboundHandlerAdapter {
             pending = ctx.alloc().compositeBuffer();
         }
         pending.addComponent(true, buf);
+        if (connecting) {
+            // More bytes before the upstream is there: hold them (this read, at most) and read no
+            // more until the relay starts, which turns reading on again.
+            ctx.channel().config().setAutoRead(false);
+        }
     }
 
     @Override

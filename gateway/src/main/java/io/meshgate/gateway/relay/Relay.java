@@ -11,7 +11,8 @@ import io.netty.channel.Channel;
 public interface Relay {
 
     /**
-     * Starts relaying. Both channels are active, on the same event loop, with autoRead off;
+     * Starts relaying. Both channels are active, on the same event loop, reading on or off (the
+     * relay sets it);
      * the upstream has already been sent the downstream's buffered first flight.
      */
     void start(Channel downstream, Channel upstream);

@@ -14,6 +14,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -45,11 +46,17 @@ public final class Warmup {
     private static final Logger log = LoggerFactory.getLogger(Warmup.class);
     private static final String HOST = "warmup.meshgate.invalid";
     private static final String SNI = OutboundSni.format(HOST, 8080);
+    /** The service port whose endpoint answers and closes first, as most request/response services do. */
+    private static final int CLOSING_PORT = 8081;
     /** Connections in flight at once. */
     private static final int PARALLEL = 8;
     /** Ping-pong messages per long connection, request/response sized; short ones send two. */
     private static final int MESSAGES = 24;
-    /** One connection in this many is long (messages and a burst): most exercise connection set-up and teardown. */
+    /**
+     * One connection in this many is long (messages and a burst): most exercise connection set-up
+     * and teardown, every other short one with the endpoint closing first (its FIN reaches the
+     * gateway before the client's: the other end-of-connection path).
+     */
     private static final int LONG_EVERY = 8;
     private static final int MESSAGE_BYTES = 1024;
     /** One burst per long connection, large enough to move an auto-splice relay to the kernel. */
@@ -90,22 +97,36 @@ public final class Warmup {
         long start = System.nanoTime();
         Channel echo = new ServerBootstrap().group(group).channel(transport.serverChannel())
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childOption(ChannelOption.TCP_NODELAY, true)
                 .childHandler(new Echo())
+                .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        byte[] closingHello = SyntheticHello.withServerName(OutboundSni.format(HOST, CLOSING_PORT));
+        Channel closing = new ServerBootstrap().group(group).channel(transport.serverChannel())
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childHandler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast(new EchoThenClose(closingHello.length + MESSAGE_BYTES));
+                    }
+                })
                 .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
         Listener listener = null;
         try {
             InetSocketAddress echoAddress = (InetSocketAddress) echo.localAddress();
-            Router router = new Router(List.of(new StaticRoutes(List.of(new StaticRoutes.StaticService(HOST, 8080,
-                    List.of(Endpoint.of("127.0.0.1", echoAddress.getPort())), AppProtocol.TCP)))));
+            InetSocketAddress closingAddress = (InetSocketAddress) closing.localAddress();
+            Router router = new Router(List.of(new StaticRoutes(List.of(
+                    new StaticRoutes.StaticService(HOST, 8080, List.of(Endpoint.of("127.0.0.1", echoAddress.getPort())), AppProtocol.TCP),
+                    new StaticRoutes.StaticService(HOST, CLOSING_PORT, List.of(Endpoint.of("127.0.0.1", closingAddress.getPort())),
+                            AppProtocol.TCP)))));
             listener = listeners.apply(router);
             listener.bind(group);
             InetSocketAddress gateway = listener.localAddress();
             byte[] hello = SyntheticHello.withServerName(SNI);
             CountDownLatch lanesDone = new CountDownLatch(PARALLEL);
-            deadline = start + budget.toNanos();
+            // The budget is for connections: setting up the endpoints and the listener (slow in a
+            // cold JVM on a busy core) does not eat into it.
+            deadline = System.nanoTime() + budget.toNanos();
             for (int i = 0; i < PARALLEL; i++) {
-                lane(gateway, hello, lanesDone);
+                lane(gateway, hello, closingHello, lanesDone);
             }
             // Each lane stops opening connections at the deadline; a stuck one does not hold start-up.
             if (!lanesDone.await(budget.toMillis() + 5_000, TimeUnit.MILLISECONDS)) {
@@ -117,6 +138,7 @@ public final class Warmup {
                 listener.stopAccepting();
             }
             echo.close().sync();
+            closing.close().sync();
         }
         Result r = new Result(done.get(), bytes.get(), Duration.ofNanos(System.nanoTime() - start), failed.get());
         log.info("warm-up: {} connections, {} KiB through the {} relay in {} ms{}", r.connections(), r.bytes() / 1024,
@@ -125,13 +147,16 @@ public final class Warmup {
     }
 
     /** One connection after another until the deadline. */
-    private void lane(InetSocketAddress gateway, byte[] hello, CountDownLatch lanesDone) {
+    private void lane(InetSocketAddress gateway, byte[] hello, byte[] closingHello, CountDownLatch lanesDone) {
         if (System.nanoTime() - deadline >= 0) {
             lanesDone.countDown();
             return;
         }
-        boolean isLong = started.getAndIncrement() % LONG_EVERY == 0;
-        Client client = new Client(hello, isLong ? MESSAGES : 2, isLong ? BURST_BYTES : 0);
+        int n = started.getAndIncrement();
+        boolean isLong = n % LONG_EVERY == 0;
+        boolean endpointClosesFirst = !isLong && n % 2 == 1;
+        Client client = isLong ? new Client(hello, MESSAGES, BURST_BYTES, false)
+                : endpointClosesFirst ? new Client(closingHello, 1, 0, true) : new Client(hello, 2, 0, false);
         new Bootstrap().group(group).channel(transport.socketChannel())
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
@@ -149,7 +174,7 @@ public final class Warmup {
                         } else {
                             failed.incrementAndGet();
                         }
-                        lane(gateway, hello, lanesDone);
+                        lane(gateway, hello, closingHello, lanesDone);
                     });
                 });
     }
@@ -187,22 +212,59 @@ public final class Warmup {
     }
 
     /**
+     * The endpoint of a request/response service: sends back what it reads and, once it has read
+     * {@code answerAfter} bytes, closes (its FIN first; the client's comes after).
+     */
+    private static final class EchoThenClose extends ChannelInboundHandlerAdapter {
+        private final long answerAfter;
+        private long read;
+
+        EchoThenClose(long answerAfter) {
+            this.answerAfter = answerAfter;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof ByteBuf buf) {
+                read += buf.readableBytes();
+            }
+            ctx.write(msg);
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            ctx.flush();
+            if (read >= answerAfter) {
+                ctx.close();
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+
+    /**
      * A caller: the hello, then request/response sized messages one at a time, maybe one burst,
-     * then its FIN; complete once everything came back and the gateway passed the echo's FIN on.
+     * then its FIN (or, {@code waitsForEndpointFin}, the endpoint's FIN first); complete once
+     * everything came back and the gateway passed the endpoint's FIN on.
      */
     private final class Client extends ChannelInboundHandlerAdapter {
         private final byte[] hello;
         private final int messages;
         private final int burst;
+        private final boolean waitsForEndpointFin;
         private long expected;
         private long received;
         private int sent;
         boolean complete;
 
-        Client(byte[] hello, int messages, int burst) {
+        Client(byte[] hello, int messages, int burst, boolean waitsForEndpointFin) {
             this.hello = hello;
             this.messages = messages;
             this.burst = burst;
+            this.waitsForEndpointFin = waitsForEndpointFin;
         }
 
         @Override
@@ -225,7 +287,7 @@ public final class Warmup {
                 send(ctx, MESSAGE_BYTES);
             } else if (sent == messages && burst > 0) {
                 send(ctx, burst);
-            } else if (ctx.channel() instanceof DuplexChannel d && !d.isOutputShutdown()) {
+            } else if (!waitsForEndpointFin && ctx.channel() instanceof DuplexChannel d && !d.isOutputShutdown()) {
                 d.shutdownOutput();
             }
         }

@@ -84,6 +84,7 @@ class UpstreamConnectorTest {
         connection = Connection.accept(context, downstream);
         connection.serverName(OutboundSni.format(HOST, 9080));
         connection.route(Route.local(new EndpointSet(List.of(A, B), AppProtocol.TCP), "cluster-a"));
+        // Off, so that no read of the embedded channel runs the loop's tasks (the dial) before a test says so.
         downstream.config().setAutoRead(false);
         downstream.pipeline().addLast(MeshgateHandlerNames.CONNECT,
                 new UpstreamConnector(connection, new IdleTimeout(downstream, Duration.ofMinutes(1))));
@@ -136,6 +137,34 @@ class UpstreamConnectorTest {
         assertThat(connection.outcome()).isEqualTo(Outcome.ROUTED);
         assertThat(connection.upstreamEndpoint()).isEqualTo(A);
         assertThat(downstream.pipeline().get(MeshgateHandlerNames.CONNECT)).as("connect stage gone").isNull();
+    }
+
+    @Test
+    void shouldKeepReadingForTheHelloAndStopAtTheFirstBytesThatArriveWhileItConnects() {
+        routed(1);
+        downstream.config().setAutoRead(true); // as the hello stage leaves it
+        // The stage's own calls, without the head's read() that an embedded channel answers by running the dial.
+        ChannelHandlerContext ctx = downstream.pipeline().context(MeshgateHandlerNames.CONNECT);
+        UpstreamConnector connector = (UpstreamConnector) ctx.handler();
+        byte[] hello = hello();
+        connector.channelRead(ctx, Unpooled.wrappedBuffer(hello));
+        connector.channelReadComplete(ctx);
+        assertThat(downstream.config().isAutoRead()).as("nothing but the hello so far: reading stays on").isTrue();
+        byte[] early = "early bytes".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        connector.channelRead(ctx, Unpooled.wrappedBuffer(early));
+        connector.channelReadComplete(ctx);
+        assertThat(downstream.config().isAutoRead()).as("more before the upstream is there: stop reading").isFalse();
+        assertThat(FakeUpstream.OPENED).as("nothing dialed yet").isEmpty();
+
+        runLoop();
+
+        FakeUpstream up = FakeUpstream.OPENED.get(0);
+        byte[] both = new byte[hello.length + early.length];
+        System.arraycopy(hello, 0, both, 0, hello.length);
+        System.arraycopy(early, 0, both, hello.length, early.length);
+        assertThat(written(up)).as("the hello, then the early bytes, in order").isEqualTo(both);
+        assertThat(downstream.config().isAutoRead()).as("the relay reads again").isTrue();
+        assertThat(connection.outcome()).isEqualTo(Outcome.ROUTED);
     }
 
     @Test

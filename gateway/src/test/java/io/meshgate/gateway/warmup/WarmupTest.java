@@ -57,7 +57,8 @@ class WarmupTest {
             Warmup.Result r = Warmup.run(group, transport, Duration.ofMillis(700), router -> new Listener(
                     TestListeners.context("warmup", new SimpleMeterRegistry(), router, transport, relay, 1, Duration.ofSeconds(5)),
                     new HostPort("127.0.0.1", 0), transport, PassthroughPipeline.passthrough()));
-            assertThat(r.connections()).as("connections through the %s relay", relay.name()).isGreaterThan(8);
+            // At least one per lane: a cold JVM on a starved CI core may finish no more in 700 ms.
+            assertThat(r.connections()).as("connections through the %s relay", relay.name()).isGreaterThanOrEqualTo(8);
             assertThat(r.failed()).isZero();
             assertThat(r.bytes()).as("one connection in 8 sends a 128 KiB burst").isGreaterThan(r.connections() / 8 * 128L * 1024);
         } finally {
