@@ -4,6 +4,7 @@ import io.meshgate.gateway.h2.Http2Metrics.ResetCause;
 import io.meshgate.gateway.listener.Connection;
 import io.meshgate.gateway.upstream.Route;
 import io.meshgate.gateway.outcome.Outcome;
+import io.meshgate.gateway.relay.PipelinedRequests;
 import io.meshgate.gateway.relay.Reading;
 import io.meshgate.routing.Endpoint;
 import io.meshgate.routing.Resolution;
@@ -62,7 +63,7 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
     private final Http2Termination h2;
     private final String forwardedClientCert;
     /** Requests read while another exchange is still answering (pipelining). */
-    private final ArrayDeque<HttpObject> queued = new ArrayDeque<>();
+    private final PipelinedRequests pipelined = new PipelinedRequests();
     /** Frames of the exchange's request made before its upstream stream is open. */
     private final ArrayDeque<Http2StreamFrame> pending = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
@@ -100,10 +101,7 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (closing) {
             ReferenceCountUtil.release(msg);
-        } else if (inFlight && requestRead || !queued.isEmpty()) {
-            queued.add((HttpObject) msg);
-            Reading.set(ctx.channel(), false);
-        } else {
+        } else if (!pipelined.hold(ctx.channel(), (HttpObject) msg, inFlight && requestRead)) {
             fromDownstream((HttpObject) msg);
         }
     }
@@ -330,9 +328,7 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
             return;
         }
         ctx.channel().flush();
-        while (!queued.isEmpty() && !(inFlight && requestRead) && !closing) {
-            fromDownstream(queued.poll());
-        }
+        pipelined.resume(this::fromDownstream, () -> closing || inFlight && requestRead);
         if (!inFlight || !requestRead) {
             Reading.set(ctx.channel(), !inFlight || upstream != null && upstream.isWritable());
         }
@@ -449,15 +445,14 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
     private void release() {
         pending.forEach(ReferenceCountUtil::release);
         pending.clear();
-        queued.forEach(ReferenceCountUtil::release);
-        queued.clear();
+        pipelined.release();
     }
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof ChannelInputShutdownEvent || evt instanceof SslCloseCompletionEvent) {
             // The client sends nothing more: answer what is in flight, then close.
-            if (!inFlight && queued.isEmpty()) {
+            if (!inFlight && pipelined.isEmpty()) {
                 closing = true;
                 ctx.close();
             } else {

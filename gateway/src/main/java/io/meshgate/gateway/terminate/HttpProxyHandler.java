@@ -2,6 +2,7 @@ package io.meshgate.gateway.terminate;
 
 import io.meshgate.gateway.listener.Connection;
 import io.meshgate.gateway.outcome.Outcome;
+import io.meshgate.gateway.relay.PipelinedRequests;
 import io.meshgate.gateway.relay.Reading;
 import io.meshgate.gateway.upstream.Route;
 import io.meshgate.gateway.upstream.UpstreamFailure;
@@ -30,7 +31,6 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -51,7 +51,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter impleme
     private final String forwardedClientCert;
     private final HttpUpstreamPool pool;
     /** Requests that arrived while another exchange was still answering (pipelining). */
-    private final ArrayDeque<HttpObject> queued = new ArrayDeque<>();
+    private final PipelinedRequests pipelined = new PipelinedRequests();
     private ChannelHandlerContext ctx;
     private boolean closing;
     /** The client half-closed or sent close_notify: no request after the ones already read. */
@@ -87,10 +87,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter impleme
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (closing) {
             ReferenceCountUtil.release(msg);
-        } else if (request != null && requestDone || !queued.isEmpty()) {
-            queued.add((HttpObject) msg);
-            Reading.set(ctx.channel(), false);
-        } else {
+        } else if (!pipelined.hold(ctx.channel(), (HttpObject) msg, request != null && requestDone)) {
             fromDownstream((HttpObject) msg);
         }
     }
@@ -267,9 +264,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter impleme
             ctx.channel().writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
             return;
         }
-        while (!queued.isEmpty() && !(request != null && requestDone) && !closing) {
-            fromDownstream(queued.poll());
-        }
+        pipelined.resume(this::fromDownstream, () -> closing || request != null && requestDone);
         if (request == null || !requestDone) {
             Reading.set(ctx.channel(), request == null || upstream != null && upstream.channel().isWritable());
         }
@@ -331,8 +326,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter impleme
     private void releaseQueued() {
         waiting.forEach(ReferenceCountUtil::release);
         waiting.clear();
-        queued.forEach(ReferenceCountUtil::release);
-        queued.clear();
+        pipelined.release();
     }
 
     @Override
@@ -355,7 +349,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter impleme
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof ChannelInputShutdownEvent || evt instanceof SslCloseCompletionEvent) {
             // The client sends nothing more: answer what is in flight, then close.
-            if (request == null && queued.isEmpty()) {
+            if (request == null && pipelined.isEmpty()) {
                 closing = true;
                 ctx.close();
             } else {

@@ -10,6 +10,7 @@ import io.meshgate.gateway.testing.MeshPki;
 import io.meshgate.gateway.testing.MtlsClient;
 import io.meshgate.gateway.testing.RelayMode;
 import io.meshgate.gateway.testing.RunningGateway;
+import io.meshgate.gateway.testing.TestConfig;
 import io.meshgate.gateway.testing.TlsPeers;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -63,7 +64,7 @@ class AccessLogGatewayTest {
         InetSocketAddress echo = tls.echoServer();
         String endpoint = "127.0.0.1:" + echo.getPort();
         Path file = dir.resolve("access.json");
-        try (RunningGateway gw = RunningGateway.start(dir, RelayMode.COPY_NIO.config("accessLog: {path: access.json}", endpoint))) {
+        try (RunningGateway gw = RunningGateway.start(dir, RelayMode.COPY_NIO.passthrough(endpoint).accessLog("access.json"))) {
             byte[] payload = "ping through the mesh".getBytes(StandardCharsets.UTF_8);
             assertThat(tls.echo(gw.address(), TlsPeers.SNI, payload, null)).isEqualTo(payload);
             await().atMost(Duration.ofSeconds(5)).until(() -> gw.outcomes("eastwest", "routed") == 1);
@@ -105,8 +106,8 @@ class AccessLogGatewayTest {
         pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
         Path file = dir.resolve("access.json");
         try (MeshBackend backend = new MeshBackend(MeshBackend.App.TCP_ECHO, null);
-             RunningGateway gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "tcp", "plaintext", backend.endpoint(),
-                     "accessLog: {path: " + file + "}"));
+             RunningGateway gw = RunningGateway.start(dir, TestConfig.terminate(dir, "tcp", "plaintext", backend.endpoint())
+                     .accessLog(file.toString()));
              MtlsClient caller = new MtlsClient(MeshPki.client(pki.callerB, pki.clusterA.rootCert()))) {
             try (MtlsClient.Session s = caller.connect(gw.address(), TlsPeers.SNI)) {
                 assertThat(s.handshakeFailure()).isNull();

@@ -99,7 +99,7 @@ class MainTest {
         pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
         Files.writeString(dir.resolve("gateway-chain.pem"), io.meshgate.tls.Pem.encode(pki.gateway.leaf()));
         Path f = dir.resolve("leaf-only.yaml");
-        Files.writeString(f, io.meshgate.gateway.testing.MeshPki.terminateConfig(dir, "tcp", "mtls", "127.0.0.1:1", ""));
+        Files.writeString(f, io.meshgate.gateway.testing.TestConfig.terminate(dir, "tcp", "mtls", "127.0.0.1:1").yaml());
         CliRun.Result r = run("run", "--config", f.toString());
         assertThat(r.code()).isEqualTo(2);
         assertThat(r.err()).contains("gateway-chain.pem", "missing_intermediate").doesNotContain("\tat ");

@@ -10,6 +10,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.meshgate.gateway.testing.RawBackend;
 import io.meshgate.gateway.testing.RunningGateway;
+import io.meshgate.gateway.testing.TestConfig;
 import io.meshgate.gateway.testing.TlsPeers;
 import io.meshgate.routing.kubernetes.MockApiServer;
 import io.micrometer.core.instrument.Counter;
@@ -64,17 +65,10 @@ class EgressTest {
             httpbin(clusterC, "10.3.0.7");
             clusterC.apply(slice("default", "httpbin-2", "httpbin", List.of(slicePort("http", 8080)), ready("10.3.0.8")));
             int downGateway = closedPort();
-            String yaml = """
-                    listeners:
-                      - {name: eastwest, address: "127.0.0.1:0", mode: passthrough}
-                      - {name: egress, address: "127.0.0.1:0", mode: egress}
-                    admin: {address: "127.0.0.1:0"}
-                    discovery:
-                      clusters:
-                        - {name: cluster-a, kubeconfig: %s, remote: true, gateway: "%s"}
-                        - {name: cluster-c, kubeconfig: %s, remote: true, gateway: "127.0.0.1:%d"}
-                    """.formatted(kubeconfig("a", clusterA), gatewayA.endpoint(), kubeconfig("c", clusterC), downGateway);
-            try (RunningGateway gw = RunningGateway.start(dir, yaml)) {
+            TestConfig config = TestConfig.gateway().listener("eastwest", "passthrough").listener("egress", "egress")
+                    .remoteCluster("cluster-a", kubeconfig("a", clusterA).toString(), gatewayA.endpoint())
+                    .remoteCluster("cluster-c", kubeconfig("c", clusterC).toString(), "127.0.0.1:" + downGateway);
+            try (RunningGateway gw = RunningGateway.start(dir, config)) {
                 await().atMost(Duration.ofSeconds(10)).until(() ->
                         gw.gateway().router().remoteGateways(io.meshgate.routing.OutboundSni.parse(TlsPeers.SNI).get()).size() == 2);
                 assertThat(gw.admin("/readyz").statusCode()).isEqualTo(200);

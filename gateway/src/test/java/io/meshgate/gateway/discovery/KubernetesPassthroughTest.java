@@ -10,6 +10,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import io.meshgate.gateway.testing.TestConfig;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -108,19 +109,7 @@ class KubernetesPassthroughTest {
         api = MockApiServer.start();
         // Configured the way a user does it: a kubeconfig file named in discovery.clusters.
         api.writeKubeconfig(dir.resolve("kubeconfig.yaml"));
-        Path config = dir.resolve("meshgate.yaml");
-        java.nio.file.Files.writeString(config, """
-                listeners:
-                  - name: eastwest
-                    address: 127.0.0.1:0
-                    mode: passthrough
-                admin:
-                  address: 127.0.0.1:0
-                discovery:
-                  clusters:
-                    - name: cluster-a
-                      kubeconfig: kubeconfig.yaml
-                """);
+        Path config = TestConfig.gateway().listener("eastwest", "passthrough").cluster("cluster-a", "kubeconfig.yaml").write(dir);
         gateway = new Gateway(ConfigLoader.load(config).withoutWarmup(), config).start();
         await().atMost(Duration.ofSeconds(10)).until(gateway::ready);
     }

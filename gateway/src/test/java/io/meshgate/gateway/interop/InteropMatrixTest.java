@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.meshgate.gateway.testing.MeshBackend;
 import io.meshgate.gateway.testing.MeshPki;
 import io.meshgate.gateway.testing.RunningGateway;
+import io.meshgate.gateway.testing.TestConfig;
 import io.meshgate.gateway.testing.TlsPeers;
 import io.meshgate.tls.BundleTrustManager;
 import io.meshgate.tls.PeerRole;
@@ -84,30 +85,11 @@ class InteropMatrixTest {
                 Instant.now());
         pod = new MeshBackend(MeshBackend.App.HTTP, TlsMaterial.serverContext(pki.backend.chain(), pki.backend.key(),
                 new PeerVerifier(() -> podBundle, Set.of(), PeerRole.CLIENT)));
-        String yaml = """
-                listeners:
-                  - name: %s
-                    address: 127.0.0.1:0
-                    mode: terminate
-                  - name: %s
-                    address: 127.0.0.1:0
-                    mode: passthrough
-                admin:
-                  address: 127.0.0.1:0
-                discovery:
-                  static:
-                    - host: %s
-                      port: 8080
-                      endpoints: ["%s"]
-                      protocol: http
-                    - host: %s
-                      port: 8443
-                      endpoints: ["%s"]
-                      protocol: tcp
-                %s
-                """.formatted(TERMINATE, PASSTHROUGH, TlsPeers.HOST, upstream.endpoint(), TlsPeers.HOST, pod.endpoint(),
-                MeshPki.tlsYaml(dir, "plaintext"));
-        gateway = RunningGateway.start(dir, yaml);
+        gateway = RunningGateway.start(dir, TestConfig.gateway()
+                .listener(TERMINATE, "terminate").listener(PASSTHROUGH, "passthrough")
+                .staticService(TlsPeers.HOST, 8080, "http", upstream.endpoint())
+                .staticService(TlsPeers.HOST, 8443, "tcp", pod.endpoint())
+                .tls(dir, "plaintext"));
     }
 
     @AfterAll

@@ -52,7 +52,7 @@ class ExceptionsPerConnectionTest {
             s.getOutputStream().flush();
         };
         try (RawBackend backend = new RawBackend(answerAndClose);
-             RunningGateway gw = RunningGateway.start(dir, mode.config("", backend.endpoint()))) {
+             RunningGateway gw = RunningGateway.start(dir, mode.passthrough(backend.endpoint()))) {
             Path jfr = dir.resolve("exceptions.jfr");
             long allocatedBefore;
             try (Recording recording = new Recording()) {

@@ -7,6 +7,7 @@ import io.meshgate.gateway.testing.FirstFlightReframer;
 import io.meshgate.gateway.testing.RawBackend;
 import io.meshgate.gateway.testing.RelayMode;
 import io.meshgate.gateway.testing.RunningGateway;
+import io.meshgate.gateway.testing.TestConfig;
 import io.meshgate.gateway.testing.TlsPeers;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
@@ -50,7 +51,7 @@ class PassthroughRelayTest {
     @ParameterizedTest
     @EnumSource(RelayMode.class)
     void shouldRelayRealTls13ThroughTheGatewayWithUnderscoreSni(RelayMode mode) throws Exception {
-        try (RunningGateway gw = RunningGateway.start(dir, mode.config("", "127.0.0.1:" + tlsBackend.getPort()))) {
+        try (RunningGateway gw = RunningGateway.start(dir, mode.passthrough("127.0.0.1:" + tlsBackend.getPort()))) {
             assertThat(gw.gateway().listeners().get(0).context().relay().name()).isEqualTo(mode.relay());
             assertThat(gw.gateway().listeners().get(0).transport().busyPoll().isZero()).isEqualTo(!mode.busyPolls());
             byte[] payload = "hello through the east-west gateway".getBytes();
@@ -71,7 +72,7 @@ class PassthroughRelayTest {
     @ParameterizedTest
     @EnumSource(RelayMode.class)
     void shouldAcceptHelloInOneByteRecordsAndOneByteWrites(RelayMode mode) throws Exception {
-        try (RunningGateway gw = RunningGateway.start(dir, mode.config("", "127.0.0.1:" + tlsBackend.getPort()))) {
+        try (RunningGateway gw = RunningGateway.start(dir, mode.passthrough("127.0.0.1:" + tlsBackend.getPort()))) {
             byte[] payload = "fragmented".getBytes();
             assertThat(tls.echo(gw.address(), TlsPeers.SNI, payload, new FirstFlightReframer(new int[] {1}, 0)))
                     .isEqualTo(payload);
@@ -87,7 +88,7 @@ class PassthroughRelayTest {
     @EnumSource(RelayMode.class)
     void shouldForwardMultiMegabyteStreamsByteExactBothWays(RelayMode mode) throws Exception {
         try (RawBackend backend = new RawBackend(RawBackend.ECHO);
-             RunningGateway gw = RunningGateway.start(dir, mode.config("", backend.endpoint()))) {
+             RunningGateway gw = RunningGateway.start(dir, mode.passthrough(backend.endpoint()))) {
             byte[] hello = tls.clientHello(TlsPeers.SNI);
             byte[] data = new byte[8 * 1024 * 1024];
             new Random(42).nextBytes(data);
@@ -123,8 +124,8 @@ class PassthroughRelayTest {
     @org.junit.jupiter.api.Test
     void shouldCopySmallMessagesAndSpliceBulkStreamsByDefault() throws Exception {
         try (RawBackend backend = new RawBackend(RawBackend.ECHO);
-             RunningGateway gw = RunningGateway.start(dir, RelayMode.COPY_EPOLL.config("", backend.endpoint())
-                     .replace("splice: off, ", ""))) {
+             RunningGateway gw = RunningGateway.start(dir, TestConfig.passthrough(backend.endpoint())
+                     .set("runtime.transport", "epoll").workers(2))) {
             assertThat(gw.gateway().listeners().get(0).context().relay().name()).isEqualTo("auto");
             byte[] hello = tls.clientHello(TlsPeers.SNI);
             try (Socket s = new Socket(gw.address().getAddress(), gw.address().getPort())) {
@@ -162,7 +163,7 @@ class PassthroughRelayTest {
             s.getOutputStream().flush();
         };
         try (RawBackend backend = new RawBackend(respondAfterEof);
-             RunningGateway gw = RunningGateway.start(dir, mode.config("", backend.endpoint()))) {
+             RunningGateway gw = RunningGateway.start(dir, mode.passthrough(backend.endpoint()))) {
             byte[] hello = tls.clientHello(TlsPeers.SNI);
             try (Socket s = new Socket(gw.address().getAddress(), gw.address().getPort())) {
                 s.setSoTimeout(10_000);
@@ -188,7 +189,7 @@ class PassthroughRelayTest {
             r.readToEof(s.getInputStream()); // keeps reading after its own FIN
         };
         try (RawBackend backend = new RawBackend(closeWriteFirst);
-             RunningGateway gw = RunningGateway.start(dir, mode.config("", backend.endpoint()))) {
+             RunningGateway gw = RunningGateway.start(dir, mode.passthrough(backend.endpoint()))) {
             byte[] hello = tls.clientHello(TlsPeers.SNI);
             byte[] late = new byte[3 * 1024 * 1024 + 10];
             new java.util.Random(7).nextBytes(late);
@@ -213,7 +214,7 @@ class PassthroughRelayTest {
     @EnumSource(RelayMode.class)
     void shouldCloseIdleConnections(RelayMode mode) throws Exception {
         try (RawBackend backend = new RawBackend(RawBackend.ECHO);
-             RunningGateway gw = RunningGateway.start(dir, mode.config("timeouts: {idle: 400ms}", backend.endpoint()))) {
+             RunningGateway gw = RunningGateway.start(dir, mode.passthrough(backend.endpoint()).timeout("idle", "400ms"))) {
             try (Socket s = new Socket(gw.address().getAddress(), gw.address().getPort())) {
                 s.setSoTimeout(10_000);
                 s.getOutputStream().write(tls.clientHello(TlsPeers.SNI));
@@ -246,7 +247,7 @@ class PassthroughRelayTest {
             s.shutdownOutput();
         };
         try (RawBackend backend = new RawBackend(flood);
-             RunningGateway gw = RunningGateway.start(dir, mode.config("", backend.endpoint()))) {
+             RunningGateway gw = RunningGateway.start(dir, mode.passthrough(backend.endpoint()))) {
             io.netty.buffer.ByteBufAllocatorMetric alloc =
                     ((io.netty.buffer.ByteBufAllocatorMetricProvider) io.netty.buffer.ByteBufAllocator.DEFAULT).metric();
             try (Socket s = new Socket(gw.address().getAddress(), gw.address().getPort())) {

@@ -8,6 +8,7 @@ import io.meshgate.gateway.testing.Hellos;
 import io.meshgate.gateway.testing.RawBackend;
 import io.meshgate.gateway.testing.RelayMode;
 import io.meshgate.gateway.testing.RunningGateway;
+import io.meshgate.gateway.testing.TestConfig;
 import io.meshgate.gateway.testing.TlsPeers;
 import java.io.IOException;
 import java.io.InputStream;
@@ -17,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,8 +38,13 @@ class PassthroughRoutingTest {
     @TempDir
     Path dir;
 
-    private RunningGateway gateway(String extra, String... endpoints) throws Exception {
-        return RunningGateway.start(dir, RelayMode.SPLICE.config(extra, endpoints));
+    private RunningGateway gateway(String... endpoints) throws Exception {
+        return gateway(c -> c, endpoints);
+    }
+
+    /** The splice passthrough config for {@code endpoints}, with what {@code extra} sets. */
+    private RunningGateway gateway(UnaryOperator<TestConfig> extra, String... endpoints) throws Exception {
+        return RunningGateway.start(dir, extra.apply(RelayMode.SPLICE.passthrough(endpoints)));
     }
 
     /** Sends bytes (optionally half-closing) and waits until the gateway closes the connection. */
@@ -57,7 +64,11 @@ class PassthroughRoutingTest {
         }
     }
 
-    private void assertRefused(String extra, byte[] bytes, boolean halfClose, String outcome) throws Exception {
+    private void assertRefused(byte[] bytes, boolean halfClose, String outcome) throws Exception {
+        assertRefused(c -> c, bytes, halfClose, outcome);
+    }
+
+    private void assertRefused(UnaryOperator<TestConfig> extra, byte[] bytes, boolean halfClose, String outcome) throws Exception {
         try (RawBackend backend = new RawBackend(RawBackend.RECORD);
              RunningGateway gw = gateway(extra, backend.endpoint())) {
             sendAndExpectClose(gw, bytes, halfClose);
@@ -69,7 +80,7 @@ class PassthroughRoutingTest {
 
     @Test
     void shouldRefuseHelloWithoutSni() throws Exception {
-        assertRefused("", tls.clientHello(null), false, "no_sni");
+        assertRefused(tls.clientHello(null), false, "no_sni");
     }
 
     @Test
@@ -77,38 +88,38 @@ class PassthroughRoutingTest {
         byte[] sslv2 = {(byte) 0x80, 0x2e, 0x01, 0x03, 0x01, 0x00, 0x15, 0x00, 0x00, 0x00, 0x10,
                 0x07, 0x00, (byte) 0xc0, 0x03, 0x00, (byte) 0x80, 0x01, 0x00, (byte) 0x80, 0x06, 0x00, 0x40,
                 0x04, 0x00, (byte) 0x80, 0x02, 0x00, (byte) 0x80, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-        assertRefused("", sslv2, false, "bad_hello");
+        assertRefused(sslv2, false, "bad_hello");
     }
 
     @Test
     void shouldRefuseFirstRecordThatIsNotHandshake() throws Exception {
-        assertRefused("", "GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII), false, "bad_hello");
+        assertRefused("GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII), false, "bad_hello");
     }
 
     @Test
     void shouldRefuseHandshakeThatIsNotClientHello() throws Exception {
-        assertRefused("", Hellos.withHandshakeType(hello, 2), false, "bad_hello");
+        assertRefused(Hellos.withHandshakeType(hello, 2), false, "bad_hello");
     }
 
     @Test
     void shouldRefuseInconsistentLengths() throws Exception {
-        assertRefused("", Hellos.withBadExtensionsLength(hello), false, "bad_hello");
+        assertRefused(Hellos.withBadExtensionsLength(hello), false, "bad_hello");
     }
 
     @Test
     void shouldRefuseHelloOverTheCap() throws Exception {
-        assertRefused("limits: {clientHelloMaxBytes: 1024}", Hellos.padded(hello, 4096), false, "bad_hello");
+        assertRefused(c -> c.set("limits.clientHelloMaxBytes", 1024), Hellos.padded(hello, 4096), false, "bad_hello");
     }
 
     @Test
     void shouldRefuseEofMidHello() throws Exception {
-        assertRefused("", Hellos.first(hello, hello.length / 2), true, "bad_hello");
+        assertRefused(Hellos.first(hello, hello.length / 2), true, "bad_hello");
     }
 
     @Test
     void shouldRefuseHelloThatDoesNotCompleteInTime() throws Exception {
         try (RawBackend backend = new RawBackend(RawBackend.RECORD);
-             RunningGateway gw = gateway("timeouts: {clientHello: 300ms}", backend.endpoint())) {
+             RunningGateway gw = gateway(c -> c.timeout("clientHello", "300ms"), backend.endpoint())) {
             long start = System.nanoTime();
             sendAndExpectClose(gw, Hellos.first(hello, 20), false);
             assertThat(Duration.ofNanos(System.nanoTime() - start)).isBetween(Duration.ofMillis(250), Duration.ofSeconds(5));
@@ -120,7 +131,7 @@ class PassthroughRoutingTest {
     @Test
     void shouldRefuseUnknownServiceAndNonRoutingNames() throws Exception {
         try (RawBackend backend = new RawBackend(RawBackend.RECORD);
-             RunningGateway gw = gateway("", backend.endpoint())) {
+             RunningGateway gw = gateway(backend.endpoint())) {
             sendAndExpectClose(gw, tls.clientHello(OutboundSni.format("other.default.svc.cluster.local", 8080)), false);
             sendAndExpectClose(gw, tls.clientHello(OutboundSni.format("httpbin.default.svc.cluster.local", 9090)), false);
             sendAndExpectClose(gw, tls.clientHello("httpbin.default.svc.cluster.local"), false);
@@ -132,7 +143,7 @@ class PassthroughRoutingTest {
     @Test
     void shouldMatchHostIgnoringCase() throws Exception {
         try (RawBackend backend = new RawBackend(RawBackend.RECORD);
-             RunningGateway gw = gateway("", backend.endpoint())) {
+             RunningGateway gw = gateway(backend.endpoint())) {
             byte[] upper = tls.clientHello(OutboundSni.format("HTTPBIN.Default.svc.cluster.local", 8080));
             try (Socket s = new Socket(gw.address().getAddress(), gw.address().getPort())) {
                 s.getOutputStream().write(upper);
@@ -148,7 +159,7 @@ class PassthroughRoutingTest {
         byte[] big = Hellos.padded(hello, 40_000);
         assertThat(big.length).isGreaterThan(40_000);
         try (RawBackend backend = new RawBackend(RawBackend.RECORD);
-             RunningGateway gw = gateway("", backend.endpoint())) {
+             RunningGateway gw = gateway(backend.endpoint())) {
             try (Socket s = new Socket(gw.address().getAddress(), gw.address().getPort())) {
                 s.getOutputStream().write(big);
                 s.getOutputStream().write("after".getBytes());
@@ -170,7 +181,7 @@ class PassthroughRoutingTest {
             closedPort = probe.getLocalPort(); // nothing listens there once closed
         }
         try (RawBackend backend = new RawBackend(RawBackend.RECORD);
-             RunningGateway gw = gateway("loadBalancing: {policy: round-robin, connectAttempts: 2}",
+             RunningGateway gw = gateway(c -> c.balancing("round-robin").set("loadBalancing.connectAttempts", 2),
                      "127.0.0.1:" + closedPort, backend.endpoint())) {
             for (int i = 0; i < 4; i++) {
                 try (Socket s = new Socket(gw.address().getAddress(), gw.address().getPort())) {
@@ -190,7 +201,7 @@ class PassthroughRoutingTest {
         try (ServerSocket probe = new ServerSocket(0)) {
             closedPort = probe.getLocalPort();
         }
-        try (RunningGateway gw = gateway("", "127.0.0.1:" + closedPort)) {
+        try (RunningGateway gw = gateway("127.0.0.1:" + closedPort)) {
             sendAndExpectClose(gw, hello, false);
             await().atMost(Duration.ofSeconds(5)).until(() -> gw.outcomes("eastwest", "upstream_failed") == 1);
         }
@@ -198,8 +209,7 @@ class PassthroughRoutingTest {
 
     @Test
     void shouldRefuseConnectionsOverTheListenerLimit() throws Exception {
-        String config = RelayMode.SPLICE.config("", "127.0.0.1:1").replace("mode: passthrough",
-                "mode: passthrough\n    maxConnections: 1");
+        TestConfig config = RelayMode.SPLICE.passthrough("127.0.0.1:1").maxConnections("eastwest", 1);
         try (RunningGateway gw = RunningGateway.start(dir, config);
              Socket held = new Socket(gw.address().getAddress(), gw.address().getPort())) {
             held.getOutputStream().write(Hellos.first(hello, 10)); // stays in the hello stage

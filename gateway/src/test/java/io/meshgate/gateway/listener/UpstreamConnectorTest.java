@@ -6,8 +6,8 @@ import io.meshgate.gateway.outcome.Outcome;
 import io.meshgate.gateway.relay.CopyRelay;
 import io.meshgate.gateway.relay.IdleTimeout;
 import io.meshgate.gateway.relay.MeshgateHandlerNames;
+import io.meshgate.gateway.testing.EmbeddedUpstream;
 import io.meshgate.gateway.testing.TestListeners;
-import io.meshgate.gateway.transport.Transport;
 import io.meshgate.gateway.upstream.Route;
 import io.meshgate.routing.AppProtocol;
 import io.meshgate.routing.Endpoint;
@@ -15,40 +15,25 @@ import io.meshgate.routing.EndpointSet;
 import io.meshgate.routing.OutboundSni;
 import io.meshgate.tls.testing.ClientHellos;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelOutboundHandlerAdapter;
-import io.netty.channel.ChannelPromise;
-import io.netty.channel.DefaultChannelId;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.channel.socket.DuplexChannel;
-import java.net.ConnectException;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.List;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
  * The connect stage driven through {@link EmbeddedChannel}s in the style of Netty's
  * {@code SniHandlerTest}: the downstream is embedded, and so is every upstream the real
- * {@code EndpointDialer} opens (a transport whose socket channel is {@link FakeUpstream},
- * registered on the downstream's embedded loop), so the order of events is exact.
+ * {@code EndpointDialer} opens ({@link EmbeddedUpstream}, registered on the downstream's embedded
+ * loop), so the order of events is exact.
  */
 class UpstreamConnectorTest {
 
     private static final String HOST = "reviews.bookinfo.svc.cluster.local";
     private static final Endpoint A = Endpoint.of("10.0.0.1", 9081);
     private static final Endpoint B = Endpoint.of("10.0.0.2", 9082);
-    private static final Transport EMBEDDED = new Transport("embedded", null, null, FakeUpstream.class, false, Duration.ZERO);
 
     private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
     private EmbeddedChannel downstream;
@@ -56,11 +41,7 @@ class UpstreamConnectorTest {
 
     @AfterEach
     void release() {
-        FakeUpstream.REFUSING.clear();
-        for (FakeUpstream up : FakeUpstream.OPENED) {
-            up.finishAndReleaseAll();
-        }
-        FakeUpstream.OPENED.clear();
+        EmbeddedUpstream.reset();
         if (downstream != null) {
             downstream.finishAndReleaseAll();
         }
@@ -70,17 +51,10 @@ class UpstreamConnectorTest {
     /** A passthrough downstream past its route stage: the route has {@code A} and {@code B}, round-robin starts at {@code A}. */
     private void routed(int connectAttempts) {
         ListenerContext context = TestListeners.context("test", registry,
-                TestListeners.staticRouter(HOST, 9080, AppProtocol.TCP, A, B), EMBEDDED, new CopyRelay(), connectAttempts,
+                TestListeners.staticRouter(HOST, 9080, AppProtocol.TCP, A, B), EmbeddedUpstream.TRANSPORT, new CopyRelay(), connectAttempts,
                 Duration.ofSeconds(10));
         downstream = new EmbeddedChannel();
-        try {
-            // Bootstrap asks this group for the loop's resolver on every connect. Its first call
-            // caches the resolver and then fails on the embedded loop's missing termination future,
-            // which would fail the first dial for a reason no socket has; make that call here.
-            io.netty.resolver.DefaultAddressResolverGroup.INSTANCE.getResolver(downstream.eventLoop());
-        } catch (UnsupportedOperationException expected) {
-            // the resolver is cached by now
-        }
+        EmbeddedUpstream.prepare(downstream.eventLoop());
         connection = Connection.accept(context, downstream);
         connection.serverName(OutboundSni.format(HOST, 9080));
         connection.route(Route.local(new EndpointSet(List.of(A, B), AppProtocol.TCP), "cluster-a"));
@@ -101,22 +75,6 @@ class UpstreamConnectorTest {
         return ClientHellos.builder().serverName(OutboundSni.format(HOST, 9080)).build();
     }
 
-    private static byte[] written(FakeUpstream up) {
-        ByteBuf all = Unpooled.buffer();
-        Object m;
-        while ((m = up.readOutbound()) != null) {
-            if (m instanceof ByteBuf b) {
-                all.writeBytes(b);
-            }
-            io.netty.util.ReferenceCountUtil.release(m);
-        }
-        try {
-            return ByteBufUtil.getBytes(all);
-        } finally {
-            all.release();
-        }
-    }
-
     @Test
     void shouldForwardTheHelloAndThenTheFinWhenTheClientHalfClosesBeforeTheUpstreamConnects() {
         routed(1);
@@ -125,14 +83,14 @@ class UpstreamConnectorTest {
         // as a loop task by the read's completion and the FIN arrives before it runs.
         downstream.pipeline().fireChannelRead(Unpooled.wrappedBuffer(hello)).fireChannelReadComplete();
         downstream.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
-        assertThat(FakeUpstream.OPENED).as("nothing dialed yet").isEmpty();
+        assertThat(EmbeddedUpstream.OPENED).as("nothing dialed yet").isEmpty();
 
         runLoop();
 
-        assertThat(FakeUpstream.OPENED).hasSize(1);
-        FakeUpstream up = FakeUpstream.OPENED.get(0);
-        assertThat(up.remote).isEqualTo(A.socketAddress());
-        assertThat(written(up)).as("the buffered hello, byte-identical").isEqualTo(hello);
+        assertThat(EmbeddedUpstream.OPENED).hasSize(1);
+        EmbeddedUpstream up = EmbeddedUpstream.OPENED.get(0);
+        assertThat(up.remote()).isEqualTo(A.socketAddress());
+        assertThat(up.written()).as("the buffered hello, byte-identical").isEqualTo(hello);
         assertThat(up.isOutputShutdown()).as("the client's FIN passed on after the hello").isTrue();
         assertThat(connection.outcome()).isEqualTo(Outcome.ROUTED);
         assertThat(connection.upstreamEndpoint()).isEqualTo(A);
@@ -170,7 +128,7 @@ class UpstreamConnectorTest {
     @Test
     void shouldDialTheNextEndpointWhenTheFirstRefuses() {
         routed(2);
-        FakeUpstream.REFUSING.add(A.port());
+        EmbeddedUpstream.REFUSING.add(A.port());
         byte[] hello = hello();
         downstream.writeInbound(Unpooled.wrappedBuffer(hello));
 
@@ -178,9 +136,9 @@ class UpstreamConnectorTest {
 
         assertThat(connection.outcome()).isEqualTo(Outcome.ROUTED);
         assertThat(connection.upstreamEndpoint()).isEqualTo(B);
-        FakeUpstream connected = FakeUpstream.OPENED.get(FakeUpstream.OPENED.size() - 1);
-        assertThat(connected.remote).isEqualTo(B.socketAddress());
-        assertThat(written(connected)).isEqualTo(hello);
+        EmbeddedUpstream connected = EmbeddedUpstream.OPENED.get(EmbeddedUpstream.OPENED.size() - 1);
+        assertThat(connected.remote()).isEqualTo(B.socketAddress());
+        assertThat(connected.written()).isEqualTo(hello);
         assertThat(registry.get("meshgate.upstream.connect.failures").counter().count()).isEqualTo(1.0);
         assertThat(downstream.isOpen()).isTrue();
     }
@@ -188,8 +146,8 @@ class UpstreamConnectorTest {
     @Test
     void shouldCloseAsUpstreamFailedWhenEveryAttemptIsRefused() {
         routed(2);
-        FakeUpstream.REFUSING.add(A.port());
-        FakeUpstream.REFUSING.add(B.port());
+        EmbeddedUpstream.REFUSING.add(A.port());
+        EmbeddedUpstream.REFUSING.add(B.port());
         downstream.writeInbound(Unpooled.wrappedBuffer(hello()));
 
         runLoop();
@@ -197,84 +155,5 @@ class UpstreamConnectorTest {
         assertThat(connection.outcome()).isEqualTo(Outcome.UPSTREAM_FAILED);
         assertThat(downstream.isOpen()).isFalse();
         assertThat(registry.get("meshgate.upstream.connect.failures").counter().count()).isEqualTo(2.0);
-    }
-
-    /**
-     * An upstream socket stand-in: an embedded channel the dialer's Bootstrap creates and registers
-     * on the downstream's embedded loop; refuses connects to the ports in {@link #REFUSING} and
-     * records a half-close.
-     */
-    public static final class FakeUpstream extends EmbeddedChannel implements DuplexChannel {
-        static final Set<Integer> REFUSING = ConcurrentHashMap.newKeySet();
-        static final List<FakeUpstream> OPENED = new CopyOnWriteArrayList<>();
-
-        SocketAddress remote;
-        private boolean inputShut;
-        private boolean outputShut;
-
-        public FakeUpstream() {
-            super(DefaultChannelId.newInstance(), false, true, new ChannelOutboundHandlerAdapter() {
-                @Override
-                public void connect(ChannelHandlerContext ctx, SocketAddress remote, SocketAddress local, ChannelPromise promise) {
-                    if (REFUSING.contains(((InetSocketAddress) remote).getPort())) {
-                        promise.setFailure(new ConnectException("connection refused: " + remote));
-                        ctx.close();
-                        return;
-                    }
-                    ((FakeUpstream) ctx.channel()).remote = remote;
-                    OPENED.add((FakeUpstream) ctx.channel());
-                    ctx.connect(remote, local, promise);
-                }
-            });
-        }
-
-        @Override
-        public boolean isInputShutdown() {
-            return inputShut;
-        }
-
-        @Override
-        public ChannelFuture shutdownInput() {
-            return shutdownInput(newPromise());
-        }
-
-        @Override
-        public ChannelFuture shutdownInput(ChannelPromise promise) {
-            inputShut = true;
-            return promise.setSuccess();
-        }
-
-        @Override
-        public boolean isOutputShutdown() {
-            return outputShut;
-        }
-
-        @Override
-        public ChannelFuture shutdownOutput() {
-            return shutdownOutput(newPromise());
-        }
-
-        @Override
-        public ChannelFuture shutdownOutput(ChannelPromise promise) {
-            outputShut = true;
-            return promise.setSuccess();
-        }
-
-        @Override
-        public boolean isShutdown() {
-            return inputShut && outputShut;
-        }
-
-        @Override
-        public ChannelFuture shutdown() {
-            return shutdown(newPromise());
-        }
-
-        @Override
-        public ChannelFuture shutdown(ChannelPromise promise) {
-            inputShut = true;
-            outputShut = true;
-            return promise.setSuccess();
-        }
     }
 }

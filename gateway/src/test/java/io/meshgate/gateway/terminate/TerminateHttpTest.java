@@ -7,6 +7,7 @@ import io.meshgate.gateway.testing.MeshBackend;
 import io.meshgate.gateway.testing.MeshPki;
 import io.meshgate.gateway.testing.MtlsClient;
 import io.meshgate.gateway.testing.RunningGateway;
+import io.meshgate.gateway.testing.TestConfig;
 import io.meshgate.gateway.testing.TlsPeers;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
@@ -57,7 +58,7 @@ class TerminateHttpTest {
     }
 
     private RunningGateway gateway(String upstream, String endpoint) throws Exception {
-        return RunningGateway.start(dir, MeshPki.terminateConfig(dir, "http", upstream, endpoint, ""));
+        return RunningGateway.start(dir, TestConfig.terminate(dir, "http", upstream, endpoint));
     }
 
     /** What the README says the endpoint must see, computed independently of the product code. */

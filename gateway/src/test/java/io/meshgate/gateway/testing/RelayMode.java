@@ -1,23 +1,27 @@
 package io.meshgate.gateway.testing;
 
+import java.util.Map;
+
 /** The relay configurations every data-path behaviour must hold under. */
 public enum RelayMode {
-    SPLICE("splice", "runtime: {transport: epoll, splice: always, workers: 2}"),
+    SPLICE("splice", Map.of("transport", "epoll", "splice", "always", "workers", 2)),
     /** Copies until a read of 1 KiB moves a direction to splice: every bulk test crosses over mid-stream. */
-    AUTO_SPLICE("auto", "runtime: {transport: epoll, splice: auto, spliceThreshold: 1024, workers: 2}"),
-    COPY_EPOLL("copy", "runtime: {transport: epoll, splice: off, workers: 2}"),
-    COPY_NIO("copy", "runtime: {transport: nio, workers: 2}"),
+    AUTO_SPLICE("auto", Map.of("transport", "epoll", "splice", "auto", "spliceThreshold", 1024, "workers", 2)),
+    COPY_EPOLL("copy", Map.of("transport", "epoll", "splice", "off", "workers", 2)),
+    COPY_NIO("copy", Map.of("transport", "nio", "workers", 2)),
     /** {@link #AUTO_SPLICE} with event loops that poll 200 µs after work before they block. */
-    AUTO_SPLICE_BUSY_POLL("auto", "runtime: {transport: epoll, splice: auto, spliceThreshold: 1024, workers: 2, busyPoll: 200us}"),
+    AUTO_SPLICE_BUSY_POLL("auto", Map.of("transport", "epoll", "splice", "auto", "spliceThreshold", 1024, "workers", 2,
+            "busyPoll", "200us")),
     /** {@link #COPY_NIO} with event loops that poll 200 µs after work before they block. */
-    COPY_NIO_BUSY_POLL("copy", "runtime: {transport: nio, workers: 2, busyPoll: 200us}");
+    COPY_NIO_BUSY_POLL("copy", Map.of("transport", "nio", "workers", 2, "busyPoll", "200us"));
 
     private final String relay;
-    private final String yaml;
+    /** The {@code runtime} keys of this mode. */
+    private final Map<String, Object> runtime;
 
-    RelayMode(String relay, String yaml) {
+    RelayMode(String relay, Map<String, Object> runtime) {
         this.relay = relay;
-        this.yaml = yaml;
+        this.runtime = runtime;
     }
 
     /** True when a bulk stream must (at least partly) move through the kernel in this mode. */
@@ -40,30 +44,10 @@ public enum RelayMode {
         return relay;
     }
 
-    /** A passthrough config routing {@link TlsPeers#HOST}:8080 to {@code endpoints}, plus {@code extra} top-level YAML. */
-    public String config(String extra, String... endpoints) {
-        return """
-                listeners:
-                  - name: eastwest
-                    address: 127.0.0.1:0
-                    mode: passthrough
-                admin:
-                  address: 127.0.0.1:0
-                discovery:
-                  static:
-                    - host: %s
-                      port: 8080
-                      endpoints: [%s]
-                %s
-                %s
-                """.formatted(TlsPeers.HOST, String.join(", ", quoted(endpoints)), yaml, extra);
-    }
-
-    private static String[] quoted(String[] endpoints) {
-        String[] q = new String[endpoints.length];
-        for (int i = 0; i < endpoints.length; i++) {
-            q[i] = '"' + endpoints[i] + '"';
-        }
-        return q;
+    /** {@link TestConfig#passthrough} ({@link TlsPeers#HOST}:8080 → {@code endpoints}) in this mode. */
+    public TestConfig passthrough(String... endpoints) {
+        TestConfig config = TestConfig.passthrough(endpoints);
+        runtime.forEach((key, value) -> config.set("runtime." + key, value));
+        return config;
     }
 }

@@ -25,12 +25,21 @@ public final class RunningGateway implements AutoCloseable {
         this.gateway = gateway;
     }
 
-    /** Starts a gateway; {@code yaml} is a complete meshgate.yaml (use port 0 everywhere). */
+    /** Starts a gateway from {@code config}, written to {@code dir/meshgate.yaml} and loaded as a user's file is. */
+    public static RunningGateway start(Path dir, TestConfig config) throws Exception {
+        return start(config.write(dir), config.warmsUp());
+    }
+
+    /** Starts a gateway; {@code yaml} is a complete meshgate.yaml (use port 0 everywhere). Prefer {@link TestConfig}. */
     public static RunningGateway start(Path dir, String yaml) throws Exception {
         Path file = dir.resolve("meshgate.yaml");
         Files.writeString(file, yaml);
+        return start(file, yaml.contains("warmup:"));
+    }
+
+    private static RunningGateway start(Path file, boolean warmup) throws Exception {
         MeshgateConfig config = ConfigLoader.load(file);
-        if (!yaml.contains("warmup:")) {
+        if (!warmup) {
             config = config.withoutWarmup(); // seconds per gateway, and most tests start several
         }
         Gateway g = new Gateway(config, file);

@@ -2,11 +2,11 @@ package io.meshgate.gateway.testing;
 
 import io.meshgate.routing.OutboundSni;
 import io.meshgate.tls.OutboundServerName;
+import io.meshgate.tls.testing.FirstFlight;
 import io.meshgate.tls.testing.TestPki;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
@@ -26,10 +26,8 @@ import io.netty.handler.ssl.SslProvider;
 import io.netty.util.ReferenceCountUtil;
 import java.io.ByteArrayOutputStream;
 import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import javax.net.ssl.SSLEngine;
 
 /**
  * Real TLS peers for tests, all BoringSSL through netty-tcnative (the JDK's SSLEngine drops
@@ -152,23 +150,7 @@ public final class TlsPeers implements AutoCloseable {
 
     /** The first flight a BoringSSL client sends for {@code sni} (null: no SNI at all). */
     public byte[] clientHello(String sni) throws Exception {
-        SSLEngine engine = sni == null ? clientContext.newEngine(ByteBufAllocator.DEFAULT)
-                : clientContext.newEngine(ByteBufAllocator.DEFAULT, sni, 443);
-        try {
-            engine.setUseClientMode(true);
-            if (sni != null) {
-                OutboundServerName.apply(engine, sni);
-            }
-            engine.beginHandshake();
-            ByteBuffer out = ByteBuffer.allocate(64 * 1024);
-            engine.wrap(ByteBuffer.allocate(0), out);
-            out.flip();
-            byte[] hello = new byte[out.remaining()];
-            out.get(hello);
-            return hello;
-        } finally {
-            ReferenceCountUtil.release(engine);
-        }
+        return FirstFlight.of(clientContext, sni);
     }
 
     @Override

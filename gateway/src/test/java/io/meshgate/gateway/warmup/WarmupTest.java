@@ -1,5 +1,6 @@
 package io.meshgate.gateway.warmup;
 
+import io.meshgate.gateway.testing.TestConfig;
 import io.meshgate.routing.OutboundSni;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -82,8 +83,8 @@ class WarmupTest {
     void leavesNoTraceInTheGatewaysMetricsAndTheGatewayServesAfterwards() throws Exception {
         try (TlsPeers tls = new TlsPeers();
              RawBackend backend = new RawBackend(RawBackend.ECHO);
-             RunningGateway gw = RunningGateway.start(dir, io.meshgate.gateway.testing.RelayMode.COPY_EPOLL
-                     .config("", backend.endpoint()).replace("splice: off, ", "warmup: 400ms, "))) {
+             RunningGateway gw = RunningGateway.start(dir, TestConfig.passthrough(backend.endpoint())
+                     .set("runtime.transport", "epoll").workers(2).warmup("400ms"))) {
             assertThat(gw.outcomes("eastwest", "routed")).isZero();
             assertThat(gw.bytes("eastwest", "upstream")).isZero();
             byte[] hello = tls.clientHello(TlsPeers.SNI);
