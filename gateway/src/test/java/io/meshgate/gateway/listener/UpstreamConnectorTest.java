@@ -16,6 +16,7 @@ import io.meshgate.routing.OutboundSni;
 import io.meshgate.tls.testing.ClientHellos;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import java.time.Duration;
@@ -112,15 +113,15 @@ class UpstreamConnectorTest {
         connector.channelRead(ctx, Unpooled.wrappedBuffer(early));
         connector.channelReadComplete(ctx);
         assertThat(downstream.config().isAutoRead()).as("more before the upstream is there: stop reading").isFalse();
-        assertThat(FakeUpstream.OPENED).as("nothing dialed yet").isEmpty();
+        assertThat(EmbeddedUpstream.OPENED).as("nothing dialed yet").isEmpty();
 
         runLoop();
 
-        FakeUpstream up = FakeUpstream.OPENED.get(0);
+        EmbeddedUpstream up = EmbeddedUpstream.OPENED.get(0);
         byte[] both = new byte[hello.length + early.length];
         System.arraycopy(hello, 0, both, 0, hello.length);
         System.arraycopy(early, 0, both, hello.length, early.length);
-        assertThat(written(up)).as("the hello, then the early bytes, in order").isEqualTo(both);
+        assertThat(up.written()).as("the hello, then the early bytes, in order").isEqualTo(both);
         assertThat(downstream.config().isAutoRead()).as("the relay reads again").isTrue();
         assertThat(connection.outcome()).isEqualTo(Outcome.ROUTED);
     }
