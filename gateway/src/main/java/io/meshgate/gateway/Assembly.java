@@ -70,7 +70,7 @@ final class Assembly {
 
     private TlsMaterialSource loadTls(TlsSpec t) {
         try {
-            return new TlsMaterialSource(t.files(), t.allowedTrustDomains(), registry);
+            return new TlsMaterialSource(t.files(), t.allowedTrustDomains(), t.allowedIdentities(), registry);
         } catch (TlsMaterialException e) {
             throw new ConfigException("tls: " + e.getMessage(), e);
         }

@@ -20,7 +20,8 @@ public final class BundleTrustManager extends X509ExtendedTrustManager {
     /**
      * The identity refusal this thread's last verification made, until taken: BoringSSL writes its
      * alert in the same call stack on the same event loop, so the gateway can name it
-     * ({@code access_denied}) on the way out. Only {@code trust_domain_not_allowed} is recorded.
+     * ({@code access_denied}) on the way out. Only identity refusals are recorded
+     * ({@code trust_domain_not_allowed}, {@code identity_not_allowed}: {@link PeerRefusedException.Reason#identityRefusal()}).
      */
     private static final ThreadLocal<PeerRefusedException.Reason> IDENTITY_REFUSED_HERE = new ThreadLocal<>();
 
@@ -86,7 +87,7 @@ public final class BundleTrustManager extends X509ExtendedTrustManager {
         try {
             verifier.verify(chain);
         } catch (PeerRefusedException refused) {
-            if (refused.reason() == PeerRefusedException.Reason.TRUST_DOMAIN_NOT_ALLOWED) {
+            if (refused.reason().identityRefusal()) {
                 IDENTITY_REFUSED_HERE.set(refused.reason());
             }
             // netty-tcnative hands this code to BoringSSL, which sends the matching alert; the

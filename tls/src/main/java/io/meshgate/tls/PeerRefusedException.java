@@ -42,7 +42,12 @@ public final class PeerRefusedException extends CertificateException {
          * access_denied); the terminate listener's {@code AccessDeniedAlert} rewrites that alert, in
          * place over TLS 1.2 and re-sealed over TLS 1.3 ({@link Tls13AlertRecord}).
          */
-        TRUST_DOMAIN_NOT_ALLOWED("trust_domain_not_allowed", VerifyError.APPLICATION_VERIFICATION);
+        TRUST_DOMAIN_NOT_ALLOWED("trust_domain_not_allowed", VerifyError.APPLICATION_VERIFICATION),
+        /**
+         * The SPIFFE ID matches no entry of {@code tls.allowedIdentities}: access_denied, rewritten
+         * the same way as {@link #TRUST_DOMAIN_NOT_ALLOWED}.
+         */
+        IDENTITY_NOT_ALLOWED("identity_not_allowed", VerifyError.APPLICATION_VERIFICATION);
 
         private final String label;
         private final int verifyError;
@@ -55,6 +60,14 @@ public final class PeerRefusedException extends CertificateException {
         /** The metric and log label fixed for operators, e.g. {@code untrusted_root}. */
         public String label() {
             return label;
+        }
+
+        /**
+         * A refusal of who the peer is rather than of its chain: the caller gets access_denied,
+         * which BoringSSL cannot send by itself (the terminate listener rewrites its alert).
+         */
+        public boolean identityRefusal() {
+            return this == TRUST_DOMAIN_NOT_ALLOWED || this == IDENTITY_NOT_ALLOWED;
         }
 
         /** The OpenSSL {@code X509_V_ERR_*} code that makes BoringSSL send this reason's alert. */

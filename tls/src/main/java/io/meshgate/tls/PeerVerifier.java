@@ -23,13 +23,15 @@ import java.util.function.Supplier;
  * Verifies a peer's certificate chain against the current trust bundle and turns it into the
  * peer's SPIFFE ID: a path built from the presented certificates to a root
  * ({@link CertificationPath}), checked by PKIX (validity dates, basic constraints, signatures), the
- * role's extended key usage, exactly one SPIFFE ID, and an allowed trust domain. Thread-safe and
+ * role's extended key usage, exactly one SPIFFE ID, an allowed trust domain and an allowed identity
+ * ({@link AllowedIdentities}). Thread-safe and
  * lock-free; it reads the bundle through the supplier on every call so rotation needs no rebuild.
  */
 public final class PeerVerifier {
 
     private final Supplier<TrustBundle> bundle;
     private final Set<String> allowedTrustDomains;
+    private final AllowedIdentities allowedIdentities;
     private final PeerRole role;
     private final Clock clock;
 
@@ -42,8 +44,23 @@ public final class PeerVerifier {
     }
 
     public PeerVerifier(Supplier<TrustBundle> bundle, Set<String> allowedTrustDomains, PeerRole role, Clock clock) {
+        this(bundle, allowedTrustDomains, AllowedIdentities.ANY, role, clock);
+    }
+
+    /**
+     * @param allowedIdentities SPIFFE IDs (exact or prefix) whose peers are accepted, checked after
+     *     the trust domain; {@link AllowedIdentities#ANY} accepts every identity
+     */
+    public PeerVerifier(Supplier<TrustBundle> bundle, Set<String> allowedTrustDomains, AllowedIdentities allowedIdentities,
+                        PeerRole role) {
+        this(bundle, allowedTrustDomains, allowedIdentities, role, Clock.systemUTC());
+    }
+
+    public PeerVerifier(Supplier<TrustBundle> bundle, Set<String> allowedTrustDomains, AllowedIdentities allowedIdentities,
+                        PeerRole role, Clock clock) {
         this.bundle = bundle;
         this.allowedTrustDomains = Set.copyOf(allowedTrustDomains);
+        this.allowedIdentities = allowedIdentities;
         this.role = role;
         this.clock = clock;
     }
@@ -54,6 +71,10 @@ public final class PeerVerifier {
 
     public Set<String> allowedTrustDomains() {
         return allowedTrustDomains;
+    }
+
+    public AllowedIdentities allowedIdentities() {
+        return allowedIdentities;
     }
 
     /**
@@ -109,6 +130,9 @@ public final class PeerVerifier {
         if (!allowedTrustDomains.isEmpty() && !allowedTrustDomains.contains(id.trustDomain())) {
             throw new PeerRefusedException(Reason.TRUST_DOMAIN_NOT_ALLOWED,
                     "trust domain of " + id + " is not in allowedTrustDomains " + allowedTrustDomains);
+        }
+        if (!allowedIdentities.allows(id)) {
+            throw new PeerRefusedException(Reason.IDENTITY_NOT_ALLOWED, id + " is not in allowedIdentities " + allowedIdentities);
         }
         return id;
     }

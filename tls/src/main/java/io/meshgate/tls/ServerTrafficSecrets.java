@@ -21,7 +21,7 @@ import javax.net.ssl.SSLEngine;
  * {@link SSLContext#setKeyLogCallback}); this callback keeps the server application secret of a
  * connection that asked for it with {@link #watch} and drops every other line at once. Nothing is
  * logged. Installed only on the terminate contexts of a gateway with an allow-policy (allowed trust
- * domains), the only place such a refusal can happen.
+ * domains or allowed identities), the only place such a refusal can happen.
  */
 public final class ServerTrafficSecrets implements KeyLogCallback {
 

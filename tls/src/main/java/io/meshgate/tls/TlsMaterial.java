@@ -56,6 +56,7 @@ public final class TlsMaterial {
     /** What the verifiers read, and who may call: kept for {@link #withFreshSessions()}. */
     private Supplier<TrustBundle> trust;
     private Set<String> allowedTrustDomains;
+    private AllowedIdentities allowedIdentities;
 
     private TlsMaterial(TlsFiles files, TrustBundle bundle, List<X509Certificate> chain, PrivateKey key, SpiffeId servingId,
                         SslContext serverContext, SslContext upstreamContext, SslContext httpServerContext,
@@ -78,7 +79,7 @@ public final class TlsMaterial {
      * by {@link TlsMaterialSource}, which also requires that.
      */
     public static TlsMaterial load(TlsFiles files, Set<String> allowedTrustDomains) throws TlsMaterialException {
-        return load(files, allowedTrustDomains, null, Instant.now(), false);
+        return load(files, allowedTrustDomains, AllowedIdentities.ANY, null, Instant.now(), false);
     }
 
     /**
@@ -86,8 +87,8 @@ public final class TlsMaterial {
      * every handshake (the source's current bundle); null pins this material's own bundle.
      * {@code serving}: the chain must lead to a root of the bundle, as the mesh's peers will check it.
      */
-    static TlsMaterial load(TlsFiles files, Set<String> allowedTrustDomains, Supplier<TrustBundle> liveBundle, Instant now,
-                            boolean serving) throws TlsMaterialException {
+    static TlsMaterial load(TlsFiles files, Set<String> allowedTrustDomains, AllowedIdentities allowedIdentities,
+                            Supplier<TrustBundle> liveBundle, Instant now, boolean serving) throws TlsMaterialException {
         requireBoringSsl();
         TrustBundle bundle = TrustBundle.load(files.trustBundle(), now);
         List<X509Certificate> chain = Pem.readCertificates(files.certificateChain());
@@ -113,14 +114,14 @@ public final class TlsMaterial {
             requirePathToBundle(files, chain, bundle, now);
         }
         Supplier<TrustBundle> trust = liveBundle != null ? liveBundle : () -> bundle;
-        return build(files, bundle, chain, key, servingId, trust, allowedTrustDomains, now);
+        return build(files, bundle, chain, key, servingId, trust, allowedTrustDomains, allowedIdentities, now);
     }
 
     private static TlsMaterial build(TlsFiles files, TrustBundle bundle, List<X509Certificate> chain, PrivateKey key,
                                      SpiffeId servingId, Supplier<TrustBundle> trust, Set<String> allowedTrustDomains,
-                                     Instant now) throws TlsMaterialException {
+                                     AllowedIdentities allowedIdentities, Instant now) throws TlsMaterialException {
         try {
-            PeerVerifier clients = new PeerVerifier(trust, allowedTrustDomains, PeerRole.CLIENT);
+            PeerVerifier clients = new PeerVerifier(trust, allowedTrustDomains, allowedIdentities, PeerRole.CLIENT);
             PeerVerifier servers = new PeerVerifier(trust, Set.of(), PeerRole.SERVER);
             SslContext server = serverContext(chain, key, clients);
             SslContext upstream = upstreamContext(chain, key, servers);
@@ -129,7 +130,8 @@ public final class TlsMaterial {
             TlsMaterial m = new TlsMaterial(files, bundle, chain, key, servingId, server, upstream, httpServer, h2Upstream, now);
             m.trust = trust;
             m.allowedTrustDomains = allowedTrustDomains;
-            if (!allowedTrustDomains.isEmpty()) {
+            m.allowedIdentities = allowedIdentities;
+            if (!allowedTrustDomains.isEmpty() || !allowedIdentities.isEmpty()) {
                 // Only an allow-policy refuses with access_denied, the one alert that needs the TLS 1.3 key.
                 ServerTrafficSecrets secrets = new ServerTrafficSecrets();
                 if (ServerTrafficSecrets.install(server, secrets) && ServerTrafficSecrets.install(httpServer, secrets)) {
@@ -153,12 +155,12 @@ public final class TlsMaterial {
      * then a full handshake verified against the trust of now (what a file reload does anyway).
      */
     TlsMaterial withFreshSessions() throws TlsMaterialException {
-        return build(files, bundle, chain, key, servingId, trust, allowedTrustDomains, loadedAt);
+        return build(files, bundle, chain, key, servingId, trust, allowedTrustDomains, allowedIdentities, loadedAt);
     }
 
     /**
      * The terminate listener's context: the gateway's chain and key, a client certificate
-     * required and verified against the bundle (clientAuth, allowed trust domains), TLS 1.3+1.2.
+     * required and verified against the bundle (clientAuth, allowed trust domains and identities), TLS 1.3+1.2.
      */
     public static SslContext serverContext(List<X509Certificate> chain, PrivateKey key, PeerVerifier clientVerifier)
             throws SSLException {

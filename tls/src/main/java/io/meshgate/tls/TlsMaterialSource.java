@@ -48,6 +48,8 @@ public final class TlsMaterialSource implements AutoCloseable {
 
     private final TlsFiles files;
     private final Set<String> allowedTrustDomains;
+    /** Who may call, kept across every reload: new material gets the same allow-policy. */
+    private final AllowedIdentities allowedIdentities;
     private final Duration pollInterval;
     private final Duration debounce;
     private final Counter reloadOk;
@@ -75,17 +77,29 @@ public final class TlsMaterialSource implements AutoCloseable {
 
     /** Loads the material once (failing with the file and reason); call {@link #start()} to follow changes. */
     public TlsMaterialSource(TlsFiles files, Set<String> allowedTrustDomains, MeterRegistry registry) throws TlsMaterialException {
-        this(files, allowedTrustDomains, registry, DEFAULT_POLL_INTERVAL, DEFAULT_DEBOUNCE);
+        this(files, allowedTrustDomains, AllowedIdentities.ANY, registry);
+    }
+
+    /** As {@link #TlsMaterialSource(TlsFiles, Set, MeterRegistry)}, accepting only callers {@code allowedIdentities} allows. */
+    public TlsMaterialSource(TlsFiles files, Set<String> allowedTrustDomains, AllowedIdentities allowedIdentities,
+                             MeterRegistry registry) throws TlsMaterialException {
+        this(files, allowedTrustDomains, allowedIdentities, registry, DEFAULT_POLL_INTERVAL, DEFAULT_DEBOUNCE);
     }
 
     public TlsMaterialSource(TlsFiles files, Set<String> allowedTrustDomains, MeterRegistry registry,
                              Duration pollInterval, Duration debounce) throws TlsMaterialException {
+        this(files, allowedTrustDomains, AllowedIdentities.ANY, registry, pollInterval, debounce);
+    }
+
+    public TlsMaterialSource(TlsFiles files, Set<String> allowedTrustDomains, AllowedIdentities allowedIdentities,
+                             MeterRegistry registry, Duration pollInterval, Duration debounce) throws TlsMaterialException {
         this.files = files;
         this.allowedTrustDomains = Set.copyOf(allowedTrustDomains);
+        this.allowedIdentities = allowedIdentities;
         this.pollInterval = pollInterval;
         this.debounce = debounce;
         this.attemptedHash = contentHash();
-        this.current = TlsMaterial.load(files, this.allowedTrustDomains, this::currentBundle, Instant.now(), true);
+        this.current = TlsMaterial.load(files, this.allowedTrustDomains, allowedIdentities, this::currentBundle, Instant.now(), true);
         this.effective = current.bundle();
         this.sessionRoots = new java.util.HashSet<>();
         current.bundle().roots().forEach(r -> sessionRoots.add(r.sha256()));
@@ -244,7 +258,7 @@ public final class TlsMaterialSource implements AutoCloseable {
             }
             attemptedHash = hash;
             try {
-                TlsMaterial next = TlsMaterial.load(files, allowedTrustDomains, this::currentBundle, Instant.now(), true);
+                TlsMaterial next = TlsMaterial.load(files, allowedTrustDomains, allowedIdentities, this::currentBundle, Instant.now(), true);
                 rebuild.lock();
                 try {
                     current = next;

@@ -23,6 +23,7 @@ import io.meshgate.routing.Endpoint;
 import io.meshgate.routing.Router;
 import io.meshgate.routing.StaticRoutes;
 import io.meshgate.routing.kubernetes.ExportPolicy;
+import io.meshgate.tls.AllowedIdentities;
 import io.meshgate.tls.SpiffeId;
 import io.meshgate.tls.TlsFiles;
 import java.nio.file.Files;
@@ -151,7 +152,29 @@ public final class ConfigBinder {
                 throw new ConfigException("tls.allowedTrustDomains[" + i + "]: " + problem);
             }
         }
-        return Optional.of(new TlsSpec(files, UpstreamTls.valueOf(raw.upstream().name()), Set.copyOf(raw.allowedTrustDomains())));
+        return Optional.of(new TlsSpec(files, UpstreamTls.valueOf(raw.upstream().name()), Set.copyOf(raw.allowedTrustDomains()),
+                allowedIdentities(raw)));
+    }
+
+    /**
+     * {@code tls.allowedIdentities}: each entry an exact SPIFFE ID or a prefix ending in {@code *};
+     * with {@code allowedTrustDomains} set, an entry outside them could never match and is refused.
+     */
+    private AllowedIdentities allowedIdentities(MeshgateConfig.Tls raw) {
+        List<String> entries = raw.allowedIdentities();
+        for (int i = 0; i < entries.size(); i++) {
+            String key = "tls.allowedIdentities[" + i + "]";
+            String problem = AllowedIdentities.problem(entries.get(i));
+            if (problem != null) {
+                throw new ConfigException(key + ": '" + entries.get(i) + "': " + problem);
+            }
+            String trustDomain = AllowedIdentities.trustDomainOf(entries.get(i));
+            if (!raw.allowedTrustDomains().isEmpty() && !raw.allowedTrustDomains().contains(trustDomain)) {
+                throw new ConfigException(key + ": '" + entries.get(i) + "': trust domain " + trustDomain
+                        + " is not in tls.allowedTrustDomains " + raw.allowedTrustDomains() + ", so no caller could match it");
+            }
+        }
+        return AllowedIdentities.of(entries);
     }
 
     private DiscoverySpec discovery(MeshgateConfig.Discovery raw) {

@@ -22,6 +22,8 @@ public final class Defaults {
     public static final String IDLE_TIMEOUT = "1h";
     public static final String DRAIN_TIMEOUT = "30s";
     public static final String TLS_HANDSHAKE_TIMEOUT = "10s";
+    /** {@code tls.allowedIdentities}: none listed = any identity {@code tls.allowedTrustDomains} lets through. */
+    public static final java.util.List<String> ALLOWED_IDENTITIES = java.util.List.of();
 
     public static final int CLIENT_HELLO_MAX_BYTES = 64 * 1024;
     public static final int UPSTREAM_POOL_SIZE = 64;

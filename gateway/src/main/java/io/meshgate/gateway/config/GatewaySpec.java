@@ -4,6 +4,7 @@ import io.meshgate.routing.Endpoint;
 import io.meshgate.routing.Router;
 import io.meshgate.routing.StaticRoutes;
 import io.meshgate.routing.kubernetes.ExportPolicy;
+import io.meshgate.tls.AllowedIdentities;
 import io.meshgate.tls.TlsFiles;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -80,7 +81,8 @@ public record GatewaySpec(
     public record ListenerSpec(String name, HostPort address, ListenerMode mode, int maxConnections) {}
 
     /** {@code tls}: the gateway's identity and trust files (resolved), and who may call. */
-    public record TlsSpec(TlsFiles files, UpstreamTls upstream, Set<String> allowedTrustDomains) {
+    public record TlsSpec(TlsFiles files, UpstreamTls upstream, Set<String> allowedTrustDomains,
+                          AllowedIdentities allowedIdentities) {
         public TlsSpec {
             allowedTrustDomains = Set.copyOf(allowedTrustDomains);
         }

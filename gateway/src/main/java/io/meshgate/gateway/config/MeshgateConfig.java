@@ -98,11 +98,16 @@ public record MeshgateConfig(
         }
     }
 
+    /**
+     * @param allowedIdentities SPIFFE IDs (exact, or a prefix ending in {@code *}) a terminate
+     *                          listener accepts as callers; empty = any the trust-domain rule allows
+     */
     public record Tls(String certificateChain, String privateKey, String trustBundle, UpstreamTls upstream,
-                      List<String> allowedTrustDomains) {
+                      List<String> allowedTrustDomains, List<String> allowedIdentities) {
         public Tls {
             upstream = upstream == null ? UpstreamTls.MTLS : upstream;
             allowedTrustDomains = allowedTrustDomains == null ? List.of() : List.copyOf(allowedTrustDomains);
+            allowedIdentities = allowedIdentities == null ? Defaults.ALLOWED_IDENTITIES : List.copyOf(allowedIdentities);
         }
     }
 

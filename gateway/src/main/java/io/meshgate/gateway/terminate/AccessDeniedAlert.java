@@ -11,7 +11,8 @@ import io.netty.channel.ChannelPromise;
 import java.util.Arrays;
 
 /**
- * Turns the alert BoringSSL sends for an identity refusal ({@code trust_domain_not_allowed}) into
+ * Turns the alert BoringSSL sends for an identity refusal ({@code trust_domain_not_allowed},
+ * {@code identity_not_allowed}) into
  * {@code access_denied}, the alert RFC 8446 §6.2 names for it. A certificate verifier can only
  * hand BoringSSL an X.509 error code, and none maps to access_denied, so the verifier asks for
  * {@code handshake_failure} and records the refusal on the event loop thread
@@ -45,8 +46,8 @@ final class AccessDeniedAlert extends ChannelOutboundHandlerAdapter {
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
         // Taken on every write so a refusal never outlives the write stack it belongs to.
-        if (BundleTrustManager.takeIdentityRefusal() == PeerRefusedException.Reason.TRUST_DOMAIN_NOT_ALLOWED
-                && msg instanceof ByteBuf buf) {
+        PeerRefusedException.Reason refused = BundleTrustManager.takeIdentityRefusal();
+        if (refused != null && refused.identityRefusal() && msg instanceof ByteBuf buf) {
             rewrite(buf);
             byte[] secret = tls13 == null ? null : tls13.take();
             if (secret != null) {
