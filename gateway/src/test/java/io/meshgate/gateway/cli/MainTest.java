@@ -106,6 +106,18 @@ class MainTest {
     }
 
     @Test
+    void aBadAllowedIdentityExitsTwoNamingTheKey() throws Exception {
+        io.meshgate.gateway.testing.MeshPki pki = new io.meshgate.gateway.testing.MeshPki();
+        pki.writeGatewayFiles(dir, pki.clusterA);
+        Path f = dir.resolve("identities.yaml");
+        Files.writeString(f, io.meshgate.gateway.testing.TestConfig.terminate(dir, "tcp", "mtls", "127.0.0.1:1")
+                .merge("tls: {allowedIdentities: ['spiffe://cluster.local/*/sa/sleep']}").yaml());
+        CliRun.Result r = run("run", "--config", f.toString());
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains("tls.allowedIdentities[0]", "'*' is allowed only at the end").doesNotContain("\tat ");
+    }
+
+    @Test
     void missingConfigFileExitsTwo() {
         CliRun.Result r = run("run", "--config", dir.resolve("nope.yaml").toString());
         assertThat(r.code()).isEqualTo(2);

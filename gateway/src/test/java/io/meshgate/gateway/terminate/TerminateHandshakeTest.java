@@ -227,6 +227,57 @@ class TerminateHandshakeTest {
         }
     }
 
+    /** A sidecar speaking only {@code version}, presenting {@code identity}. */
+    private static MtlsClient caller(IssuedIdentity identity, String version) throws Exception {
+        return new MtlsClient(io.netty.handler.ssl.SslContextBuilder.forClient()
+                .sslProvider(io.netty.handler.ssl.SslProvider.OPENSSL).protocols(version)
+                .trustManager(pki.clusterA.rootCert()).endpointIdentificationAlgorithm(null)
+                .keyManager(identity.key(), identity.chain().toArray(new java.security.cert.X509Certificate[0])).build());
+    }
+
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"TLSv1.3", "TLSv1.2"})
+    void shouldDenyCallersOutsideAllowedIdentitiesWithAccessDeniedAndLetTheOthersIn(String version) throws Exception {
+        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
+        String payments = "spiffe://cluster.local/ns/payments/sa/api";
+        IssuedIdentity outside = MeshPki.issue(pki.clusterB, payments);
+        ch.qos.logback.classic.Logger refusals = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("io.meshgate.gateway.refusals");
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines = new ch.qos.logback.core.read.ListAppender<>();
+        lines.start();
+        refusals.addAppender(lines);
+        try (MeshBackend backend = mtlsEcho();
+             RunningGateway gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "tcp", "mtls", backend.endpoint(),
+                     "tls: {allowedIdentities: ['spiffe://cluster.local/ns/default/*']}"));
+             MtlsClient refused = caller(outside, version);
+             MtlsClient allowed = caller(pki.callerB, version)) {
+            try (MtlsClient.Session s = refused.connect(gw.address(), TlsPeers.SNI)) {
+                s.send("let me in");
+                assertThat(s.awaitClosed()).isTrue();
+                assertThat(s.available()).isZero();
+                assertThat(s.failure() + " / " + s.handshakeFailure()).as("the alert over " + version)
+                        .contains("TLSV1_ALERT_ACCESS_DENIED");
+            }
+            await().atMost(Duration.ofSeconds(5)).until(() -> gw.outcomes(LISTENER, "denied") == 1);
+            assertThat(gw.counter("meshgate.peer.refusals", "listener", LISTENER, "reason", "identity_not_allowed")).isEqualTo(1);
+            assertThat(gw.counter("meshgate.peer.refusals", "listener", LISTENER, "reason", "trust_domain_not_allowed")).isZero();
+            assertThat(gw.admin("/metrics").body())
+                    .contains("meshgate_peer_refusals_total{listener=\"" + LISTENER + "\",reason=\"identity_not_allowed\"} 1.0");
+            await().atMost(Duration.ofSeconds(5)).until(() -> !lines.list.isEmpty());
+            assertThat(lines.list.get(0).getLevel()).isEqualTo(ch.qos.logback.classic.Level.INFO);
+            assertThat(lines.list.get(0).getFormattedMessage()).contains("listener=" + LISTENER, "peer=/127.0.0.1:",
+                    "sni=\"" + TlsPeers.SNI + "\"", "reason=identity_not_allowed",
+                    "subject=\"" + outside.leaf().getSubjectX500Principal().getName() + "\"");
+
+            assertThat(new String(echo(allowed, gw, "inside the namespace"), StandardCharsets.UTF_8)).isEqualTo("inside the namespace");
+            await().atMost(Duration.ofSeconds(5)).until(() -> gw.outcomes(LISTENER, "routed") == 1);
+            assertThat(backend.accepted()).isEqualTo(1);
+            await("no TLS 1.3 secret outlives its connection").atMost(Duration.ofSeconds(5))
+                    .until(() -> gw.gateway().tls().orElseThrow().current().serverTrafficSecrets().watching() == 0);
+        } finally {
+            refusals.detachAppender(lines);
+        }
+    }
+
     @Test
     void shouldShowEveryRootWithItsSourceAndAsASpiffeBundle() throws Exception {
         pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
