@@ -19,6 +19,9 @@ tls:
   trustBundle: /etc/meshgate/trust/bundle.pem
   upstream: mtls
   allowedTrustDomains: {{ toJson .Values.allowedTrustDomains }}
+{{- with .Values.allowedIdentities }}
+  allowedIdentities: {{ toJson . }}
+{{- end }}
 {{- if .Values.trustFederation.enabled }}
 {{- $tf := .Values.trustFederation }}
 trust:

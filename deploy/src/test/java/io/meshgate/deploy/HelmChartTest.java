@@ -80,6 +80,18 @@ class HelmChartTest {
     }
 
     @Test
+    void allowedIdentitiesReachTheTlsBlockOnlyWhenSet() {
+        RenderedManifests m = RenderedManifests.parse("helm allowedIdentities", HelmChart.template(null, Map.of(
+                "allowedIdentities[0]", "spiffe://cluster.local/ns/default/*",
+                "allowedIdentities[1]", "spiffe://cluster.local/ns/payments/sa/api")));
+
+        assertThat(m.config().tls().allowedIdentities())
+                .containsExactly("spiffe://cluster.local/ns/default/*", "spiffe://cluster.local/ns/payments/sa/api");
+        RenderedManifests defaults = RenderedManifests.parse("helm defaults", HelmChart.template(null, Map.of()));
+        assertThat(defaults.configTree().path("tls").has("allowedIdentities")).isFalse();
+    }
+
+    @Test
     void serviceExportModeMayReadServiceExports() {
         RenderedManifests m = RenderedManifests.parse("helm serviceExport",
                 HelmChart.template(null, Map.of("exports", "serviceExport")));
