@@ -50,6 +50,24 @@ final class Workloads {
                 """.formatted(ns, name, replicas, containerPort);
     }
 
+    /**
+     * A bare Pod labelled {@code app: app}: nothing recreates it once deleted, so its IP is not
+     * handed straight to a replacement (kwok reuses a freed pod IP at once).
+     */
+    static String pod(String ns, String name, String app, int containerPort) {
+        return """
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: %2$s, namespace: %1$s, labels: {app: %3$s}}
+                spec:
+                  terminationGracePeriodSeconds: 0
+                  containers:
+                    - name: app
+                      image: example.invalid/%3$s:1
+                      ports: [{name: http, containerPort: %4$d}]
+                """.formatted(ns, name, app, containerPort);
+    }
+
     /** A Service with {@code port} → {@code targetPort} (a number, or a container port name). */
     static String service(String ns, String name, int port, String targetPort, boolean headless) {
         return """
