@@ -70,21 +70,13 @@ final class AccessDeniedAlert extends ChannelOutboundHandlerAdapter {
 
     /** Rewrites every plaintext fatal handshake_failure alert record in {@code buf}, in place. */
     static void rewrite(ByteBuf buf) {
-        int i = buf.readerIndex();
-        int end = buf.writerIndex();
-        while (i + 5 <= end) {
-            int type = buf.getUnsignedByte(i);
-            int major = buf.getUnsignedByte(i + 1);
-            int length = buf.getUnsignedShort(i + 3);
-            if (major != 3 || i + 5 + length > end) {
-                return;
+        eachRecord(buf, (at, type, length) -> {
+            if (type == ALERT && length == 2 && buf.getUnsignedByte(at + 5) == FATAL
+                    && buf.getUnsignedByte(at + 6) == HANDSHAKE_FAILURE) {
+                buf.setByte(at + 6, ACCESS_DENIED);
             }
-            if (type == ALERT && length == 2 && buf.getUnsignedByte(i + 5) == FATAL
-                    && buf.getUnsignedByte(i + 6) == HANDSHAKE_FAILURE) {
-                buf.setByte(i + 6, ACCESS_DENIED);
-            }
-            i += 5 + length;
-        }
+            return false;
+        });
     }
 
     /**
@@ -92,6 +84,31 @@ final class AccessDeniedAlert extends ChannelOutboundHandlerAdapter {
      * handshake_failure alert under {@code serverTrafficSecret} at sequence 0; true if one did.
      */
     static boolean rewriteSealed(ByteBuf buf, byte[] serverTrafficSecret) {
+        return eachRecord(buf, (at, type, length) -> {
+            if (type != APPLICATION_DATA || length > 512) {
+                return false;
+            }
+            byte[] record = new byte[5 + length];
+            buf.getBytes(at, record);
+            byte[] rewritten = Tls13AlertRecord.accessDenied(record, serverTrafficSecret, 0);
+            if (rewritten == null) {
+                return false;
+            }
+            buf.setBytes(at, rewritten);
+            return true;
+        });
+    }
+
+    /** One whole TLS record at {@code at} (its 5-byte header included); true ends the walk. */
+    private interface RecordVisitor {
+        boolean visit(int at, int type, int length);
+    }
+
+    /**
+     * Hands each whole TLS record of {@code buf} to {@code visitor} in order, stopping at a header
+     * that is not TLS, a partial record, or the visitor's true; true if the visitor ended it.
+     */
+    private static boolean eachRecord(ByteBuf buf, RecordVisitor visitor) {
         int i = buf.readerIndex();
         int end = buf.writerIndex();
         while (i + 5 <= end) {
@@ -100,14 +117,8 @@ final class AccessDeniedAlert extends ChannelOutboundHandlerAdapter {
             if (buf.getUnsignedByte(i + 1) != 3 || i + 5 + length > end) {
                 return false;
             }
-            if (type == APPLICATION_DATA && length <= 512) {
-                byte[] record = new byte[5 + length];
-                buf.getBytes(i, record);
-                byte[] rewritten = Tls13AlertRecord.accessDenied(record, serverTrafficSecret, 0);
-                if (rewritten != null) {
-                    buf.setBytes(i, rewritten);
-                    return true;
-                }
+            if (visitor.visit(i, type, length)) {
+                return true;
             }
             i += 5 + length;
         }
