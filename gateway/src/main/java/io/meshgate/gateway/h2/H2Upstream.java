@@ -1,45 +1,89 @@
 package io.meshgate.gateway.h2;
 
+import io.meshgate.gateway.upstream.EndpointPicker;
 import io.meshgate.routing.Endpoint;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.VoidChannelPromise;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2ChannelDuplexHandler;
+import io.netty.handler.codec.http2.Http2Connection;
+import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameStream;
+import io.netty.handler.codec.http2.Http2FrameStreamEvent;
+import io.netty.handler.codec.http2.Http2FrameStreamException;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
-import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2Stream;
+import io.netty.handler.codec.http2.Http2StreamFrame;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.Future;
+import io.netty.util.collection.IntObjectHashMap;
+import io.netty.util.collection.IntObjectMap;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.function.Consumer;
 
 /**
- * One pooled h2 connection to an endpoint, and the last handler of its pipeline: counts the
- * streams the gateway opened on it, stops taking new ones once the endpoint sent GOAWAY (or the
- * connection is closing) and closes itself when such a connection has no stream left, as
- * Armeria's and reactor-netty's h2 pools do. Confined to its event loop.
+ * One pooled h2 connection to an endpoint, and the last handler of its pipeline (after Netty's
+ * {@link Http2FrameCodec}): opens the streams of downstream exchanges with {@link #newStream()}
+ * and their first HEADERS, and dispatches every frame and stream event the codec delivers to the
+ * {@link UpstreamStream} that owns the stream (by stream id: Netty's frame streams carry no
+ * attachment). One handler for all streams of the connection, as Armeria's h2 client
+ * ({@code Http2ResponseDecoder}) and Netty's frame-codec users do, instead of a child channel per
+ * stream. It also counts the streams the gateway opened on it (the pool's capacity and the
+ * picker's active count per endpoint), stops taking new ones once the endpoint sent GOAWAY (or
+ * the connection is closing) and closes itself when such a connection has no stream left, as
+ * Armeria's and reactor-netty's h2 pools do. A connection that dies tells each of its open
+ * streams once. Confined to its event loop.
  */
-final class H2Upstream extends ChannelInboundHandlerAdapter {
+final class H2Upstream extends Http2ChannelDuplexHandler {
 
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(H2Upstream.class);
+
+    /** A stream the codec would not open (stream ids exhausted, the endpoint's stream limit, a closing connection): nothing was sent. */
+    static final class RefusedStreamException extends Exception {
+        RefusedStreamException(Endpoint endpoint, Throwable cause) {
+            super("endpoint " + endpoint + " connection refused a new stream: " + cause, cause, false, false);
+        }
+    }
 
     private final Channel channel;
     private final Endpoint endpoint;
     private final Http2FrameCodec codec;
+    private final Http2Connection connection;
     private final int maxStreams;
     private final Http2Metrics metrics;
+    private final EndpointPicker picker;
     private final Consumer<H2Upstream> retired;
-    private int streams;
+    private final IntObjectMap<UpstreamStream> streams = new IntObjectHashMap<>();
+    /** Streams that got frames in the current read, told once it completes. */
+    private final ArrayDeque<UpstreamStream> readers = new ArrayDeque<>();
+    /** Stream writes need no promise: a stream's failure reaches its exchange as a reset or close event. */
+    private final VoidChannelPromise quiet;
+    private ChannelHandlerContext ctx;
+    /** Streams reserved or open, including those not yet in {@link #streams}. */
+    private int reserved;
     private boolean goingAway;
 
     H2Upstream(Channel channel, Endpoint endpoint, Http2FrameCodec codec, int maxStreams, Http2Metrics metrics,
-               Consumer<H2Upstream> retired) {
+               EndpointPicker picker, Consumer<H2Upstream> retired) {
         this.channel = channel;
         this.endpoint = endpoint;
         this.codec = codec;
+        this.connection = codec.connection();
         this.maxStreams = maxStreams;
         this.metrics = metrics;
+        this.picker = picker;
         this.retired = retired;
+        this.quiet = new VoidChannelPromise(channel, false);
+    }
+
+    @Override
+    protected void handlerAdded0(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
     }
 
     Endpoint endpoint() {
@@ -52,40 +96,109 @@ final class H2Upstream extends ChannelInboundHandlerAdapter {
 
     /** Whether a new stream may go on this connection now. */
     boolean hasCapacity() {
-        return !goingAway && channel.isActive() && !codec.connection().goAwayReceived()
-                && streams < Math.min(maxStreams, codec.connection().local().maxActiveStreams());
+        return !goingAway && channel.isActive() && !connection.goAwayReceived()
+                && reserved < Math.min(maxStreams, connection.local().maxActiveStreams());
     }
 
-    /** Reserves a stream (counted at once, so callers waiting on the same loop see the slot taken). */
-    void reserve() {
-        streams++;
+    /**
+     * Opens a stream for {@code receiver} by writing its first HEADERS (not flushed). Netty assigns
+     * the stream id on that write and fails it at once when the stream cannot be created (ids
+     * exhausted, which Netty also treats as a GOAWAY; the endpoint's limit; a going-away
+     * connection): then nothing went out and the caller may try elsewhere.
+     */
+    UpstreamStream open(io.netty.handler.codec.http2.Http2Headers headers, boolean endStream,
+                        UpstreamStream.Receiver receiver) throws RefusedStreamException {
+        reserve();
+        Http2FrameStream frameStream = newStream();
+        ChannelPromise headersWritten = ctx.newPromise();
+        ctx.write(new DefaultHttp2HeadersFrame(headers, endStream).stream(frameStream), headersWritten);
+        Http2Stream stream = frameStream.id() > 0 ? connection.stream(frameStream.id()) : null;
+        Throwable refused = headersWritten.cause();
+        if (refused != null || stream == null) {
+            if (stream != null) {
+                // Created but its HEADERS failed to encode: Netty closes it without a frame on the wire.
+                ctx.write(new DefaultHttp2ResetFrame(io.netty.handler.codec.http2.Http2Error.CANCEL).stream(frameStream), quiet);
+            }
+            release();
+            throw new RefusedStreamException(endpoint, refused != null ? refused : new IllegalStateException("stream not created"));
+        }
+        UpstreamStream up = new UpstreamStream(this, frameStream, stream, receiver);
+        streams.put(frameStream.id(), up);
+        picker.connected(endpoint);
+        return up;
+    }
+
+    private void reserve() {
+        reserved++;
         metrics.upstreamStreams().incrementAndGet();
     }
 
-    /** Opens the reserved stream with {@code handler}; the reservation ends when the stream channel closes. */
-    Future<Http2StreamChannel> open(ChannelHandler handler) {
-        Future<Http2StreamChannel> f = new Http2StreamChannelBootstrap(channel).handler(handler).open();
-        f.addListener((Future<Http2StreamChannel> opened) -> {
-            if (opened.isSuccess()) {
-                opened.getNow().closeFuture().addListener(c -> release());
-            } else {
-                release();
-            }
-        });
-        return f;
+    /** A stream's reservation ends (it closed, was reset, or never opened). */
+    private void release() {
+        reserved--;
+        metrics.upstreamStreams().decrementAndGet();
+        if (reserved == 0 && (goingAway || connection.goAwayReceived())) {
+            channel.close();
+        }
     }
 
-    /** Gives back a reservation that never became a stream. */
-    void release() {
-        streams--;
-        metrics.upstreamStreams().decrementAndGet();
-        if (streams == 0 && (goingAway || codec.connection().goAwayReceived())) {
-            channel.close();
+    /** {@code stream} is detached from its exchange: it no longer gets frames and its slot is free. */
+    void release(UpstreamStream stream) {
+        streams.remove(stream.id());
+        picker.disconnected(endpoint);
+        release();
+    }
+
+    void write(Http2StreamFrame frame) {
+        ctx.write(frame, quiet);
+    }
+
+    void flush() {
+        ctx.flush();
+    }
+
+    boolean isWritable(Http2Stream stream) {
+        return connection.remote().flowController().isWritable(stream);
+    }
+
+    /** Returns {@code bytes} of {@code stream}'s DATA to the endpoint's windows; true when a WINDOW_UPDATE is to be flushed. */
+    boolean consume(Http2Stream stream, int bytes) {
+        try {
+            return connection.local().flowController().consumeBytes(stream, bytes);
+        } catch (Http2Exception e) {
+            // More bytes returned than received: a bug here, and the connection's windows are no longer known.
+            log.warn("h2 connection to {}: flow-control accounting failed, closing it: {}", endpoint, e.toString());
+            ctx.close();
+            return false;
+        }
+    }
+
+    void reset(Http2FrameStream frameStream, Http2Stream stream, long errorCode) {
+        if (stream.state() != Http2Stream.State.CLOSED && channel.isActive()) {
+            ctx.write(new DefaultHttp2ResetFrame(errorCode).stream(frameStream), quiet);
+            ctx.flush();
         }
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof Http2StreamFrame frame && frame.stream() != null) {
+            UpstreamStream up = streams.get(frame.stream().id());
+            if (up == null) {
+                unowned(frame);
+                return;
+            }
+            if (!up.readPending) {
+                up.readPending = true;
+                readers.add(up);
+            }
+            if (frame instanceof Http2ResetFrame reset) {
+                up.upstreamReset(reset.errorCode());
+            } else {
+                up.read(frame);
+            }
+            return;
+        }
         if (msg instanceof Http2GoAwayFrame goAway) {
             metrics.goAwayReceived();
             if (log.isDebugEnabled()) {
@@ -97,13 +210,50 @@ final class H2Upstream extends ChannelInboundHandlerAdapter {
         ReferenceCountUtil.release(msg); // SETTINGS, PING acks and GOAWAY end here; the codec acted on them
     }
 
+    /** A frame of a stream no exchange owns (its exchange reset it meanwhile): its window goes back at once. */
+    private void unowned(Http2StreamFrame frame) {
+        if (frame instanceof io.netty.handler.codec.http2.Http2DataFrame data) {
+            Http2Stream stream = connection.stream(frame.stream().id());
+            if (stream != null) {
+                consume(stream, data.initialFlowControlledBytes());
+            }
+        }
+        ReferenceCountUtil.release(frame);
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        UpstreamStream up;
+        while ((up = readers.poll()) != null) {
+            up.readPending = false;
+            up.receiver().upstreamReadComplete();
+        }
+        ctx.fireChannelReadComplete();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof Http2FrameStreamEvent event) {
+            UpstreamStream up = streams.get(event.stream().id());
+            if (up != null) {
+                if (event.type() == Http2FrameStreamEvent.Type.Writability) {
+                    up.writabilityChanged();
+                } else if (event.stream().state() == Http2Stream.State.CLOSED) {
+                    up.closed();
+                }
+            }
+            return;
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
     /** No new streams; the connection closes once its last stream does. */
     private void retire() {
         if (!goingAway) {
             goingAway = true;
             retired.accept(this);
         }
-        if (streams == 0) {
+        if (reserved == 0) {
             channel.close();
         }
     }
@@ -112,11 +262,27 @@ final class H2Upstream extends ChannelInboundHandlerAdapter {
     public void channelInactive(ChannelHandlerContext ctx) {
         goingAway = true;
         retired.accept(this);
+        readers.clear();
+        // Before the codec closes its streams: each open stream learns once that its connection is gone.
+        for (UpstreamStream up : new ArrayList<>(streams.values())) {
+            up.closed();
+        }
         ctx.fireChannelInactive();
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof Http2FrameStreamException e) {
+            // The endpoint broke the protocol on one stream: the frame codec leaves resetting it to the application.
+            log.debug("h2 stream to {} failed: {}", endpoint, cause.toString());
+            UpstreamStream up = streams.get(e.stream().id());
+            if (up != null) {
+                up.failed(e.error().code());
+            } else if (e.stream().state() != Http2Stream.State.CLOSED) {
+                ctx.writeAndFlush(new DefaultHttp2ResetFrame(e.error()).stream(e.stream()), quiet);
+            }
+            return;
+        }
         if (log.isDebugEnabled()) {
             log.debug("h2 connection to {} failed: {}", endpoint, cause.toString());
         }

@@ -30,14 +30,11 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
-import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
-import io.netty.handler.codec.http2.Http2ResetFrame;
-import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrame;
 import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.handler.ssl.SslCloseCompletionEvent;
@@ -64,7 +61,7 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
     private final String forwardedClientCert;
     /** Requests read while another exchange is still answering (pipelining). */
     private final PipelinedRequests pipelined = new PipelinedRequests();
-    /** Frames of the exchange's request made before its upstream stream is open. */
+    /** DATA and trailers of the exchange's request made before its upstream stream is open. */
     private final ArrayDeque<Http2StreamFrame> pending = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     private boolean closing;
@@ -83,7 +80,7 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
     private boolean responseStarted;
     private boolean chunked;
     private UpstreamAttempt attempt;
-    private Channel upstream;
+    private UpstreamStream upstream;
 
     Http1ToH2(Connection connection, Http2Termination h2, String forwardedClientCert) {
         this.connection = connection;
@@ -167,7 +164,7 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
         grpc = StreamHeaders.isGrpc(headers);
         // No body (no length, not chunked, or length 0): END_STREAM on the headers; the empty end is dropped.
         boolean bodiless = !HttpUtil.isTransferEncodingChunked(req) && HttpUtil.getContentLength(req, 0L) == 0L;
-        pending.add(new DefaultHttp2HeadersFrame(StreamHeaders.toUpstream(headers, forwardedClientCert), bodiless));
+        Http2Headers upstreamHeaders = StreamHeaders.toUpstream(headers, forwardedClientCert);
         requestDone = bodiless;
         Resolution route = connection.listener().router().resolve(connection.serverName());
         if (!(route instanceof Resolution.Routed routed)) {
@@ -177,10 +174,10 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
         }
         Reading.set(ctx.channel(), false); // until the upstream stream can take the body
         attempt = UpstreamAttempt.start(connection, h2, ctx.channel().eventLoop(),
-                connection.listener().upstreams().pick(Route.of(routed)), this,
+                connection.listener().upstreams().pick(Route.of(routed)), upstreamHeaders, bodiless, this,
                 new UpstreamAttempt.Exchange() {
                     @Override
-                    public void opened(Http2StreamChannel up, Endpoint target) {
+                    public void opened(UpstreamStream up, Endpoint target) {
                         upstreamReady(up);
                     }
 
@@ -196,7 +193,7 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
                 });
     }
 
-    private void upstreamReady(Channel up) {
+    private void upstreamReady(UpstreamStream up) {
         if (closing || !inFlight) {
             up.close();
             return;
@@ -206,10 +203,10 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
         connection.outcome(Outcome.ROUTED);
         Http2StreamFrame frame;
         while ((frame = pending.poll()) != null) {
-            up.write(frame, up.voidPromise());
+            up.write(frame);
         }
         up.flush();
-        Reading.set(up, ctx.channel().isWritable());
+        up.reading(ctx.channel().isWritable());
         if (!requestDone) {
             Reading.set(ctx.channel(), up.isWritable());
         }
@@ -220,14 +217,14 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
             pending.add(frame);
             return;
         }
-        upstream.write(frame, upstream.voidPromise());
+        upstream.write(frame);
         if (!upstream.isWritable()) {
             Reading.set(ctx.channel(), false);
         }
     }
 
     @Override
-    public void fromUpstream(Channel from, Object msg) {
+    public void fromUpstream(UpstreamStream from, Http2StreamFrame msg) {
         if (from != upstream) {
             ReferenceCountUtil.release(msg);
             return;
@@ -263,7 +260,7 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
             if (data.isEndStream()) {
                 responseDone();
             } else if (!down.isWritable()) {
-                Reading.set(upstream, false);
+                from.reading(false);
             }
         } else {
             ReferenceCountUtil.release(msg);
@@ -315,12 +312,12 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
 
     /** The response is complete: the downstream goes on to its next request, or closes. */
     private void responseDone() {
-        Channel up = upstream;
+        UpstreamStream up = upstream;
         upstream = null;
         inFlight = false;
         if (up != null && !requestDone) {
             // The endpoint answered before the whole request arrived: the rest is not wanted, the connection is out of step.
-            up.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR)).addListener(f -> up.close());
+            up.reset(Http2Error.NO_ERROR.code());
             keepAlive = false;
         }
         if (!keepAlive) {
@@ -335,9 +332,9 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
     }
 
     @Override
-    public void upstreamReset(Channel from, Http2ResetFrame reset) {
+    public void upstreamReset(UpstreamStream from, long errorCode) {
         if (from == upstream) {
-            upstreamFailed("upstream reset the stream (" + Http2Error.valueOf(reset.errorCode()) + ")");
+            upstreamFailed("upstream reset the stream (" + Http2Error.valueOf(errorCode) + ")");
         }
     }
 
@@ -347,14 +344,14 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
     }
 
     @Override
-    public void upstreamWritabilityChanged(Channel from) {
+    public void upstreamWritabilityChanged(UpstreamStream from) {
         if (from == upstream && !requestDone) {
             Reading.set(ctx.channel(), from.isWritable());
         }
     }
 
     @Override
-    public void upstreamClosed(Channel from) {
+    public void upstreamClosed(UpstreamStream from) {
         if (from == upstream) {
             upstreamFailed("upstream connection closed mid-stream");
         }
@@ -370,7 +367,7 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         if (upstream != null) {
-            Reading.set(upstream, ctx.channel().isWritable());
+            upstream.reading(ctx.channel().isWritable());
         }
         ctx.fireChannelWritabilityChanged();
     }
@@ -378,7 +375,7 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
     private void upstreamFailed(String why) {
         h2.metrics().reset(ResetCause.UPSTREAM);
         connection.outcome(Outcome.UPSTREAM_FAILED);
-        Channel up = upstream;
+        UpstreamStream up = upstream;
         upstream = null;
         if (up != null) {
             up.close(); // RST_STREAM(CANCEL) if the stream is still open
@@ -471,7 +468,7 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
             attempt.abandon();
             attempt = null;
         }
-        Channel up = upstream;
+        UpstreamStream up = upstream;
         upstream = null;
         if (up != null) {
             up.close(); // RST_STREAM(CANCEL) for a stream still open

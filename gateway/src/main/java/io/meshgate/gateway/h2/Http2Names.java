@@ -13,9 +13,10 @@ import io.netty.handler.flush.FlushConsolidationHandler;
  * </pre>
  * and each of its streams: {@code h2-meter (StatusMeter) → h2-proxy (StreamProxy)}, or for an
  * {@code http} service {@code h2-meter → h1-codec (Http2StreamFrameToHttpObjectCodec) → h1-bridge → http
- * (HttpProxyHandler)}. A pooled upstream h2 connection: {@code tls → h2-flush → h2-codec → h2-streams →
- * h2-upstream (H2Upstream)}, {@code tls} only with {@code tls.upstream: mtls}; each of its streams
- * carries {@code h2-upstream-stream (UpstreamStream)}. An HTTP/1.1 caller's connection (after
+ * (HttpProxyHandler)}. A pooled upstream h2 connection: {@code tls → h2-flush → h2-codec →
+ * h2-upstream (H2Upstream)}, {@code tls} only with {@code tls.upstream: mtls}; its streams are frame
+ * streams of the codec, dispatched by {@code H2Upstream} to their {@code UpstreamStream} (no child
+ * channels). An HTTP/1.1 caller's connection (after
  * {@code tls}): {@code http-codec (HttpServerCodec) → h1-meter (Http1StatusMeter) → http}
  * ({@code HttpProxyHandler}, or {@code Http1ToH2} for {@code http2}/{@code grpc} services).
  */
@@ -31,7 +32,6 @@ final class Http2Names {
     static final String H1_BRIDGE = "h1-bridge";
     static final String H1_METER = "h1-meter";
     static final String UPSTREAM = "h2-upstream";
-    static final String UPSTREAM_STREAM = "h2-upstream-stream";
 
     private static final int FLUSH_AFTER_FLUSHES = FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES;
 

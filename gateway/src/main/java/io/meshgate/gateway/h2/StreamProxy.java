@@ -21,7 +21,6 @@ import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
-import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrame;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -34,12 +33,13 @@ import java.util.concurrent.TimeUnit;
  * stream alone, so one downstream connection spreads its requests over every endpoint. An
  * {@code http} service hands the stream to the HTTP/1.1 proxy through Netty's frame-to-object
  * codec; {@code http2}/{@code grpc} services get the frames relayed on a stream of a pooled h2
- * connection, headers and trailers as they are (minus connection-specific fields, plus XFCC).
+ * connection ({@link UpstreamStream}), headers and trailers as they are (minus connection-specific
+ * fields, plus XFCC); the frame objects themselves cross (re-addressed), not copies.
  *
  * <p>Backpressure is per stream in both directions: a side that cannot write stops reading the
- * other side's stream channel, whose unread DATA keeps its flow-control window closed (Netty returns
- * window only for frames the stream channel has read), so a stalled stream holds at most one
- * window and never delays its neighbours. A stream that cannot be served is answered by the
+ * other side's stream, whose unconsumed DATA keeps its flow-control window closed (Netty returns
+ * window only for DATA the stream channel has read, or the upstream stream has consumed), so a
+ * stalled stream holds at most one window and never delays its neighbours. A stream that cannot be served is answered by the
  * gateway (gRPC: HTTP 200 with {@code grpc-status}); resets cross in both directions;
  * {@code grpc-timeout} cancels the upstream stream when it expires.
  */
@@ -50,7 +50,7 @@ final class StreamProxy extends ChannelInboundHandlerAdapter implements Upstream
     private final Connection connection;
     private final Http2Termination h2;
     private final String forwardedClientCert;
-    /** Request frames read before the upstream stream is open. */
+    /** Request DATA and trailers read before the upstream stream is open. */
     private final ArrayDeque<Http2StreamFrame> pending = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     private boolean started;
@@ -60,7 +60,7 @@ final class StreamProxy extends ChannelInboundHandlerAdapter implements Upstream
     private boolean responseComplete;
     private boolean finished;
     private UpstreamAttempt attempt;
-    private Channel upstream;
+    private UpstreamStream upstream;
     private ScheduledFuture<?> deadline;
 
     StreamProxy(Connection connection, Http2Termination h2, String forwardedClientCert) {
@@ -112,12 +112,12 @@ final class StreamProxy extends ChannelInboundHandlerAdapter implements Upstream
                 deadline = ctx.executor().schedule(this::deadlineExceeded, timeout, TimeUnit.NANOSECONDS);
             }
         }
-        pending.add(new DefaultHttp2HeadersFrame(StreamHeaders.toUpstream(headers, forwardedClientCert), requestDone));
         Reading.set(ctx.channel(), false); // until the upstream stream can take the body
-        attempt = UpstreamAttempt.start(connection, h2, ctx.channel().eventLoop(), listener.upstreams().pick(Route.of(routed)), this,
+        attempt = UpstreamAttempt.start(connection, h2, ctx.channel().eventLoop(), listener.upstreams().pick(Route.of(routed)),
+                StreamHeaders.toUpstream(headers, forwardedClientCert), requestDone, this,
                 new UpstreamAttempt.Exchange() {
                     @Override
-                    public void opened(Http2StreamChannel up, Endpoint target) {
+                    public void opened(UpstreamStream up, Endpoint target) {
                         if (finished) {
                             up.close();
                         } else {
@@ -135,33 +135,33 @@ final class StreamProxy extends ChannelInboundHandlerAdapter implements Upstream
                 });
     }
 
-    private void upstreamReady(Channel up) {
+    private void upstreamReady(UpstreamStream up) {
         upstream = up;
         connection.outcome(Outcome.ROUTED);
         Http2StreamFrame frame;
         while ((frame = pending.poll()) != null) {
-            up.write(frame, up.voidPromise());
+            up.write(frame);
         }
         up.flush();
-        Reading.set(up, ctx.channel().isWritable());
+        up.reading(ctx.channel().isWritable());
         Reading.set(ctx.channel(), requestDone || up.isWritable());
     }
 
     private void toUpstream(Http2StreamFrame frame) {
-        Http2StreamFrame copy;
+        Http2StreamFrame relayed;
         if (frame instanceof Http2DataFrame data) {
             requestDone |= data.isEndStream();
-            copy = new DefaultHttp2DataFrame(data.content(), data.isEndStream()); // the payload changes hands
+            relayed = RelayedFrames.data(data);
         } else {
             Http2HeadersFrame trailers = (Http2HeadersFrame) frame;
             requestDone |= trailers.isEndStream();
-            copy = new DefaultHttp2HeadersFrame(StreamHeaders.toDownstream(trailers.headers()), trailers.isEndStream());
+            relayed = RelayedFrames.headers(trailers, StreamHeaders.toDownstream(trailers.headers()));
         }
         if (upstream == null) {
-            pending.add(copy);
+            pending.add(relayed);
             return;
         }
-        upstream.write(copy, upstream.voidPromise());
+        upstream.write(relayed);
         if (!upstream.isWritable()) {
             Reading.set(ctx.channel(), false);
         }
@@ -189,13 +189,13 @@ final class StreamProxy extends ChannelInboundHandlerAdapter implements Upstream
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         if (upstream != null) {
-            Reading.set(upstream, ctx.channel().isWritable());
+            upstream.reading(ctx.channel().isWritable());
         }
         ctx.fireChannelWritabilityChanged();
     }
 
     @Override
-    public void fromUpstream(Channel from, Object msg) {
+    public void fromUpstream(UpstreamStream from, Http2StreamFrame msg) {
         if (from != upstream || finished) {
             ReferenceCountUtil.release(msg);
             return;
@@ -206,17 +206,18 @@ final class StreamProxy extends ChannelInboundHandlerAdapter implements Upstream
             if (status == null || status.length() == 0 || status.charAt(0) != '1') {
                 responseStarted = true; // a final response or trailers; 1xx answers are passed on as they come
             }
-            down.write(new DefaultHttp2HeadersFrame(StreamHeaders.toDownstream(headers.headers()), headers.isEndStream()),
-                    down.voidPromise());
-            if (headers.isEndStream()) {
+            boolean end = headers.isEndStream();
+            down.write(RelayedFrames.headers(headers, StreamHeaders.toDownstream(headers.headers())).stream(null), down.voidPromise());
+            if (end) {
                 responseDone();
             }
         } else if (msg instanceof Http2DataFrame data) {
-            down.write(new DefaultHttp2DataFrame(data.content(), data.isEndStream()), down.voidPromise());
-            if (data.isEndStream()) {
+            boolean end = data.isEndStream();
+            down.write(RelayedFrames.data(data).stream(null), down.voidPromise());
+            if (end) {
                 responseDone();
             } else if (!down.isWritable()) {
-                Reading.set(upstream, false);
+                from.reading(false);
             }
         } else {
             ReferenceCountUtil.release(msg);
@@ -225,9 +226,9 @@ final class StreamProxy extends ChannelInboundHandlerAdapter implements Upstream
 
     /** The endpoint reset the stream. */
     @Override
-    public void upstreamReset(Channel from, Http2ResetFrame reset) {
+    public void upstreamReset(UpstreamStream from, long errorCode) {
         if (from == upstream && !finished) {
-            upstreamFailed("upstream reset the stream (" + Http2Error.valueOf(reset.errorCode()) + ")", reset.errorCode());
+            upstreamFailed("upstream reset the stream (" + Http2Error.valueOf(errorCode) + ")", errorCode);
         }
     }
 
@@ -237,15 +238,15 @@ final class StreamProxy extends ChannelInboundHandlerAdapter implements Upstream
     }
 
     @Override
-    public void upstreamWritabilityChanged(Channel from) {
+    public void upstreamWritabilityChanged(UpstreamStream from) {
         if (from == upstream && !requestDone) {
             Reading.set(ctx.channel(), from.isWritable());
         }
     }
 
-    /** The upstream stream channel closed: fine after a complete response, a failure before. */
+    /** The upstream stream closed: fine after a complete response, a failure before. */
     @Override
-    public void upstreamClosed(Channel from) {
+    public void upstreamClosed(UpstreamStream from) {
         if (from == upstream && !finished && !responseComplete) {
             upstreamFailed("upstream connection closed mid-stream", Http2Error.CANCEL.code());
         }
@@ -262,7 +263,7 @@ final class StreamProxy extends ChannelInboundHandlerAdapter implements Upstream
 
     private void upstreamFailed(String why, long errorCode) {
         h2.metrics().reset(ResetCause.UPSTREAM);
-        Channel up = upstream;
+        UpstreamStream up = upstream;
         upstream = null;
         if (up != null) {
             up.close();
@@ -315,10 +316,10 @@ final class StreamProxy extends ChannelInboundHandlerAdapter implements Upstream
         if (attempt != null) {
             attempt.abandon();
         }
-        Channel up = upstream;
+        UpstreamStream up = upstream;
         upstream = null;
-        if (up != null && up.isActive()) {
-            up.writeAndFlush(new DefaultHttp2ResetFrame(errorCode)).addListener(f -> up.close());
+        if (up != null) {
+            up.reset(errorCode);
         }
     }
 
@@ -383,7 +384,7 @@ final class StreamProxy extends ChannelInboundHandlerAdapter implements Upstream
         if (attempt != null) {
             attempt.abandon();
         }
-        Channel up = upstream;
+        UpstreamStream up = upstream;
         upstream = null;
         finished = true;
         if (up != null) {

@@ -1,26 +1,27 @@
 package io.meshgate.gateway.h2;
 
 import io.meshgate.gateway.listener.Connection;
-import io.meshgate.routing.Endpoint;
 import io.meshgate.gateway.upstream.UpstreamTarget;
+import io.meshgate.routing.Endpoint;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.util.concurrent.Future;
+import io.netty.handler.codec.http2.Http2Headers;
 
 /**
  * Opens the upstream h2 stream of one downstream exchange (an h2 stream or an HTTP/1.1 request):
  * the listener's picker chose the candidates for this exchange alone ({@link UpstreamTarget}), a stream
- * that cannot be opened moves on to the next endpoint, up to {@code connectAttempts}. The picker
- * counts the stream as a connection to its endpoint while it is open (least-connections). An
- * exchange that is abandoned meanwhile gets nothing; a stream that opened for it anyway is closed.
- * Confined to the downstream's event loop.
+ * that cannot be opened (no connection, or the connection refused it before anything was sent)
+ * moves on to the next endpoint, up to {@code connectAttempts}. The pool counts the stream as a
+ * connection to its endpoint for the picker while it is open (least-connections). An exchange that
+ * is abandoned meanwhile gets nothing; a stream that opened for it anyway is reset. Often completes
+ * before {@link #start} returns (a pooled connection with room). Confined to the downstream's
+ * event loop.
  */
-final class UpstreamAttempt {
+final class UpstreamAttempt implements H2UpstreamPool.StreamRequest {
 
     /** Where the attempt ends. */
     interface Exchange {
-        /** The stream is open on {@code target}. */
-        void opened(Http2StreamChannel up, Endpoint target);
+        /** The stream is open on {@code target}, its HEADERS written. */
+        void opened(UpstreamStream up, Endpoint target);
 
         /** No endpoint took the stream; {@code cause} is the last failure. */
         void failed(Throwable cause);
@@ -29,67 +30,87 @@ final class UpstreamAttempt {
     private final Connection connection;
     private final Http2Termination h2;
     private final EventLoop loop;
+    private final UpstreamTarget target;
+    private final Http2Headers headers;
+    private final boolean endStream;
     private final UpstreamStream.Receiver receiver;
     private final Exchange exchange;
-    private final UpstreamTarget target;
-    private Future<Http2StreamChannel> opening;
+    private int tried;
     private boolean abandoned;
 
     private UpstreamAttempt(Connection connection, Http2Termination h2, EventLoop loop, UpstreamTarget target,
-                            UpstreamStream.Receiver receiver, Exchange exchange) {
+                            Http2Headers headers, boolean endStream, UpstreamStream.Receiver receiver, Exchange exchange) {
         this.connection = connection;
         this.h2 = h2;
         this.loop = loop;
+        this.target = target;
+        this.headers = headers;
+        this.endStream = endStream;
         this.receiver = receiver;
         this.exchange = exchange;
-        this.target = target;
     }
 
-    /** Starts opening a stream to the candidates of {@code target} (picked once for this exchange) whose frames go to {@code receiver}. */
+    /**
+     * Starts opening a stream with request {@code headers} ({@code endStream}: a request without
+     * body) to the candidates of {@code target} (picked once for this exchange) whose frames go to
+     * {@code receiver}.
+     */
     static UpstreamAttempt start(Connection connection, Http2Termination h2, EventLoop loop, UpstreamTarget target,
-                                 UpstreamStream.Receiver receiver, Exchange exchange) {
-        UpstreamAttempt attempt = new UpstreamAttempt(connection, h2, loop, target, receiver, exchange);
-        attempt.attempt(0);
+                                 Http2Headers headers, boolean endStream, UpstreamStream.Receiver receiver, Exchange exchange) {
+        UpstreamAttempt attempt = new UpstreamAttempt(connection, h2, loop, target, headers, endStream, receiver, exchange);
+        attempt.attempt();
         return attempt;
     }
 
     /** The exchange no longer wants the stream. */
     void abandon() {
         abandoned = true;
-        if (opening != null) {
-            opening.cancel(false);
-            opening = null;
-        }
     }
 
-    private void attempt(int tried) {
-        Endpoint endpoint = target.endpoint(tried);
-        Future<Http2StreamChannel> f = h2.pool(connection.listener()).open(loop, endpoint, connection.serverName(),
-                new UpstreamStream(receiver));
-        opening = f;
-        f.addListener((Future<Http2StreamChannel> opened) -> {
-            if (opening != opened || abandoned) {
-                if (opened.isSuccess()) {
-                    opened.getNow().close();
-                }
-                return;
-            }
-            opening = null;
-            if (opened.isCancelled()) {
-                return;
-            }
-            if (!opened.isSuccess()) {
-                if (tried + 1 < target.attempts()) {
-                    attempt(tried + 1);
-                } else {
-                    exchange.failed(opened.cause());
-                }
-                return;
-            }
-            Http2StreamChannel up = opened.getNow();
-            connection.listener().upstreams().picker().connected(endpoint);
-            up.closeFuture().addListener(c -> connection.listener().upstreams().picker().disconnected(endpoint));
-            exchange.opened(up, endpoint);
-        });
+    private void attempt() {
+        h2.pool(connection.listener()).open(loop, target.endpoint(tried), connection.serverName(), this);
+    }
+
+    @Override
+    public Http2Headers headers() {
+        return headers;
+    }
+
+    @Override
+    public boolean endStream() {
+        return endStream;
+    }
+
+    @Override
+    public UpstreamStream.Receiver receiver() {
+        return receiver;
+    }
+
+    @Override
+    public boolean abandoned() {
+        return abandoned;
+    }
+
+    @Override
+    public void opened(UpstreamStream stream) {
+        if (abandoned) {
+            stream.close();
+            return;
+        }
+        abandoned = true; // done: nothing more for this attempt
+        exchange.opened(stream, target.endpoint(tried));
+    }
+
+    @Override
+    public void failed(Throwable cause) {
+        if (abandoned) {
+            return;
+        }
+        if (++tried < target.attempts()) {
+            attempt();
+        } else {
+            abandoned = true;
+            exchange.failed(cause);
+        }
     }
 }

@@ -96,6 +96,26 @@ class Http2FlowControlAndDrainTest {
     }
 
     @Test
+    void shouldKeepAStalledStreamsUpstreamWindowShutWhileANeighbourOnTheSameUpstreamConnectionFlows() throws Exception {
+        try (H2Backend a = new H2Backend("a", pki.backend, List.of(pki.clusterA.rootCert()));
+             RunningGateway gw = gateway(a, ""); H2Client client = client(gw)) {
+            CompletableFuture<H2Client.Reply> stalled = client.stalled("/big/1024"); // 1 MiB the caller does not read
+            await().atMost(Duration.ofSeconds(5)).until(() -> a.bytesSent.get() > 0);
+            // A neighbour of 2 MiB on the same downstream connection and the same upstream connection.
+            H2Client.Reply neighbour = client.call("/big/2048").get(20, TimeUnit.SECONDS);
+            assertThat(neighbour.body()).hasSize(2048 * 1024);
+            assertThat(a.connections.get()).isEqualTo(1);
+            Thread.sleep(500);
+            // What the endpoint got onto the wire for the stalled stream: its window at the gateway, owed, not returned.
+            assertThat(a.bytesSent.get() - 2048 * 1024).isLessThan(400 * 1024);
+            client.resume();
+            H2Client.Reply r = stalled.get(20, TimeUnit.SECONDS);
+            assertThat(r.body()).hasSize(1024 * 1024);
+            assertThat(r.trailer("grpc-status")).isEqualTo("0");
+        }
+    }
+
+    @Test
     void shouldSendTwoGoAwaysOnDrainAndLetOpenStreamsFinish() throws Exception {
         try (H2Backend a = new H2Backend("a", pki.backend, List.of(pki.clusterA.rootCert()))) {
             // drain() ends with the gateway closed, so it is not closed again here unless the drain never ran.

@@ -127,6 +127,32 @@ class Http2TerminateTest {
     }
 
     @Test
+    void shouldAnswerEveryOpenStreamOfAnEndpointConnectionThatDiesUnavailableOnce() throws Exception {
+        H2Backend a = mtlsBackend("a");
+        try (H2Backend b = mtlsBackend("b"); RunningGateway gw = gateway("grpc", "mtls", "", a, b); H2Client client = client(gw)) {
+            List<CompletableFuture<H2Client.Reply>> calls = new ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                calls.add(client.call("/silent")); // round-robin: three on each endpoint's one connection
+            }
+            await().atMost(Duration.ofSeconds(5)).until(() -> a.requests.size() == 3 && b.requests.size() == 3);
+            a.close(); // the connection to a dies with its three streams open
+            await().atMost(Duration.ofSeconds(10)).until(() -> calls.stream().filter(CompletableFuture::isDone).count() == 3);
+            for (CompletableFuture<H2Client.Reply> call : calls.stream().filter(CompletableFuture::isDone).toList()) {
+                H2Client.Reply r = call.get();
+                assertThat(r.header(":status")).isEqualTo("200");
+                assertThat(r.header("grpc-status")).isEqualTo("14");
+            }
+            assertThat(gw.counter("meshgate.http2.resets", "listener", LISTENER, "cause", "upstream")).isEqualTo(3);
+            var streams = gw.gateway().metrics().registry().find("meshgate.http2.upstream.streams.active").tags("listener", LISTENER).gauge();
+            assertThat(streams.value()).isEqualTo(3); // b's, still waiting for their answers
+            // The caller's connection and the other endpoint keep serving.
+            assertThat(client.call("/echo").get(10, TimeUnit.SECONDS).body()).isEqualTo("b");
+        } finally {
+            a.close();
+        }
+    }
+
+    @Test
     void shouldAnswerDeadlineExceededAndCancelTheUpstreamWhenGrpcTimeoutExpires() throws Exception {
         try (H2Backend a = mtlsBackend("a"); RunningGateway gw = gateway("grpc", "mtls", "", a); H2Client client = client(gw)) {
             long start = System.nanoTime();
