@@ -104,11 +104,8 @@ class WarmupTest {
     void theCapEndsAWarmupThatCannotReachItsCountAndClosesWhatIsOpen() throws Exception {
         Transport transport = Transport.epoll();
         EventLoopGroup group = transport.newGroup(1, "warmup-test");
-        ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(Warmup.class);
-        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines = new ch.qos.logback.core.read.ListAppender<>();
-        lines.start();
-        logger.addAppender(lines);
-        try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 64, java.net.InetAddress.getLoopbackAddress())) {
+        try (WarmupLog log = new WarmupLog();
+             java.net.ServerSocket silent = new java.net.ServerSocket(0, 64, java.net.InetAddress.getLoopbackAddress())) {
             // The kernel completes the handshakes from the backlog; nobody ever reads or writes.
             io.meshgate.routing.Endpoint never = io.meshgate.routing.Endpoint.of("127.0.0.1", silent.getLocalPort());
             io.meshgate.routing.Router blackHole = new io.meshgate.routing.Router(java.util.List.of(new io.meshgate.routing.StaticRoutes(
@@ -124,12 +121,11 @@ class WarmupTest {
             assertThat(r.cutOff()).as("every lane's connection was open at the cap").isGreaterThanOrEqualTo(1);
             assertThat(r.failed()).isZero();
             assertThat(r.took()).isGreaterThanOrEqualTo(cap);
-            assertThat(lines.list).anySatisfy(e -> {
+            assertThat(log.lines()).anySatisfy(e -> {
                 assertThat(e.getLevel()).isEqualTo(ch.qos.logback.classic.Level.WARN);
                 assertThat(e.getFormattedMessage()).contains("cut short by runtime.warmupMax (1500ms)", "after 0 of 1000 connections");
             });
         } finally {
-            logger.detachAppender(lines);
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
         }
     }
@@ -167,15 +163,12 @@ class WarmupTest {
     /** A count the host cannot reach within the cap: the gateway binds after the cap, warns, and serves. */
     @Test
     void aGatewayWhoseWarmupIsCappedStillStartsAndServes() throws Exception {
-        ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(Warmup.class);
-        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines = new ch.qos.logback.core.read.ListAppender<>();
-        lines.start();
-        logger.addAppender(lines);
-        try (TlsPeers tls = new TlsPeers();
+        try (WarmupLog log = new WarmupLog();
+             TlsPeers tls = new TlsPeers();
              RawBackend backend = new RawBackend(RawBackend.ECHO);
              RunningGateway gw = RunningGateway.start(dir, TestConfig.passthrough(backend.endpoint()).workers(1)
                      .warmup("100ms").set("runtime.warmupConnections", 100_000).set("runtime.warmupMax", "1s"))) {
-            assertThat(lines.list).singleElement().satisfies(e -> {
+            assertThat(log.lines()).singleElement().satisfies(e -> {
                 assertThat(e.getLevel()).isEqualTo(ch.qos.logback.classic.Level.WARN);
                 assertThat(e.getFormattedMessage()).contains("cut short by runtime.warmupMax (1s)", "of 100000 connections");
             });
@@ -186,25 +179,40 @@ class WarmupTest {
                 assertThat(s.getInputStream().readNBytes(hello.length)).isEqualTo(hello);
             }
             assertThat(gw.gateway().ready()).isTrue();
-        } finally {
-            logger.detachAppender(lines);
         }
     }
 
     /** {@code runtime.warmup: 0s} turns the warm-up off, whatever the count asks for. */
     @Test
     void aZeroBudgetRunsNoWarmupAtAll() throws Exception {
-        ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(Warmup.class);
-        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines = new ch.qos.logback.core.read.ListAppender<>();
-        lines.start();
-        logger.addAppender(lines);
-        try (RawBackend backend = new RawBackend(RawBackend.ECHO);
+        try (WarmupLog log = new WarmupLog();
+             RawBackend backend = new RawBackend(RawBackend.ECHO);
              RunningGateway gw = RunningGateway.start(dir, TestConfig.passthrough(backend.endpoint()).workers(1)
                      .warmup("0s").set("runtime.warmupConnections", 100_000))) {
             assertThat(gw.gateway().spec().runtime().warmup().enabled()).isFalse();
-            assertThat(lines.list).isEmpty();
-        } finally {
-            logger.detachAppender(lines);
+            assertThat(log.lines()).isEmpty();
+        }
+    }
+
+    /** The warm-up's log lines while it is open. */
+    private static final class WarmupLog implements AutoCloseable {
+        private final ch.qos.logback.classic.Logger logger =
+                (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(Warmup.class);
+        private final ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> appender =
+                new ch.qos.logback.core.read.ListAppender<>();
+
+        WarmupLog() {
+            appender.start();
+            logger.addAppender(appender);
+        }
+
+        java.util.List<ch.qos.logback.classic.spi.ILoggingEvent> lines() {
+            return appender.list;
+        }
+
+        @Override
+        public void close() {
+            logger.detachAppender(appender);
         }
     }
 }
