@@ -98,7 +98,7 @@ final class Assembly {
 
     /** {@code runtime.warmup}: set, and some listener runs the passthrough path warm-up exercises. */
     boolean warmsUp() {
-        return !spec.runtime().warmup().isZero()
+        return spec.runtime().warmup().enabled()
                 && spec.listeners().stream().anyMatch(l -> l.mode() != ListenerMode.TERMINATE);
     }
 

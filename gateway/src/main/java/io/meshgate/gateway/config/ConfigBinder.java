@@ -18,6 +18,7 @@ import io.meshgate.gateway.config.GatewaySpec.TimeoutsSpec;
 import io.meshgate.gateway.config.GatewaySpec.TlsSpec;
 import io.meshgate.gateway.config.GatewaySpec.TransportKind;
 import io.meshgate.gateway.config.GatewaySpec.UpstreamTls;
+import io.meshgate.gateway.config.GatewaySpec.WarmupSpec;
 import io.meshgate.routing.AppProtocol;
 import io.meshgate.routing.Endpoint;
 import io.meshgate.routing.Router;
@@ -379,8 +380,7 @@ public final class ConfigBinder {
     }
 
     private static RuntimeSpec runtime(MeshgateConfig.Runtime raw) {
-        Duration warmup = atMost("runtime.warmup", duration("runtime.warmup", raw.warmup(), Defaults.WARMUP),
-                "1m", "it delays readiness");
+        WarmupSpec warmup = warmup(raw);
         Duration busyPoll = atMost("runtime.busyPoll", duration("runtime.busyPoll", raw.busyPoll(), Defaults.BUSY_POLL),
                 "10ms", "timers wait up to one window");
         TransportKind transport = TransportKind.valueOf(raw.transport().name());
@@ -389,6 +389,34 @@ public final class ConfigBinder {
         }
         return new RuntimeSpec(raw.workers(), transport, SpliceMode.valueOf(raw.splice().name()), raw.spliceThreshold(),
                 warmup, busyPoll);
+    }
+
+    /**
+     * {@code runtime.warmup} (the least time), {@code runtime.warmupConnections} (the count to reach,
+     * 0 = the time alone) and {@code runtime.warmupMax} (the cap on both). Left out, the cap is the
+     * larger of its default and {@code runtime.warmup}, so a long {@code warmup} alone stays valid.
+     */
+    private static WarmupSpec warmup(MeshgateConfig.Runtime raw) {
+        Duration budget = atMost("runtime.warmup", duration("runtime.warmup", raw.warmup(), Defaults.WARMUP),
+                "1m", "it delays readiness");
+        Integer count = raw.warmupConnections();
+        if (count != null && count < 0) {
+            throw new ConfigException("runtime.warmupConnections: must not be negative (0 = runtime.warmup alone)");
+        }
+        int connections = range("runtime.warmupConnections", count, Defaults.WARMUP_CONNECTIONS, 0, 100_000);
+        Duration max;
+        if (raw.warmupMax() == null) {
+            Duration fallback = Durations.parse(Defaults.WARMUP_MAX);
+            max = budget.compareTo(fallback) > 0 ? budget : fallback;
+        } else {
+            max = atMost("runtime.warmupMax", duration("runtime.warmupMax", raw.warmupMax(), Defaults.WARMUP_MAX),
+                    "1m", "it delays readiness");
+            if (max.compareTo(budget) < 0) {
+                throw new ConfigException("runtime.warmupMax: " + raw.warmupMax() + " is shorter than runtime.warmup ("
+                        + Durations.format(budget) + ")");
+            }
+        }
+        return new WarmupSpec(budget, connections, max);
     }
 
     private static LimitsSpec limits(MeshgateConfig.Limits raw) {

@@ -39,6 +39,21 @@ public final class Defaults {
     public static final String WARMUP = "2s";
     public static final String BUSY_POLL = "0s";
 
+    /**
+     * {@code runtime.warmupConnections}: connections the warm-up completes even when that takes longer
+     * than {@code runtime.warmup}. C1 compiles a method once the interpreter has counted about 256 calls
+     * (Tier3InvocationThreshold 200, checked every 128), scaled up while C1's queue is long at start;
+     * half the warm-up's connections end with the endpoint's FIN first, half with the caller's, so
+     * 1,000 give each end-of-connection path about 500 calls of its once-per-connection methods.
+     */
+    public static final int WARMUP_CONNECTIONS = 1000;
+    /**
+     * {@code runtime.warmupMax}: the longest the warm-up may delay binding (counted from its start),
+     * reached only on a starved host; well inside the shipped startupProbe's 60 s, which also covers
+     * JVM start, TLS loading and discovery.
+     */
+    public static final String WARMUP_MAX = "10s";
+
     /** {@code http2.*}: Envoy's edge guidance for SETTINGS; abuse limits after Envoy 1.27.1 and Netty. */
     public static final int H2_MAX_CONCURRENT_STREAMS = 100;
     public static final int H2_INITIAL_STREAM_WINDOW = 64 * 1024;

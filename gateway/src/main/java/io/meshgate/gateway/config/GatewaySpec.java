@@ -141,11 +141,29 @@ public record GatewaySpec(
 
     /** {@code runtime}; {@code workers} is resolved (0 in the file = available processors). */
     public record RuntimeSpec(int workers, TransportKind transport, SpliceMode splice, int spliceThreshold,
-                              Duration warmup, Duration busyPoll) {
+                              WarmupSpec warmup, Duration busyPoll) {
 
         /** The same runtime without the warm-up (tests that start many gateways). */
         public RuntimeSpec withoutWarmup() {
-            return new RuntimeSpec(workers, transport, splice, spliceThreshold, Duration.ZERO, busyPoll);
+            return new RuntimeSpec(workers, transport, splice, spliceThreshold, warmup.off(), busyPoll);
+        }
+    }
+
+    /**
+     * {@code runtime.warmup}, {@code runtime.warmupConnections}, {@code runtime.warmupMax}: the
+     * warm-up runs for at least {@code budget} and until {@code connections} have completed,
+     * whichever ends later, but never beyond {@code max} from its start; a zero budget turns it off.
+     * {@code max} is at least {@code budget}.
+     */
+    public record WarmupSpec(Duration budget, int connections, Duration max) {
+
+        public boolean enabled() {
+            return !budget.isZero();
+        }
+
+        /** No warm-up, the other keys kept. */
+        public WarmupSpec off() {
+            return new WarmupSpec(Duration.ZERO, connections, max);
         }
     }
 

@@ -32,7 +32,7 @@ public record MeshgateConfig(
         timeouts = timeouts == null ? new Timeouts(null, null, null, null, null) : timeouts;
         limits = limits == null ? new Limits(null, null) : limits;
         loadBalancing = loadBalancing == null ? new LoadBalancing(null, null) : loadBalancing;
-        runtime = runtime == null ? new Runtime(null, null, null, null, null, null) : runtime;
+        runtime = runtime == null ? new Runtime(null, null, null, null, null, null, null, null) : runtime;
         http2 = http2 == null ? new Http2(null, null, null, null, null, null, null, null, null, null, null, null, null, null) : http2;
         trust = trust == null ? new Trust(null) : trust;
     }
@@ -310,11 +310,13 @@ public record MeshgateConfig(
      * @param workers         event-loop threads; 0 = available processors
      * @param splice          how passthrough streams use the kernel's splice (epoll only)
      * @param spliceThreshold read size in bytes that moves a direction to splice under {@code auto}
-     * @param warmup          JIT warm-up budget before the listeners bind ({@code 0s}: none)
+     * @param warmup          JIT warm-up: the least time it runs before the listeners bind ({@code 0s}: no warm-up)
      * @param busyPoll        how long an event loop polls without blocking after work ({@code 0s}: off)
+     * @param warmupConnections warm-up: connections to complete, however long past {@code warmup} that takes
+     * @param warmupMax       warm-up: the longest it may delay binding, whatever it has completed
      */
     public record Runtime(Integer workers, Transport transport, Splice splice, Integer spliceThreshold, String warmup,
-                          String busyPoll) {
+                          String busyPoll, Integer warmupConnections, String warmupMax) {
         public Runtime {
             workers = workers == null ? Defaults.WORKERS : workers;
             transport = transport == null ? Transport.AUTO : transport;
@@ -332,7 +334,7 @@ public record MeshgateConfig(
 
         /** The same runtime without the warm-up (tests that start many gateways). */
         public Runtime withoutWarmup() {
-            return new Runtime(workers, transport, splice, spliceThreshold, "0s", busyPoll);
+            return new Runtime(workers, transport, splice, spliceThreshold, "0s", busyPoll, warmupConnections, warmupMax);
         }
     }
 

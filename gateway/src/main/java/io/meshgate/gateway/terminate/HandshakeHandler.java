@@ -19,18 +19,22 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.netty.handler.ssl.SslHandshakeTimeoutException;
 import java.util.Optional;
 
 /**
  * Stage 4 (terminate): the downstream handshake's verdict. A failure closes the connection (the
  * SslHandler has already sent BoringSSL's alert) as {@code denied} when meshgate refused the
- * client's certificate or identity, else {@code tls_error}. A success reads the caller's
- * {@link PeerIdentity} and installs the service stage: the TCP relay or the HTTP proxy, by what
- * the route's port speaks.
+ * client's certificate or identity, else {@code tls_error}; refusals and handshakes that ran out
+ * of {@code timeouts.tlsHandshake} are logged at INFO through the listener's rate-limited refusal
+ * log. A success reads the caller's {@link PeerIdentity} and installs the service stage: the TCP
+ * relay or the HTTP proxy, by what the route's port speaks.
  */
 final class HandshakeHandler extends ChannelInboundHandlerAdapter {
 
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(HandshakeHandler.class);
+    /** The refusal log's reason for a handshake that did not finish in time (counted as {@code tls_error}). */
+    static final String HANDSHAKE_TIMEOUT = "handshake_timeout";
     /** TLS termination rules out splice: decrypted bytes pass through the JVM anyway. */
     private static final Relay RELAY = new CopyRelay();
 
@@ -115,6 +119,12 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
                     refusal.map(Throwable::getMessage).orElse(null));
         } else {
             termination.handshakes().error();
+            if (cause instanceof SslHandshakeTimeoutException) {
+                // A caller too slow to finish (or a starved gateway): operators need to see it, not only count it.
+                termination.handshakes().refusalLog().refused(connection.listener().name(), connection.downstream().remoteAddress(),
+                        connection.serverName(), null, HANDSHAKE_TIMEOUT, "no complete handshake within timeouts.tlsHandshake ("
+                                + termination.handshakeTimeout().toMillis() + " ms)");
+            }
         }
         if (log.isDebugEnabled()) {
             log.debug("{} {} handshake failed ({}): {}", connection.listener().name(), connection.downstream().remoteAddress(),

@@ -1,6 +1,8 @@
 package io.meshgate.gateway.warmup;
 
 import io.meshgate.routing.OutboundSni;
+import io.meshgate.gateway.config.Durations;
+import io.meshgate.gateway.config.GatewaySpec.WarmupSpec;
 import io.meshgate.gateway.transport.Transport;
 import io.meshgate.gateway.listener.Listener;
 import io.meshgate.routing.AppProtocol;
@@ -24,6 +26,8 @@ import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -35,8 +39,11 @@ import org.slf4j.LoggerFactory;
 /**
  * JIT warm-up before the listeners bind: synthetic passthrough connections run through the real
  * data path (hello reader, router, dialer, relay, on the gateway's own event loops and transport)
- * for a short budget. A fresh JVM otherwise serves its first minutes of traffic from interpreted
- * and profiling (C1) code at several times the CPU per connection, while C2 compiles on the same
+ * for at least a time budget and until a number of connections has completed, whichever ends
+ * later, but never past a cap: the JIT compiles after a number of calls, not after a time, so a
+ * starved host needs longer for the same effect, and the cap keeps it from holding the listeners
+ * back for long. A fresh JVM otherwise serves its first minutes of traffic from interpreted and
+ * profiling (C1) code at several times the CPU per connection, while C2 compiles on the same
  * cores. Everything stays on 127.0.0.1 with an ephemeral passthrough listener (built by the
  * gateway's assembly, with throwaway metrics) and an echo endpoint; nothing of it is left once
  * {@link #run} returns.
@@ -44,10 +51,13 @@ import org.slf4j.LoggerFactory;
 public final class Warmup {
 
     private static final Logger log = LoggerFactory.getLogger(Warmup.class);
-    private static final String HOST = "warmup.meshgate.invalid";
-    private static final String SNI = OutboundSni.format(HOST, 8080);
+    /** The routing name of the warm-up's endpoints (package-private for tests that route it elsewhere). */
+    static final String HOST = "warmup.meshgate.invalid";
+    /** The service port whose endpoint echoes and closes after the caller. */
+    static final int ECHO_PORT = 8080;
+    private static final String SNI = OutboundSni.format(HOST, ECHO_PORT);
     /** The service port whose endpoint answers and closes first, as most request/response services do. */
-    private static final int CLOSING_PORT = 8081;
+    static final int CLOSING_PORT = 8081;
     /** Connections in flight at once. */
     private static final int PARALLEL = 8;
     /** Ping-pong messages per long connection, request/response sized; short ones send two. */
@@ -62,39 +72,61 @@ public final class Warmup {
     /** One burst per long connection, large enough to move an auto-splice relay to the kernel. */
     private static final int BURST_BYTES = 128 * 1024;
 
-    /** What a warm-up did. */
-    public record Result(int connections, long bytes, Duration took, int failed) {}
+    /** How often the caller's thread checks whether the warm-up is done. */
+    private static final long CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+    /** How long connections cut off at the cap get to close. */
+    private static final long CLOSE_GRACE_MILLIS = 5_000;
+
+    /**
+     * What a warm-up did: {@code connections} completed, {@code failed} ended wrongly,
+     * {@code cutOff} were still open when the cap ended the warm-up ({@code capped}: before the
+     * count was reached).
+     */
+    public record Result(int connections, long bytes, Duration took, int failed, int cutOff, boolean capped) {}
+
+    /** Why the warm-up stopped opening connections. */
+    private enum End { REACHED, CAPPED, LANES_STOPPED }
 
     private final EventLoopGroup group;
     private final Transport transport;
-    private final Duration budget;
+    private final WarmupSpec plan;
     private final Function<Router, Listener> listeners;
     private final AtomicInteger done = new AtomicInteger();
     private final AtomicInteger failed = new AtomicInteger();
+    private final AtomicInteger cutOff = new AtomicInteger();
     private final AtomicLong bytes = new AtomicLong();
     private final AtomicInteger started = new AtomicInteger();
-    private volatile long deadline;
+    /** The callers' channels in flight, closed if the cap cuts them off. */
+    private final Set<Channel> open = ConcurrentHashMap.newKeySet();
+    /** Set once: lanes open no more connections. */
+    private volatile boolean stopping;
+    /** Set once: connections still open are closed now (the cap). */
+    private volatile boolean cut;
 
-    private Warmup(EventLoopGroup group, Transport transport, Duration budget, Function<Router, Listener> listeners) {
+    private Warmup(EventLoopGroup group, Transport transport, WarmupSpec plan, Function<Router, Listener> listeners) {
         this.group = group;
         this.transport = transport;
-        this.budget = budget;
+        this.plan = plan;
         this.listeners = listeners;
     }
 
     /**
-     * Runs passthrough connections on {@code group} for about {@code budget} through a listener
-     * from {@code listeners} (a passthrough listener on 127.0.0.1 port 0 routing with the router
-     * it is given, not bound yet), then waits for those in flight (bounded) and closes everything
-     * it opened.
+     * Runs passthrough connections on {@code group} through a listener from {@code listeners} (a
+     * passthrough listener on 127.0.0.1 port 0 routing with the router it is given, not bound yet)
+     * for at least {@code plan.budget()} (from the first connection) and until
+     * {@code plan.connections()} have completed, but no longer than {@code plan.max()} from now;
+     * then lets those in flight finish (closing them at the cap) and closes everything it opened.
      */
-    public static Result run(EventLoopGroup group, Transport transport, Duration budget,
+    public static Result run(EventLoopGroup group, Transport transport, WarmupSpec plan,
                              Function<Router, Listener> listeners) throws InterruptedException {
-        return new Warmup(group, transport, budget, listeners).run();
+        return new Warmup(group, transport, plan, listeners).run();
     }
 
     private Result run() throws InterruptedException {
         long start = System.nanoTime();
+        // The cap bounds how long binding waits, set-up included: that is what a starved start costs.
+        long capAt = start + plan.max().toNanos();
+        End end = End.CAPPED;
         Channel echo = new ServerBootstrap().group(group).channel(transport.serverChannel())
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childHandler(new Echo())
@@ -114,7 +146,7 @@ public final class Warmup {
             InetSocketAddress echoAddress = (InetSocketAddress) echo.localAddress();
             InetSocketAddress closingAddress = (InetSocketAddress) closing.localAddress();
             Router router = new Router(List.of(new StaticRoutes(List.of(
-                    new StaticRoutes.StaticService(HOST, 8080, List.of(Endpoint.of("127.0.0.1", echoAddress.getPort())), AppProtocol.TCP),
+                    new StaticRoutes.StaticService(HOST, ECHO_PORT, List.of(Endpoint.of("127.0.0.1", echoAddress.getPort())), AppProtocol.TCP),
                     new StaticRoutes.StaticService(HOST, CLOSING_PORT, List.of(Endpoint.of("127.0.0.1", closingAddress.getPort())),
                             AppProtocol.TCP)))));
             listener = listeners.apply(router);
@@ -124,13 +156,20 @@ public final class Warmup {
             CountDownLatch lanesDone = new CountDownLatch(PARALLEL);
             // The budget is for connections: setting up the endpoints and the listener (slow in a
             // cold JVM on a busy core) does not eat into it.
-            deadline = System.nanoTime() + budget.toNanos();
+            long minimumAt = System.nanoTime() + plan.budget().toNanos();
             for (int i = 0; i < PARALLEL; i++) {
                 lane(gateway, hello, closingHello, lanesDone);
             }
-            // Each lane stops opening connections at the deadline; a stuck one does not hold start-up.
-            if (!lanesDone.await(budget.toMillis() + 5_000, TimeUnit.MILLISECONDS)) {
-                log.warn("warm-up: connections still open after the budget; going on without them");
+            end = awaitEnd(minimumAt, capAt, lanesDone);
+            stopping = true;
+            // Connections in flight finish within milliseconds, unless the cap has come (or comes first).
+            if (!lanesDone.await(Math.max(0, capAt - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+                cut = true;
+                open.forEach(Channel::close);
+                listener.closeConnections();
+                if (!lanesDone.await(CLOSE_GRACE_MILLIS, TimeUnit.MILLISECONDS)) {
+                    log.warn("warm-up: connections still open {} ms after the cap; going on without them", CLOSE_GRACE_MILLIS);
+                }
             }
             listener.closeConnections();
         } finally {
@@ -140,15 +179,48 @@ public final class Warmup {
             echo.close().sync();
             closing.close().sync();
         }
-        Result r = new Result(done.get(), bytes.get(), Duration.ofNanos(System.nanoTime() - start), failed.get());
-        log.info("warm-up: {} connections, {} KiB through the {} relay in {} ms{}", r.connections(), r.bytes() / 1024,
-                listener == null ? "?" : listener.context().relay().name(), r.took().toMillis(), r.failed() > 0 ? " (" + r.failed() + " failed)" : "");
+        Result r = new Result(done.get(), bytes.get(), Duration.ofNanos(System.nanoTime() - start), failed.get(), cutOff.get(),
+                end == End.CAPPED);
+        String relay = listener == null ? "?" : listener.context().relay().name();
+        String failures = (r.failed() > 0 ? ", " + r.failed() + " failed" : "") + (r.cutOff() > 0 ? ", " + r.cutOff() + " cut off" : "");
+        if (r.capped()) {
+            log.warn("warm-up: cut short by runtime.warmupMax ({}) after {} of {} connections, {} KiB through the {} relay "
+                            + "in {} ms{}; the first connections after binding run colder code", Durations.format(plan.max()),
+                    r.connections(), plan.connections(), r.bytes() / 1024, relay, r.took().toMillis(), failures);
+        } else {
+            log.info("warm-up: {} connections (target {} in at least {}, cap {}), {} KiB through the {} relay in {} ms{}",
+                    r.connections(), plan.connections(), Durations.format(plan.budget()), Durations.format(plan.max()),
+                    r.bytes() / 1024, relay, r.took().toMillis(), failures);
+        }
         return r;
     }
 
-    /** One connection after another until the deadline. */
+    /**
+     * Waits until the time budget has passed and the count is reached, or the cap comes, or every
+     * lane has stopped (the listener refused them).
+     */
+    private End awaitEnd(long minimumAt, long capAt, CountDownLatch lanesDone) throws InterruptedException {
+        while (true) {
+            long now = System.nanoTime();
+            if (now - minimumAt >= 0 && done.get() >= plan.connections()) {
+                return End.REACHED;
+            }
+            if (now - capAt >= 0) {
+                return End.CAPPED;
+            }
+            long wait = Math.min(CHECK_NANOS, capAt - now);
+            if (now - minimumAt < 0) {
+                wait = Math.min(wait, minimumAt - now);
+            }
+            if (lanesDone.await(wait, TimeUnit.NANOSECONDS)) {
+                return End.LANES_STOPPED;
+            }
+        }
+    }
+
+    /** One connection after another until the warm-up stops. */
     private void lane(InetSocketAddress gateway, byte[] hello, byte[] closingHello, CountDownLatch lanesDone) {
-        if (System.nanoTime() - deadline >= 0) {
+        if (stopping) {
             lanesDone.countDown();
             return;
         }
@@ -164,18 +236,26 @@ public final class Warmup {
                 .connect(gateway)
                 .addListener((ChannelFutureListener) f -> {
                     if (!f.isSuccess()) {
-                        failed.incrementAndGet();
+                        (cut ? cutOff : failed).incrementAndGet();
                         lanesDone.countDown(); // the listener is gone or refusing: stop this lane
                         return;
                     }
-                    f.channel().closeFuture().addListener(c -> {
+                    Channel ch = f.channel();
+                    open.add(ch);
+                    ch.closeFuture().addListener(c -> {
+                        open.remove(ch);
                         if (client.complete) {
                             done.incrementAndGet();
+                        } else if (cut) {
+                            cutOff.incrementAndGet();
                         } else {
                             failed.incrementAndGet();
                         }
                         lane(gateway, hello, closingHello, lanesDone);
                     });
+                    if (cut) {
+                        ch.close(); // connected just after the cap closed the others
+                    }
                 });
     }
 

@@ -118,6 +118,16 @@ class MainTest {
     }
 
     @Test
+    void aNegativeWarmupCountExitsTwoNamingTheKey() throws Exception {
+        Path f = dir.resolve("warmup.yaml");
+        Files.writeString(f, "listeners:\n  - name: a\n    address: 127.0.0.1:0\n    mode: passthrough\n"
+                + "runtime:\n  warmupConnections: -5\n");
+        CliRun.Result r = run("run", "--config", f.toString());
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains("runtime.warmupConnections", "must not be negative").doesNotContain("\tat ");
+    }
+
+    @Test
     void missingConfigFileExitsTwo() {
         CliRun.Result r = run("run", "--config", dir.resolve("nope.yaml").toString());
         assertThat(r.code()).isEqualTo(2);
