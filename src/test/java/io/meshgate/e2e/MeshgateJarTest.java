@@ -74,10 +74,8 @@ class MeshgateJarTest {
         return p;
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
+    private static int freePort() {
+        return Ports.free();
     }
 
     private static int status(int adminPort, String path) {

@@ -10,8 +10,6 @@ import static org.awaitility.Awaitility.await;
 
 import io.meshgate.routing.kubernetes.MockApiServer;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -163,9 +161,7 @@ class ProductionJarTest {
         }
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
+    private static int freePort() {
+        return Ports.free();
     }
 }

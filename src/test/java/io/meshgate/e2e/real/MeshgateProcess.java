@@ -5,10 +5,9 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.meshgate.e2e.Ports;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -90,12 +89,9 @@ final class MeshgateProcess implements AutoCloseable {
                 %s""".formatted(freePort(), cluster, kubeconfig, moreDiscovery));
     }
 
+    /** A loopback port for meshgate to bind later (see {@link Ports}: not from the ephemeral range). */
     static int freePort() {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return Ports.free();
     }
 
     /** Status and body of an admin request; status -1 when the admin server does not answer. */

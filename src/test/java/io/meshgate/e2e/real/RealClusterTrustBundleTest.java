@@ -48,6 +48,9 @@ class RealClusterTrustBundleTest {
             .withGroup("certificates.k8s.io").withVersion("v1beta1").withKind("ClusterTrustBundle")
             .withPlural("clustertrustbundles").withNamespaced(false).build();
 
+    /** How long the API server's RBAC caches may take to show what was just applied. */
+    static final Duration RBAC_PROPAGATION = Duration.ofSeconds(30);
+
     @TempDir
     Path dir;
 
@@ -87,9 +90,13 @@ class RealClusterTrustBundleTest {
                 Map.of("meshgate.io/federated-bundle", "true"))).create();
         Map<String, String> foreign = versions(adminA, "meshgate.io:federation:legacy", "example.com:other:cluster-b");
 
-        // The authorizer's own answer: meshgate may attest for its signer and no other.
-        assertThat(canI(a, "attest", "certificates.k8s.io", "signers", SIGNER)).isEqualTo("yes");
+        // The authorizer's own answer: meshgate may attest for its signer and no other. The RBAC
+        // authorizer answers from caches that follow the objects just applied on their own clock
+        // (seconds on a loaded machine), so each plane's grant is awaited first: a "no" after it is
+        // the policy's answer, not a cache that has not caught up.
+        awaitAllowed(a, "attest", "certificates.k8s.io", "signers", SIGNER);
         assertThat(canI(a, "attest", "certificates.k8s.io", "signers", "example.com/other")).isEqualTo("no");
+        awaitAllowed(b, "list", "discovery.k8s.io", "endpointslices", null); // what the base does grant
         // (Reading them is everybody's: the bootstrap ClusterRole system:cluster-trust-bundle-discovery.)
         assertThat(canI(b, "delete", "certificates.k8s.io", "clustertrustbundles", null)).as("base alone grants none").isEqualTo("no");
         assertThat(canI(b, "create", "certificates.k8s.io", "clustertrustbundles", null)).as("base alone grants none").isEqualTo("no");
@@ -236,6 +243,13 @@ class RealClusterTrustBundleTest {
                 .endResourceAttributes().endSpec().build();
         return plane.client().authorization().v1().subjectAccessReview().create(review).getStatus().getAllowed()
                 ? "yes" : "no";
+    }
+
+    /** Waits (bounded) until the authorizer allows meshgate's ServiceAccount {@code verb} on the resource. */
+    private static void awaitAllowed(ControlPlane plane, String verb, String group, String resource, String name) {
+        await("RBAC on " + plane.name() + " to allow " + SA + " " + verb + " " + group + "/" + resource + (name == null ? "" : " " + name))
+                .atMost(RBAC_PROPAGATION).pollInterval(Duration.ofMillis(200))
+                .until(() -> canI(plane, verb, group, resource, name), "yes"::equals);
     }
 
     private static Set<X509Certificate> certificates(String pem) throws Exception {

@@ -6,12 +6,17 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.TreeSet;
 import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionTimeoutException;
 
 /** Deployments and Services applied with kubectl, and what the cluster says about their pods. */
 final class Workloads {
+
+    /** How long pods of a new workload may take to turn Ready (ReplicaSet controller, scheduler, kwok). */
+    static final Duration POD_READY = Duration.ofSeconds(90);
 
     private Workloads() {
     }
@@ -102,14 +107,46 @@ final class Workloads {
         return List.copyOf(new TreeSet<>(ready));
     }
 
-    /** Waits (bounded) until {@code count} pods of {@code app} are Ready; returns their endpoints. */
+    /**
+     * Waits (bounded) until {@code count} pods of {@code app} are Ready; returns their endpoints. On
+     * time-out the failure shows each pod of the app (phase, node, IP, conditions with reasons), the
+     * namespace's workloads and its events.
+     */
     static List<String> awaitReadyPods(ControlPlane plane, String ns, String app, int port, int count) {
         List<List<String>> last = new ArrayList<>(List.of(List.of()));
-        Awaitility.await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(200)).until(() -> {
-            last.set(0, readyPods(plane, ns, app, port));
-            return last.get(0).size() == count;
-        });
+        try {
+            Awaitility.await().atMost(POD_READY).pollInterval(Duration.ofMillis(200)).until(() -> {
+                last.set(0, readyPods(plane, ns, app, port));
+                return last.get(0).size() == count;
+            });
+        } catch (ConditionTimeoutException e) {
+            throw new AssertionError("expected " + count + " Ready pods of app=" + app + " in namespace " + ns + " within "
+                    + POD_READY.toSeconds() + " s, saw " + last.get(0).size() + " " + last.get(0) + "\n"
+                    + seen(plane, ns, app), e);
+        }
         return last.get(0);
+    }
+
+    /** The app's pods, the namespace's Deployments/ReplicaSets and its events, as kubectl shows them now. */
+    static String seen(ControlPlane plane, String ns, String app) {
+        StringBuilder out = new StringBuilder();
+        for (String[] what : new String[][] {
+                {"pods of app=" + app, "-n", ns, "get", "pods", "-l", "app=" + app, "-o",
+                        "jsonpath={range .items[*]}{.metadata.name} phase={.status.phase} node={.spec.nodeName}"
+                                + " ip={.status.podIP} deleting={.metadata.deletionTimestamp} conditions={range .status.conditions[*]}"
+                                + "{.type}={.status}({.reason} {.message}) {end}{\"\\n\"}{end}"},
+                {"workloads", "-n", ns, "get", "deployments,replicasets", "-o", "wide"},
+                {"events", "-n", ns, "events"}}) {
+            String[] args = Arrays.copyOfRange(what, 1, what.length);
+            String answer;
+            try {
+                answer = plane.kubectl(args);
+            } catch (RuntimeException e) {
+                answer = "(" + e.getMessage() + ")";
+            }
+            out.append("--- ").append(what[0]).append(" ---\n").append(answer.isBlank() ? "(none)" : answer.stripTrailing()).append('\n');
+        }
+        return out.toString();
     }
 
     /**

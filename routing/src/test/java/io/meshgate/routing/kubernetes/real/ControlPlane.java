@@ -5,9 +5,11 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -113,6 +115,89 @@ public final class ControlPlane implements AutoCloseable {
         List<String> cmd = new ArrayList<>(List.of(kubectlBinary().toString(), "--kubeconfig", kubeconfig.toString()));
         cmd.addAll(List.of(args));
         return Commands.run(cmd, KUBECTL_TIMEOUT, null);
+    }
+
+    /** The components whose log tails {@link #describe} shows, in the order a pod passes them. */
+    private static final List<String> COMPONENTS = List.of("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok");
+    private static final int TAIL_LINES = 12;
+    private static final int LINE_CHARS = 400;
+    /** Warnings every healthy start of these planes logs (no front proxy, no beta APIs): left out of {@link #describe}. */
+    private static final List<String> NOISE = List.of("extension-apiserver-authentication", "because it has no resources",
+            "createTransport failed to connect");
+
+    /**
+     * What this plane looks like now, for a failure report: its nodes (Ready condition, last
+     * heartbeat, taints, lease), every pod that is not Ready (phase, node, IP, conditions), the
+     * latest events (FailedCreate, FailedScheduling, ...) and the warnings and last lines of each
+     * component's log ({@code dir()/logs/}). Best effort and bounded: a part that cannot be read
+     * says why; never throws.
+     */
+    public String describe() {
+        StringBuilder out = new StringBuilder("control plane ").append(name()).append(" (").append(dir).append(") at ")
+                .append(Instant.now()).append('\n');
+        section(out, "nodes", quick("get", "nodes", "-o", "jsonpath={range .items[*]}{.metadata.name}"
+                + " Ready={.status.conditions[?(@.type==\"Ready\")].status}"
+                + " heartbeat={.status.conditions[?(@.type==\"Ready\")].lastHeartbeatTime}"
+                + " taints={.spec.taints}{\"\\n\"}{end}"));
+        section(out, "node leases", quick("-n", "kube-node-lease", "get", "leases", "-o",
+                "jsonpath={range .items[*]}{.metadata.name} renewed={.spec.renewTime}{\"\\n\"}{end}"));
+        String pods = quick("get", "pods", "-A", "-o", "jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}"
+                + " phase={.status.phase} node={.spec.nodeName} ip={.status.podIP} deleting={.metadata.deletionTimestamp}"
+                + " created={.metadata.creationTimestamp} conditions={range .status.conditions[*]}{.type}={.status} {end}{\"\\n\"}{end}");
+        List<String> notReady = pods.lines().filter(l -> !l.contains(" Ready=True ")).toList();
+        section(out, "pods not Ready (" + notReady.size() + " of " + pods.lines().count() + ")",
+                String.join("\n", notReady.subList(0, Math.min(notReady.size(), 40))));
+        section(out, "latest events", lastLines(quick("events", "-A"), 30));
+        for (String c : COMPONENTS) {
+            section(out, "logs/" + c + ".log: warnings, then the last lines", logTail(dir.resolve("logs").resolve(c + ".log")));
+        }
+        return out.toString();
+    }
+
+    private static void section(StringBuilder out, String title, String body) {
+        out.append("--- ").append(title).append(" ---\n").append(body.isBlank() ? "(none)" : body.stripTrailing()).append('\n');
+    }
+
+    /** kubectl with a short bound: its output, or why there is none. */
+    private String quick(String... args) {
+        List<String> cmd = new ArrayList<>(List.of(kubectlBinary().toString(), "--kubeconfig", kubeconfig().toString(),
+                "--request-timeout=10s"));
+        cmd.addAll(List.of(args));
+        try {
+            Commands.Result r = Commands.run(cmd, Duration.ofSeconds(20), null);
+            return r.exitCode() == 0 ? r.stdout() : "(kubectl exited " + r.exitCode() + ": " + r.stderr().strip() + ")";
+        } catch (RuntimeException e) {
+            return "(" + e.getMessage() + ")";
+        }
+    }
+
+    private static String lastLines(String text, int n) {
+        List<String> lines = text.lines().toList();
+        return String.join("\n", lines.subList(Math.max(0, lines.size() - n), lines.size()));
+    }
+
+    /** The log's last warnings/errors (klog {@code W}/{@code E} lines, kwok's WARN/ERROR) and its last lines, shortened. */
+    static String logTail(Path log) {
+        List<String> lines;
+        try {
+            lines = new String(Files.readAllBytes(log), StandardCharsets.UTF_8).lines().toList();
+        } catch (IOException e) {
+            return "(cannot read: " + e + ")";
+        }
+        List<String> warnings = lines.stream()
+                .filter(l -> l.matches("^[EW]\\d{4} .*") || l.contains("\"level\":\"ERROR\"") || l.contains("\"level\":\"WARN\""))
+                .filter(l -> NOISE.stream().noneMatch(l::contains))
+                .toList();
+        List<String> out = new ArrayList<>(warnings.subList(Math.max(0, warnings.size() - TAIL_LINES), warnings.size()));
+        out.add("...");
+        out.addAll(lines.subList(Math.max(0, lines.size() - TAIL_LINES), lines.size()));
+        return String.join("\n", out.stream().map(ControlPlane::shorten).toList());
+    }
+
+    /** One log line, without kwok's source block, at most {@link #LINE_CHARS} characters. */
+    private static String shorten(String line) {
+        String s = line.replaceAll("\"source\":\\{[^}]*\\},", "");
+        return s.length() <= LINE_CHARS ? s : s.substring(0, LINE_CHARS) + "...";
     }
 
     /**

@@ -12,8 +12,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.LifecycleMethodExecutionExceptionHandler;
 import org.junit.jupiter.api.extension.ParameterContext;
 import org.junit.jupiter.api.extension.ParameterResolver;
+import org.junit.jupiter.api.extension.TestExecutionExceptionHandler;
+import org.opentest4j.TestAbortedException;
 
 /**
  * Starts the control planes of a {@link RealCluster} class through {@code deploy/test/control-plane}
@@ -23,8 +26,13 @@ import org.junit.jupiter.api.extension.ParameterResolver;
  * in {@code 10.(244+i).0.0/24}, its directory under {@code target/real-clusters/}. The first start
  * on a machine builds the binaries (tens of minutes on 2 cores, bounded by system property
  * {@code meshgate.realCluster.buildTimeout}, default 60m); later ones take seconds.
+ *
+ * <p>A test or set-up method of the class that fails gets each plane's state at that moment added
+ * to its failure ({@link ControlPlane#describe()}: nodes, pods not Ready, events, component log
+ * tails), so the surefire report alone tells what the plane was doing.
  */
-public final class RealClusterExtension implements BeforeAllCallback, ParameterResolver {
+public final class RealClusterExtension implements BeforeAllCallback, ParameterResolver, TestExecutionExceptionHandler,
+        LifecycleMethodExecutionExceptionHandler {
 
     /** Set (to anything but empty) where a skipped real-cluster test would hide a gap, as in CI. */
     public static final String REQUIRE_ENV = "MESHGATE_REQUIRE_REAL_CLUSTER";
@@ -86,6 +94,60 @@ public final class RealClusterExtension implements BeforeAllCallback, ParameterR
         }
         STARTED.put(context.getRequiredTestClass(), new ControlPlanes(planes));
         started.testClass = context.getRequiredTestClass();
+    }
+
+    @Override
+    public void handleTestExecutionException(ExtensionContext context, Throwable failure) throws Throwable {
+        throw withPlaneState(context, failure);
+    }
+
+    @Override
+    public void handleBeforeAllMethodExecutionException(ExtensionContext context, Throwable failure) throws Throwable {
+        throw withPlaneState(context, failure);
+    }
+
+    @Override
+    public void handleBeforeEachMethodExecutionException(ExtensionContext context, Throwable failure) throws Throwable {
+        throw withPlaneState(context, failure);
+    }
+
+    @Override
+    public void handleAfterEachMethodExecutionException(ExtensionContext context, Throwable failure) throws Throwable {
+        throw withPlaneState(context, failure);
+    }
+
+    @Override
+    public void handleAfterAllMethodExecutionException(ExtensionContext context, Throwable failure) throws Throwable {
+        throw withPlaneState(context, failure);
+    }
+
+    /** {@code failure} with the state of each running plane of the class added as a suppressed {@link PlaneState}. */
+    private static Throwable withPlaneState(ExtensionContext context, Throwable failure) {
+        ControlPlanes planes = STARTED.get(context.getRequiredTestClass());
+        if (planes == null || failure instanceof TestAbortedException) {
+            return failure;
+        }
+        // A @Timeout interrupts the test thread: clear the flag while kubectl runs, then restore it.
+        boolean interrupted = Thread.interrupted();
+        try {
+            for (ControlPlane plane : planes.all()) {
+                failure.addSuppressed(new PlaneState(plane.describe()));
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return failure;
+    }
+
+    /** A plane's state when a test failed: its message is the report; it has no stack trace of its own. */
+    static final class PlaneState extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        PlaneState(String state) {
+            super(state, null, false, false);
+        }
     }
 
     private static void build(Path script) {
