@@ -44,7 +44,7 @@ public final class Gateway implements AutoCloseable, AdminView {
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private EventLoopGroup workers;
     private AccessLog accessLog = AccessLog.OFF;
-    private AdminServer admin;
+    private volatile AdminServer admin; // set once it is bound, before the warm-up
     private volatile boolean draining;
     private volatile boolean started;
 
@@ -87,9 +87,15 @@ public final class Gateway implements AutoCloseable, AdminView {
         workers = assembly.transport().newGroup(threads, "meshgate-worker");
         // Before the warm-up (/readyz answers 503 until the listeners are bound), on the data path's
         // transport: what the warm-up compiles then already knows the admin server's channels.
-        admin = new AdminServer(this, spec.adminAddress(), assembly.transport().newGroup(1, "meshgate-admin"),
+        AdminServer server = new AdminServer(this, spec.adminAddress(), assembly.transport().newGroup(1, "meshgate-admin"),
                 assembly.transport().serverChannel());
-        admin.start();
+        try {
+            server.start();
+        } catch (Exception e) { // address taken (Netty throws it sneakily): its event loop goes too
+            server.close();
+            throw e;
+        }
+        admin = server;
         if (assembly.warmsUp()) {
             // What the start does after the warm-up (bind from this thread, a probe) is rehearsed meanwhile.
             StartRehearsal rehearsal = StartRehearsal.start(assembly.warmupListener(router()), workers, admin.localAddress());

@@ -89,8 +89,12 @@ public final class StartRehearsal implements AutoCloseable {
         listener.bind(group);
         try (Socket s = new Socket()) {
             // The first accept on a server channel, as a load balancer's or kubelet's TCP check makes
-            // one: connects and closes without a byte (a bad_hello in the throwaway metrics).
+            // one: connects and closes without a byte (a bad_hello in the throwaway metrics). Waiting
+            // for the gateway's close makes sure it was accepted before the listener closes.
             s.connect(listener.localAddress(), PROBE_TIMEOUT_MILLIS);
+            s.setSoTimeout(PROBE_TIMEOUT_MILLIS);
+            s.shutdownOutput();
+            s.getInputStream().read();
         } catch (IOException e) {
             log.debug("warm-up: connection to the rehearsal listener: {}", e.toString());
         }
