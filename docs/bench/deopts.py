@@ -27,7 +27,7 @@ import re
 import sys
 
 ATTR = re.compile(r"(\w+)='([^']*)'")
-WINDOWS = ("start", "serving")
+WARMUP_LINE = re.compile(r" warm-up: \d+ connections")
 
 
 def attrs(line):
@@ -51,7 +51,7 @@ def windows_ms(gateway_log, lookback_ms):
     warmup, ready, stop = None, None, float("inf")
     with open(gateway_log, errors="replace") as f:
         for line in f:
-            if ready is None and warmup is None and " warm-up: " in line:
+            if ready is None and warmup is None and WARMUP_LINE.search(line):
                 warmup = wall_ms(line)
             elif ready is None and "meshgate ready" in line:
                 ready = wall_ms(line)
