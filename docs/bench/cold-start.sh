@@ -9,6 +9,8 @@
 #   MESHGATE_JAR=... WARMUP=0s MESHGATE_JVM_OPTS='-XX:SharedArchiveFile=app.jsa' docs/bench/cold-start.sh
 #   GW_PIDFILE=FILE ...      writes the gateway's pid there (to attach a profiler to the steady state)
 #   PROFILE=/tmp/p.txt ...   adds async-profiler (ASPROF_LIB, libasyncProfiler.so) for the whole run
+#   GW_LOG=FILE ...          stops the gateway with SIGTERM after the load (so the JVM exits normally and
+#                            its own logs, e.g. -XX:LogFile, are complete) and copies its log to FILE
 set -euo pipefail
 SECONDS_=${1:-20}
 CLIENTS=${2:-2}
@@ -58,4 +60,5 @@ done
 t1=$(date +%s%N)
 echo "launch to accepting: $(( (t1 - t0) / 1000000 )) ms (runtime.warmup $WARMUP; $(grep -o 'warm-up: .*' "$WORK/gw.log" || echo 'no warm-up'))"
 taskset -c "$LOAD_CPUS" python3 "$HERE/close-loop.py" load "$GW_PORT" "$WORK/hello" "$SECONDS_" "$CLIENTS" "$GW"
-if [ -n "${PROFILE:-}" ]; then kill -TERM "$GW"; wait "$GW" 2>/dev/null || true; fi
+if [ -n "${PROFILE:-}" ] || [ -n "${GW_LOG:-}" ]; then kill -TERM "$GW"; wait "$GW" 2>/dev/null || true; fi
+if [ -n "${GW_LOG:-}" ]; then cp "$WORK/gw.log" "$GW_LOG"; fi

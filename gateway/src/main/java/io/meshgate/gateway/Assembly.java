@@ -13,6 +13,7 @@ import io.meshgate.gateway.listener.DownstreamPipeline;
 import io.meshgate.gateway.listener.Listener;
 import io.meshgate.gateway.listener.ListenerContext;
 import io.meshgate.gateway.listener.PassthroughPipeline;
+import io.meshgate.gateway.metrics.GatewayMetrics;
 import io.meshgate.gateway.metrics.ListenerMetrics;
 import io.meshgate.gateway.relay.AutoSpliceRelay;
 import io.meshgate.gateway.relay.CopyRelay;
@@ -23,12 +24,14 @@ import io.meshgate.gateway.terminate.Termination;
 import io.meshgate.gateway.transport.Transport;
 import io.meshgate.gateway.upstream.EndpointDialer;
 import io.meshgate.gateway.upstream.EndpointPicker;
+import io.meshgate.routing.RouteSource;
 import io.meshgate.routing.Router;
 import io.meshgate.tls.TlsMaterialException;
 import io.meshgate.tls.TlsMaterialSource;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -104,13 +107,25 @@ final class Assembly {
 
     /**
      * A passthrough listener on 127.0.0.1 for warm-up: the real timeouts, dialer, relay and
-     * transport, but throwaway metrics and its own picker, so warm-up leaves no trace (and no
-     * connection limit: warm-up bounds its connections in flight itself).
+     * transport, but its own picker and meters in a throwaway registry, so warm-up leaves no trace
+     * (and no connection limit: warm-up bounds its connections in flight itself). The registry is
+     * of the real kind: the JIT compiles each meter update for the meter classes it has seen.
      */
     Listener warmupListener(Router router) {
-        ListenerContext context = context("warmup", Integer.MAX_VALUE, new ListenerMetrics(new SimpleMeterRegistry(), "warmup"),
+        ListenerContext context = context("warmup", Integer.MAX_VALUE, new ListenerMetrics(GatewayMetrics.throwaway(), "warmup"),
                 router, new EndpointPicker(spec.balancing().policy()), AccessLog.OFF);
         return new Listener(context, new HostPort("127.0.0.1", 0), transport, PassthroughPipeline.passthrough());
+    }
+
+    /**
+     * The warm-up's routes behind the gateway's own sources: the warm-up's lookups then run
+     * through the same route tables (and their classes) as real connections' lookups, missing in
+     * the gateway's tables before the warm-up's own answers.
+     */
+    static Router behindGatewaySources(Router gateway, Router warmup) {
+        List<RouteSource> sources = new ArrayList<>(gateway.sources());
+        sources.addAll(warmup.sources());
+        return new Router(sources);
     }
 
     private ListenerContext context(String name, int maxConnections, ListenerMetrics metrics, Router router,

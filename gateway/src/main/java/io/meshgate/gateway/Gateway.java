@@ -11,6 +11,7 @@ import io.meshgate.gateway.config.MeshgateConfig;
 import io.meshgate.gateway.discovery.Discovery;
 import io.meshgate.gateway.listener.Listener;
 import io.meshgate.gateway.metrics.GatewayMetrics;
+import io.meshgate.gateway.warmup.StartRehearsal;
 import io.meshgate.gateway.warmup.Warmup;
 import io.meshgate.routing.Router;
 import io.meshgate.tls.TlsMaterialSource;
@@ -43,7 +44,7 @@ public final class Gateway implements AutoCloseable, AdminView {
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private EventLoopGroup workers;
     private AccessLog accessLog = AccessLog.OFF;
-    private AdminServer admin;
+    private volatile AdminServer admin; // set once it is bound, before the warm-up
     private volatile boolean draining;
     private volatile boolean started;
 
@@ -84,14 +85,30 @@ public final class Gateway implements AutoCloseable, AdminView {
         discovery.start(); // watches run in the background; /readyz waits for the local caches' sync
         int threads = spec.runtime().workers();
         workers = assembly.transport().newGroup(threads, "meshgate-worker");
+        // Before the warm-up (/readyz answers 503 until the listeners are bound), on the data path's
+        // transport: what the warm-up compiles then already knows the admin server's channels.
+        AdminServer server = new AdminServer(this, spec.adminAddress(), assembly.transport().newGroup(1, "meshgate-admin"),
+                assembly.transport().serverChannel());
+        try {
+            server.start();
+        } catch (Exception e) { // address taken (Netty throws it sneakily): its event loop goes too
+            server.close();
+            throw e;
+        }
+        admin = server;
         if (assembly.warmsUp()) {
+            // What the start does after the warm-up (bind from this thread, a probe) is rehearsed meanwhile.
+            StartRehearsal rehearsal = StartRehearsal.start(assembly.warmupListener(router()), workers, admin.localAddress());
             try {
-                Warmup.run(workers, assembly.transport(), spec.runtime().warmup(), assembly::warmupListener);
+                Warmup.run(workers, assembly.transport(), spec.runtime().warmup(),
+                        routes -> assembly.warmupListener(Assembly.behindGatewaySources(router(), routes)));
             } catch (InterruptedException e) {
                 throw e;
             } catch (Exception e) { // Netty rethrows bind failures unchecked or sneakily
                 // Only an optimisation: a gateway that cannot warm up (no loopback?) still serves, just cold at first.
                 log.warn("warm-up skipped: {}", e.toString());
+            } finally {
+                rehearsal.close();
             }
         }
         accessLog = assembly.openAccessLog();
@@ -101,8 +118,6 @@ public final class Gateway implements AutoCloseable, AdminView {
             listeners.add(listener);
             log.info("listener {} ({}) on {}", l.name(), l.mode().label(), listener.localAddress());
         }
-        admin = new AdminServer(this, spec.adminAddress());
-        admin.start();
         started = true;
         log.info("meshgate ready: {} listener(s), transport {}, relay {}, {} worker(s), admin on {}",
                 listeners.size(), assembly.transport().describe(), assembly.relay().name(), threads, admin.localAddress());

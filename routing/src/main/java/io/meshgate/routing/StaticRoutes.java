@@ -15,6 +15,12 @@ public final class StaticRoutes implements RouteSource, RouteTable {
     /** One configured entry. */
     public record StaticService(String host, int port, List<Endpoint> endpoints, AppProtocol protocol) {}
 
+    /**
+     * HashMaps, never handed out, instead of {@code Map.copyOf}: the JDK's compact immutable maps
+     * are of a different class by size (one entry, several), and a lookup compiled for the tables
+     * the JIT saw first (the warm-up's) is thrown away at the first lookup in a table of the other
+     * size.
+     */
     private final Map<String, Map<Integer, EndpointSet>> byHost;
     private final List<RouteEntry> entries;
 
@@ -29,8 +35,7 @@ public final class StaticRoutes implements RouteSource, RouteTable {
             }
             list.add(new RouteEntry(host, s.port(), s.protocol(), set.endpoints()));
         }
-        hosts.replaceAll((h, ports) -> Map.copyOf(ports));
-        this.byHost = Map.copyOf(hosts);
+        this.byHost = hosts;
         this.entries = List.copyOf(list);
     }
 

@@ -5,39 +5,42 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.ServerChannel;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.ReadTimeoutHandler;
-import io.netty.util.concurrent.DefaultThreadFactory;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
 
 /**
  * The admin HTTP server ({@code /healthz}, {@code /readyz}, {@code /metrics}, {@code /debug/*}) on
- * its own thread, so a busy data path never makes probes time out.
+ * its own thread, so a busy data path never makes probes time out. The gateway runs it on the data
+ * path's transport (its own event loop of the same kind): Netty code shared by both then meets the
+ * same channel and event-loop classes, so what the JIT compiled for the data path (in the warm-up)
+ * stays valid when the admin server starts or answers a probe.
  */
 public final class AdminServer implements AutoCloseable {
 
     private final AdminView view;
     private final HostPort address;
-    private final EventLoopGroup group =
-            new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("meshgate-admin", true), NioIoHandler.newFactory());
+    private final EventLoopGroup group;
+    private final Class<? extends ServerChannel> serverChannel;
     private Channel channel;
 
-    public AdminServer(AdminView view, HostPort address) {
+    /** {@code group}: its own event loop, shut down with it; {@code serverChannel}: of the group's transport. */
+    public AdminServer(AdminView view, HostPort address, EventLoopGroup group, Class<? extends ServerChannel> serverChannel) {
         this.view = view;
         this.address = address;
+        this.group = group;
+        this.serverChannel = serverChannel;
     }
 
     public void start() throws InterruptedException {
         AdminHandler handler = new AdminHandler(view);
         channel = new ServerBootstrap()
                 .group(group)
-                .channel(NioServerSocketChannel.class)
+                .channel(serverChannel)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {

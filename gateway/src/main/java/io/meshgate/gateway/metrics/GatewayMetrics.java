@@ -30,6 +30,16 @@ public final class GatewayMetrics implements AutoCloseable {
         }
     }
 
+    /**
+     * A registry of the same kind as {@link #registry()}, bound to nothing and never scraped: for
+     * meters that must run the real meter classes and leave no trace (the warm-up's listener). The
+     * JIT compiles each increment for the meter classes it has seen; a warm-up on another kind of
+     * registry left code that the first real connections threw away.
+     */
+    public static PrometheusMeterRegistry throwaway() {
+        return new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    }
+
     public PrometheusMeterRegistry registry() {
         return registry;
     }

@@ -1,0 +1,64 @@
+package io.meshgate.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.meshgate.gateway.admin.AdminServer;
+import io.meshgate.gateway.config.ConfigLoader;
+import io.meshgate.gateway.testing.TestConfig;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The admin server is up during the warm-up, not ready; the listeners bind after it. */
+class StartOrderTest {
+
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    @TempDir
+    Path dir;
+
+    @Test
+    @Timeout(value = 90, unit = TimeUnit.SECONDS)
+    void adminAnswersNotReadyDuringTheWarmupAndReadyOnceTheListenersAreBound() throws Exception {
+        Path file = TestConfig.passthrough("127.0.0.1:9").set("runtime.transport", "epoll").workers(1).warmup("3s").write(dir);
+        Gateway gateway = new Gateway(ConfigLoader.load(file), file);
+        try {
+            CompletableFuture<Gateway> started = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return gateway.start();
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> gateway.admin() != null);
+            // The warm-up takes 3 s from its first connection: the admin server is up well before it ends.
+            assertThat(gateway.ready()).as("ready when the admin server came up").isFalse();
+            AdminServer admin = gateway.admin();
+            int readyz = get(admin.localAddress(), "/readyz");
+            if (!gateway.ready()) { // not ready after the answer: it was not ready when it answered either
+                assertThat(readyz).isEqualTo(503);
+            }
+            assertThat(get(admin.localAddress(), "/healthz")).isEqualTo(200);
+            started.get(60, TimeUnit.SECONDS);
+            assertThat(get(gateway.admin().localAddress(), "/readyz")).isEqualTo(200);
+            assertThat(gateway.listeners()).hasSize(1).allMatch(l -> l.bound());
+        } finally {
+            gateway.close();
+        }
+    }
+
+    private static int get(InetSocketAddress admin, String path) throws Exception {
+        return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin.getPort() + path))
+                .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+    }
+}
