@@ -10,12 +10,15 @@ import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2ChannelDuplexHandler;
 import io.netty.handler.codec.http2.Http2Connection;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameStream;
 import io.netty.handler.codec.http2.Http2FrameStreamEvent;
 import io.netty.handler.codec.http2.Http2FrameStreamException;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.codec.http2.Http2StreamFrame;
@@ -52,7 +55,6 @@ final class H2Upstream extends Http2ChannelDuplexHandler {
 
     private final Channel channel;
     private final Endpoint endpoint;
-    private final Http2FrameCodec codec;
     private final Http2Connection connection;
     private final int maxStreams;
     private final Http2Metrics metrics;
@@ -72,7 +74,6 @@ final class H2Upstream extends Http2ChannelDuplexHandler {
                EndpointPicker picker, Consumer<H2Upstream> retired) {
         this.channel = channel;
         this.endpoint = endpoint;
-        this.codec = codec;
         this.connection = codec.connection();
         this.maxStreams = maxStreams;
         this.metrics = metrics;
@@ -90,10 +91,6 @@ final class H2Upstream extends Http2ChannelDuplexHandler {
         return endpoint;
     }
 
-    Channel channel() {
-        return channel;
-    }
-
     /** Whether a new stream may go on this connection now. */
     boolean hasCapacity() {
         return !goingAway && channel.isActive() && !connection.goAwayReceived()
@@ -106,7 +103,7 @@ final class H2Upstream extends Http2ChannelDuplexHandler {
      * exhausted, which Netty also treats as a GOAWAY; the endpoint's limit; a going-away
      * connection): then nothing went out and the caller may try elsewhere.
      */
-    UpstreamStream open(io.netty.handler.codec.http2.Http2Headers headers, boolean endStream,
+    UpstreamStream open(Http2Headers headers, boolean endStream,
                         UpstreamStream.Receiver receiver) throws RefusedStreamException {
         reserve();
         Http2FrameStream frameStream = newStream();
@@ -117,7 +114,7 @@ final class H2Upstream extends Http2ChannelDuplexHandler {
         if (refused != null || stream == null) {
             if (stream != null) {
                 // Created but its HEADERS failed to encode: Netty closes it without a frame on the wire.
-                ctx.write(new DefaultHttp2ResetFrame(io.netty.handler.codec.http2.Http2Error.CANCEL).stream(frameStream), quiet);
+                ctx.write(new DefaultHttp2ResetFrame(Http2Error.CANCEL).stream(frameStream), quiet);
             }
             release();
             throw new RefusedStreamException(endpoint, refused != null ? refused : new IllegalStateException("stream not created"));
@@ -212,7 +209,7 @@ final class H2Upstream extends Http2ChannelDuplexHandler {
 
     /** A frame of a stream no exchange owns (its exchange reset it meanwhile): its window goes back at once. */
     private void unowned(Http2StreamFrame frame) {
-        if (frame instanceof io.netty.handler.codec.http2.Http2DataFrame data) {
+        if (frame instanceof Http2DataFrame data) {
             Http2Stream stream = connection.stream(frame.stream().id());
             if (stream != null) {
                 consume(stream, data.initialFlowControlledBytes());

@@ -15,6 +15,7 @@ import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.concurrent.Future;
+import java.nio.channels.ClosedChannelException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -204,7 +205,7 @@ final class H2UpstreamPool {
 
     private void speakH2(Channel ch, Endpoint endpoint, Slot slot, Connecting connecting) {
         if (!ch.isActive()) {
-            done(slot, connecting, null, new java.nio.channels.ClosedChannelException());
+            done(slot, connecting, null, new ClosedChannelException());
             return;
         }
         Http2FrameCodec codec = limits.clientCodec();
