@@ -15,7 +15,8 @@ class ConfigLoaderTest {
     @TempDir
     Path dir;
 
-    private static final String MINIMAL = """
+    /** The smallest valid config (one passthrough listener); other config tests of this package build on it. */
+    static final String MINIMAL = """
             listeners:
               - name: eastwest
                 address: 0.0.0.0:15443

@@ -19,16 +19,9 @@ class WarmupConfigTest {
     @TempDir
     Path dir;
 
-    private static final String MINIMAL = """
-            listeners:
-              - name: eastwest
-                address: 0.0.0.0:15443
-                mode: passthrough
-            """;
-
     private WarmupSpec warmup(String runtime) throws Exception {
         Path f = dir.resolve("meshgate.yaml");
-        Files.writeString(f, MINIMAL + (runtime.isEmpty() ? "" : "runtime: {" + runtime + "}\n"));
+        Files.writeString(f, ConfigLoaderTest.MINIMAL + (runtime.isEmpty() ? "" : "runtime: {" + runtime + "}\n"));
         return ConfigLoader.loadSpec(f).runtime().warmup();
     }
 
