@@ -183,10 +183,20 @@ final class LoopbackTls implements AutoCloseable {
             return serverSide;
         }
 
-        /** Sends one line and returns the echo (waits at most 5 s). */
+        /**
+         * Sends one line and returns the echo (waits at most 5 s), or throws what the client's pipeline
+         * saw: a refused handshake (the alert, in BoringSSL's words) or the close. A refusal can close
+         * the channel before this write, whose own failure ({@code ClosedChannelException}) would hide
+         * the alert, so the write's outcome is not what counts.
+         */
         String echo(String line) throws Exception {
-            channel.writeAndFlush(Unpooled.copiedBuffer(line + "\n", StandardCharsets.UTF_8)).sync();
+            channel.writeAndFlush(Unpooled.copiedBuffer(line + "\n", StandardCharsets.UTF_8)).await(5, TimeUnit.SECONDS);
             return lines.get(5, TimeUnit.SECONDS).trim();
+        }
+
+        /** Waits (at most 5 s) until the client's channel has closed, as it does once it has read a refusal. */
+        void awaitClosed() throws InterruptedException {
+            channel.closeFuture().await(5, TimeUnit.SECONDS);
         }
 
         @Override

@@ -57,10 +57,15 @@ class RefusalAlertTest {
         }
     }
 
-    /** What the client's BoringSSL reports (its error names the alert), and the reason the server recorded. */
+    /**
+     * What the client's BoringSSL reports (its error names the alert), and the reason the server
+     * recorded. The client writes only after it has read the refusal and closed (or 5 s passed): the
+     * order a slow client sees, in which the write itself fails on a closed channel.
+     */
     static String alert(SslContext client, Reason expected) throws Exception {
         String seen;
         try (LoopbackTls.Connection c = server.connect(client)) {
+            c.awaitClosed();
             try {
                 c.echo("hello");
                 seen = "no alert: the connection was accepted";
