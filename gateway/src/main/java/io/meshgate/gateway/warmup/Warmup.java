@@ -136,8 +136,8 @@ public final class Warmup {
         byte[] realHello = SyntheticHello.likeARealClient(OutboundSni.format(HOST, ECHO_PORT));
         byte[] answeredHello = SyntheticHello.likeARealClient(OutboundSni.format(HOST, ANSWERING_PORT));
         Channel echo = endpoint(Echo::new);
-        Channel closing = endpoint(() -> new EchoThenClose(closingHello.length + MESSAGE_BYTES));
-        Channel answering = endpoint(() -> new AnswerThenClose(answeredHello.length + MESSAGE_BYTES));
+        Channel closing = endpoint(() -> new ClosingEndpoint(closingHello.length + MESSAGE_BYTES, true));
+        Channel answering = endpoint(() -> new ClosingEndpoint(answeredHello.length + MESSAGE_BYTES, false));
         Listener listener = null;
         try {
             Router router = new Router(List.of(new StaticRoutes(List.of(
@@ -320,15 +320,19 @@ public final class Warmup {
     }
 
     /**
-     * The endpoint of a request/response service: sends back what it reads and, once it has read
-     * {@code answerAfter} bytes, closes (its FIN first; the client's comes after).
+     * The endpoint of a request/response service: closes first (the client's FIN comes after) once it
+     * has read {@code request} bytes (the hello and a request), after sending back what it read
+     * ({@code echoes}) or a request-sized answer.
      */
-    private static final class EchoThenClose extends ChannelInboundHandlerAdapter {
-        private final long answerAfter;
+    private static final class ClosingEndpoint extends ChannelInboundHandlerAdapter {
+        private final long request;
+        private final boolean echoes;
         private long read;
+        private boolean answered;
 
-        EchoThenClose(long answerAfter) {
-            this.answerAfter = answerAfter;
+        ClosingEndpoint(long request, boolean echoes) {
+            this.request = request;
+            this.echoes = echoes;
         }
 
         @Override
@@ -336,45 +340,24 @@ public final class Warmup {
             if (msg instanceof ByteBuf buf) {
                 read += buf.readableBytes();
             }
-            ctx.write(msg);
+            if (echoes) {
+                ctx.write(msg);
+            } else {
+                ReferenceCountUtil.release(msg);
+            }
         }
 
         @Override
         public void channelReadComplete(ChannelHandlerContext ctx) {
-            ctx.flush();
-            if (read >= answerAfter) {
-                ctx.close();
+            if (read < request || answered) {
+                ctx.flush();
+                return;
             }
-        }
-
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            ctx.close();
-        }
-    }
-
-    /**
-     * A request/response endpoint: once it has read {@code request} bytes (a hello and a request), it
-     * answers with a request-sized message and closes (its FIN first; the client's comes after).
-     */
-    private static final class AnswerThenClose extends ChannelInboundHandlerAdapter {
-        private final long request;
-        private long read;
-
-        AnswerThenClose(long request) {
-            this.request = request;
-        }
-
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            if (msg instanceof ByteBuf buf) {
-                read += buf.readableBytes();
+            answered = true;
+            if (!echoes) {
+                ctx.write(ctx.alloc().buffer(MESSAGE_BYTES).writeZero(MESSAGE_BYTES));
             }
-            ReferenceCountUtil.release(msg);
-            if (read >= request && ctx.channel().isActive()) {
-                ctx.writeAndFlush(ctx.alloc().buffer(MESSAGE_BYTES).writeZero(MESSAGE_BYTES)).addListener(ChannelFutureListener.CLOSE);
-                read = Long.MIN_VALUE; // answered
-            }
+            ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
         }
 
         @Override
