@@ -7,6 +7,7 @@
 #
 #   docs/bench/cold-start.sh [SECONDS] [CLIENTS]          # 20 s, 2 clients
 #   MESHGATE_JAR=... WARMUP=0s MESHGATE_JVM_OPTS='-XX:SharedArchiveFile=app.jsa' docs/bench/cold-start.sh
+#   WARMUP_CONNECTIONS=10000 WARMUP_MAX=30s ...   runtime.warmupConnections / runtime.warmupMax (default: the jar's)
 #   GW_PIDFILE=FILE ...      writes the gateway's pid there (to attach a profiler to the steady state)
 #   PROFILE=/tmp/p.txt ...   adds async-profiler (ASPROF_LIB, libasyncProfiler.so) for the whole run
 #   GW_LOG=FILE ...          stops the gateway with SIGTERM after the load (so the JVM exits normally and
@@ -36,7 +37,7 @@ listeners:
     mode: passthrough
 admin:
   address: 127.0.0.1:$ADMIN_PORT
-runtime: {workers: 1, warmup: $WARMUP}
+runtime: {workers: 1, warmup: $WARMUP${WARMUP_CONNECTIONS:+, warmupConnections: $WARMUP_CONNECTIONS}${WARMUP_MAX:+, warmupMax: $WARMUP_MAX}}
 discovery:
   static:
     - host: $HOST

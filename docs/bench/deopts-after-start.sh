@@ -7,6 +7,7 @@
 #
 #   docs/bench/deopts-after-start.sh [SECONDS] [CLIENTS] [TOP]      # 4 s, 2 clients, top 20
 #   WARMUP=20s MESHGATE_JAR=... docs/bench/deopts-after-start.sh     # runtime.warmup (default 2s)
+#   WARMUP_CONNECTIONS=10000 WARMUP_MAX=30s ...                      # runtime.warmupConnections, warmupMax (cold-start.sh)
 #   KEEP=DIR ...                                                     # keeps compilation.log and gateway.log
 #
 # The compilation log is written by the JVM flags below, passed by this script only: the jar itself

@@ -17,7 +17,7 @@ milliseconds (hotspot_log time_ms); meshgate's log lines carry wall-clock millis
 Counted in each: uncommon traps hit in C2 (level 4) code, i.e. compiled code meeting a case its
 profile never showed (a new receiver class, a branch never taken), which throws the compiled
 method away ("made not entrant") or has it recompiled; level-4 methods made not entrant; C2
-compilations queued. Then the top TOP (20) trap sites of both windows by reason and method@bci
+compilations queued. Then the top TOP (20) trap sites of both windows by window, reason and method@bci
 (the innermost inlined method where the trap is), and the compiled methods made not entrant.
 """
 import collections
@@ -93,7 +93,7 @@ def main():
                     open_trap[2].append(f"{short(a.get('method', '?'))}@{a.get('bci', '?')}")
                 elif line.startswith("</uncommon_trap>"):
                     w, reason, frames = open_trap
-                    traps[(reason, frames[0] if frames else "?")] += 1
+                    traps[(w, reason, frames[0] if frames else "?")] += 1
                     open_trap = None
                 continue
             if line.startswith(("<task_queued ", "<nmethod ")):
@@ -115,7 +115,7 @@ def main():
                     continue
                 counts[(w, "C2 uncommon traps")] += 1
                 if line.rstrip().endswith("/>"):
-                    traps[(a.get("reason", "?"), "?")] += 1
+                    traps[(w, a.get("reason", "?"), "?")] += 1
                 else:
                     open_trap = (w, a.get("reason", "?"), [])
             elif line.startswith("<make_not_entrant thread="):
@@ -135,9 +135,9 @@ def main():
         print(f"  {k:30s} {counts[('start', k)]:7d} {counts[('serving', k)]:8d}"
               f" {counts[('start', k)] + counts[('serving', k)]:7d}")
     if traps:
-        print(f"uncommon traps in C2 code, both windows, by reason and method@bci (top {top}):")
-        for (reason, site), n in traps.most_common(top):
-            print(f"  {n:5d}  {reason:20s} {site}")
+        print(f"uncommon traps in C2 code, both windows, by window, reason and method@bci (top {top}):")
+        for (w, reason, site), n in traps.most_common(top):
+            print(f"  {n:5d}  {w:8s} {reason:20s} {site}")
     if not_entrant:
         print(f"level-4 methods made not entrant, both windows (top {top}):")
         for m, n in not_entrant.most_common(top):

@@ -41,18 +41,20 @@ public final class Defaults {
 
     /**
      * {@code runtime.warmupConnections}: connections the warm-up completes even when that takes longer
-     * than {@code runtime.warmup}. C1 compiles a method once the interpreter has counted about 256 calls
-     * (Tier3InvocationThreshold 200, checked every 128), scaled up while C1's queue is long at start;
-     * half the warm-up's connections end with the endpoint's FIN first, half with the caller's, so
-     * 1,000 give each end-of-connection path about 500 calls of its once-per-connection methods.
+     * than {@code runtime.warmup}. C2 compiles a method once its profile has counted about 5,000 calls
+     * (Tier4InvocationThreshold; 15,000 calls and loop iterations together), scaled up while C2's queue
+     * is long at start; each end-of-connection order (the endpoint's FIN first, the caller's) gets a
+     * good part of 10,000 connections, and with fewer a fresh gateway still queues a hundred or more
+     * C2 compilations under its first traffic (docs/performance.md, "Faster warm-up"). 10,000 take
+     * about 5 s on one core, half of it the JIT's own compiling.
      */
-    public static final int WARMUP_CONNECTIONS = 1000;
+    public static final int WARMUP_CONNECTIONS = 10_000;
     /**
      * {@code runtime.warmupMax}: the longest the warm-up may delay binding (counted from its start),
-     * reached only on a starved host; well inside the shipped startupProbe's 60 s, which also covers
-     * JVM start, TLS loading and discovery.
+     * reached only on a starved host (or under leak detection at its most thorough); well inside the
+     * shipped startupProbe's 60 s, which also covers JVM start, TLS loading and discovery.
      */
-    public static final String WARMUP_MAX = "10s";
+    public static final String WARMUP_MAX = "15s";
 
     /** {@code http2.*}: Envoy's edge guidance for SETTINGS; abuse limits after Envoy 1.27.1 and Netty. */
     public static final int H2_MAX_CONCURRENT_STREAMS = 100;

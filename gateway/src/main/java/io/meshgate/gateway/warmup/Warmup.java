@@ -15,6 +15,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -33,6 +34,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,7 +47,7 @@ import org.slf4j.LoggerFactory;
  * back for long. A fresh JVM otherwise serves its first minutes of traffic from interpreted and
  * profiling (C1) code at several times the CPU per connection, while C2 compiles on the same
  * cores. Everything stays on 127.0.0.1 with an ephemeral passthrough listener (built by the
- * gateway's assembly, with throwaway metrics) and an echo endpoint; nothing of it is left once
+ * gateway's assembly, with throwaway metrics) and endpoints of its own; nothing of it is left once
  * {@link #run} returns.
  */
 public final class Warmup {
@@ -55,19 +57,21 @@ public final class Warmup {
     static final String HOST = "warmup.meshgate.invalid";
     /** The service port whose endpoint echoes and closes after the caller. */
     static final int ECHO_PORT = 8080;
-    private static final String SNI = OutboundSni.format(HOST, ECHO_PORT);
-    /** The service port whose endpoint answers and closes first, as most request/response services do. */
+    /** The service port whose endpoint echoes and closes first once it has the hello and a request. */
     static final int CLOSING_PORT = 8081;
-    /** Connections in flight at once. */
-    private static final int PARALLEL = 8;
-    /** Ping-pong messages per long connection, request/response sized; short ones send two. */
-    private static final int MESSAGES = 24;
     /**
-     * One connection in this many is long (messages and a burst): most exercise connection set-up
-     * and teardown, every other short one with the endpoint closing first (its FIN reaches the
-     * gateway before the client's: the other end-of-connection path).
+     * The service port whose endpoint answers a real-sized hello and a request with a request-sized
+     * answer and closes first, as most request/response services do.
      */
-    private static final int LONG_EVERY = 8;
+    static final int ANSWERING_PORT = 8082;
+    /**
+     * Connections in flight at once, spread over the event loops. The warm-up is bound by CPU, not by
+     * round trips (one lane completes as many connections a second as 32 on one core): a few lanes
+     * only keep every loop of a larger group busy.
+     */
+    private static final int PARALLEL = 8;
+    /** Ping-pong messages per long connection, request/response sized (each also runs the relay's read and write). */
+    private static final int MESSAGES = 8;
     private static final int MESSAGE_BYTES = 1024;
     /** One burst per long connection, large enough to move an auto-splice relay to the kernel. */
     private static final int BURST_BYTES = 128 * 1024;
@@ -127,38 +131,27 @@ public final class Warmup {
         // The cap bounds how long binding waits, set-up included: that is what a starved start costs.
         long capAt = start + plan.max().toNanos();
         End end = End.CAPPED;
-        Channel echo = new ServerBootstrap().group(group).channel(transport.serverChannel())
-                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childHandler(new Echo())
-                .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        byte[] smallHello = SyntheticHello.withServerName(OutboundSni.format(HOST, ECHO_PORT));
         byte[] closingHello = SyntheticHello.withServerName(OutboundSni.format(HOST, CLOSING_PORT));
-        Channel closing = new ServerBootstrap().group(group).channel(transport.serverChannel())
-                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childHandler(new ChannelInitializer<Channel>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        ch.pipeline().addLast(new EchoThenClose(closingHello.length + MESSAGE_BYTES));
-                    }
-                })
-                .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        byte[] realHello = SyntheticHello.likeARealClient(OutboundSni.format(HOST, ECHO_PORT));
+        byte[] answeredHello = SyntheticHello.likeARealClient(OutboundSni.format(HOST, ANSWERING_PORT));
+        Channel echo = endpoint(Echo::new);
+        Channel closing = endpoint(() -> new ClosingEndpoint(closingHello.length + MESSAGE_BYTES, true));
+        Channel answering = endpoint(() -> new ClosingEndpoint(answeredHello.length + MESSAGE_BYTES, false));
         Listener listener = null;
         try {
-            InetSocketAddress echoAddress = (InetSocketAddress) echo.localAddress();
-            InetSocketAddress closingAddress = (InetSocketAddress) closing.localAddress();
             Router router = new Router(List.of(new StaticRoutes(List.of(
-                    new StaticRoutes.StaticService(HOST, ECHO_PORT, List.of(Endpoint.of("127.0.0.1", echoAddress.getPort())), AppProtocol.TCP),
-                    new StaticRoutes.StaticService(HOST, CLOSING_PORT, List.of(Endpoint.of("127.0.0.1", closingAddress.getPort())),
-                            AppProtocol.TCP)))));
+                    service(ECHO_PORT, echo), service(CLOSING_PORT, closing), service(ANSWERING_PORT, answering)))));
             listener = listeners.apply(router);
             listener.bind(group);
             InetSocketAddress gateway = listener.localAddress();
-            byte[] hello = SyntheticHello.withServerName(SNI);
+            List<Shape> shapes = shapes(smallHello, closingHello, realHello, answeredHello);
             CountDownLatch lanesDone = new CountDownLatch(PARALLEL);
             // The budget is for connections: setting up the endpoints and the listener (slow in a
             // cold JVM on a busy core) does not eat into it.
             long minimumAt = System.nanoTime() + plan.budget().toNanos();
             for (int i = 0; i < PARALLEL; i++) {
-                lane(gateway, hello, closingHello, lanesDone);
+                lane(gateway, shapes, lanesDone);
             }
             end = awaitEnd(minimumAt, capAt, lanesDone);
             stopping = true;
@@ -178,6 +171,7 @@ public final class Warmup {
             }
             echo.close().sync();
             closing.close().sync();
+            answering.close().sync();
         }
         Result r = new Result(done.get(), bytes.get(), Duration.ofNanos(System.nanoTime() - start), failed.get(), cutOff.get(),
                 end == End.CAPPED);
@@ -193,6 +187,44 @@ public final class Warmup {
                     r.bytes() / 1024, relay, r.took().toMillis(), failures);
         }
         return r;
+    }
+
+    /** An endpoint on 127.0.0.1 with a handler of its own per connection. */
+    private Channel endpoint(Supplier<ChannelHandler> handler) throws InterruptedException {
+        return new ServerBootstrap().group(group).channel(transport.serverChannel())
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childHandler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast(handler.get());
+                    }
+                })
+                .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+    }
+
+    private static StaticRoutes.StaticService service(int port, Channel endpoint) {
+        InetSocketAddress address = (InetSocketAddress) endpoint.localAddress();
+        return new StaticRoutes.StaticService(HOST, port, List.of(Endpoint.of("127.0.0.1", address.getPort())), AppProtocol.TCP);
+    }
+
+    /**
+     * The connections of one round, taken in turn by the lanes. Most are a request/response client's
+     * (a real-sized hello and the request in one write, so the gateway reads both at once as it does
+     * from such clients; the answer; the endpoint's FIN first); the others a caller closing first
+     * after the same exchange, TLS-like exchanges (the hello alone, its echo, then requests) ended by
+     * either side, and one long connection with a burst. Fewer long ones than before (one in 16, eight
+     * messages) halved the bytes per connection without losing a path: the short ones run the relay's
+     * read and write too.
+     */
+    private static List<Shape> shapes(byte[] smallHello, byte[] closingHello, byte[] realHello, byte[] answeredHello) {
+        Shape requestAnswered = new Shape(answeredHello, true, 0, 0, Ending.ENDPOINT_CLOSES, MESSAGE_BYTES);
+        Shape callerCloses = new Shape(realHello, true, 0, 0, Ending.CALLER_CLOSES, realHello.length + MESSAGE_BYTES);
+        Shape handshake = new Shape(smallHello, false, 2, 0, Ending.CALLER_HALF_CLOSES, smallHello.length);
+        Shape handshakeClosing = new Shape(closingHello, false, 1, 0, Ending.ENDPOINT_CLOSES, closingHello.length);
+        Shape isLong = new Shape(smallHello, false, MESSAGES, BURST_BYTES, Ending.CALLER_HALF_CLOSES, smallHello.length);
+        return List.of(isLong, requestAnswered, handshake, requestAnswered, callerCloses, requestAnswered, handshakeClosing,
+                requestAnswered, handshake, requestAnswered, handshakeClosing, requestAnswered, callerCloses, requestAnswered,
+                handshake, requestAnswered);
     }
 
     /**
@@ -219,16 +251,12 @@ public final class Warmup {
     }
 
     /** One connection after another until the warm-up stops. */
-    private void lane(InetSocketAddress gateway, byte[] hello, byte[] closingHello, CountDownLatch lanesDone) {
+    private void lane(InetSocketAddress gateway, List<Shape> shapes, CountDownLatch lanesDone) {
         if (stopping) {
             lanesDone.countDown();
             return;
         }
-        int n = started.getAndIncrement();
-        boolean isLong = n % LONG_EVERY == 0;
-        boolean endpointClosesFirst = !isLong && n % 2 == 1;
-        Client client = isLong ? new Client(hello, MESSAGES, BURST_BYTES, false)
-                : endpointClosesFirst ? new Client(closingHello, 1, 0, true) : new Client(hello, 2, 0, false);
+        Client client = new Client(shapes.get(started.getAndIncrement() % shapes.size()));
         new Bootstrap().group(group).channel(transport.socketChannel())
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
@@ -251,7 +279,7 @@ public final class Warmup {
                         } else {
                             failed.incrementAndGet();
                         }
-                        lane(gateway, hello, closingHello, lanesDone);
+                        lane(gateway, shapes, lanesDone);
                     });
                     if (cut) {
                         ch.close(); // connected just after the cap closed the others
@@ -292,15 +320,19 @@ public final class Warmup {
     }
 
     /**
-     * The endpoint of a request/response service: sends back what it reads and, once it has read
-     * {@code answerAfter} bytes, closes (its FIN first; the client's comes after).
+     * The endpoint of a request/response service: closes first (the client's FIN comes after) once it
+     * has read {@code request} bytes (the hello and a request), after sending back what it read
+     * ({@code echoes}) or a request-sized answer.
      */
-    private static final class EchoThenClose extends ChannelInboundHandlerAdapter {
-        private final long answerAfter;
+    private static final class ClosingEndpoint extends ChannelInboundHandlerAdapter {
+        private final long request;
+        private final boolean echoes;
         private long read;
+        private boolean answered;
 
-        EchoThenClose(long answerAfter) {
-            this.answerAfter = answerAfter;
+        ClosingEndpoint(long request, boolean echoes) {
+            this.request = request;
+            this.echoes = echoes;
         }
 
         @Override
@@ -308,15 +340,33 @@ public final class Warmup {
             if (msg instanceof ByteBuf buf) {
                 read += buf.readableBytes();
             }
-            ctx.write(msg);
+            if (echoes) {
+                ctx.write(msg);
+            } else {
+                ReferenceCountUtil.release(msg);
+            }
         }
 
         @Override
         public void channelReadComplete(ChannelHandlerContext ctx) {
-            ctx.flush();
-            if (read >= answerAfter) {
-                ctx.close();
+            if (read < request || answered) {
+                ctx.flush();
+                return;
             }
+            answered = true;
+            if (!echoes) {
+                ctx.write(ctx.alloc().buffer(MESSAGE_BYTES).writeZero(MESSAGE_BYTES));
+            }
+            ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ChannelInputShutdownEvent) {
+                ctx.close(); // the caller gave up before its request was complete
+                return;
+            }
+            ctx.fireUserEventTriggered(evt);
         }
 
         @Override
@@ -325,32 +375,46 @@ public final class Warmup {
         }
     }
 
+    /** How a warm-up connection ends. */
+    private enum Ending {
+        /** The caller shuts its output down once everything came back; the endpoint's FIN follows. */
+        CALLER_HALF_CLOSES,
+        /** The caller closes once everything came back, as a client done with its answer does. */
+        CALLER_CLOSES,
+        /** The endpoint closes first; the caller closes on its FIN. */
+        ENDPOINT_CLOSES
+    }
+
     /**
-     * A caller: the hello, then request/response sized messages one at a time, maybe one burst,
-     * then its FIN (or, {@code waitsForEndpointFin}, the endpoint's FIN first); complete once
-     * everything came back and the gateway passed the endpoint's FIN on.
+     * One kind of warm-up connection: the {@code hello} (with a request in the same write if
+     * {@code requestWithHello}), {@code answer} bytes back for that first flight, then {@code messages}
+     * request/response sized ping-pongs and a burst of {@code burst} bytes (0: none), echoed; then the
+     * {@code ending}.
+     */
+    private record Shape(byte[] hello, boolean requestWithHello, int messages, int burst, Ending ending, long answer) {}
+
+    /**
+     * A caller of one {@link Shape}; complete once everything came back and the connection ended as
+     * the shape says (the endpoint's FIN passed on by the gateway, or the caller's own close).
      */
     private final class Client extends ChannelInboundHandlerAdapter {
-        private final byte[] hello;
-        private final int messages;
-        private final int burst;
-        private final boolean waitsForEndpointFin;
+        private final Shape shape;
         private long expected;
         private long received;
         private int sent;
         boolean complete;
 
-        Client(byte[] hello, int messages, int burst, boolean waitsForEndpointFin) {
-            this.hello = hello;
-            this.messages = messages;
-            this.burst = burst;
-            this.waitsForEndpointFin = waitsForEndpointFin;
+        Client(Shape shape) {
+            this.shape = shape;
         }
 
         @Override
         public void channelActive(ChannelHandlerContext ctx) {
-            expected = hello.length;
-            ctx.writeAndFlush(Unpooled.wrappedBuffer(hello));
+            expected = shape.answer();
+            ByteBuf first = shape.requestWithHello()
+                    ? ctx.alloc().buffer(shape.hello().length + MESSAGE_BYTES).writeBytes(shape.hello()).writeZero(MESSAGE_BYTES)
+                    : Unpooled.wrappedBuffer(shape.hello());
+            ctx.writeAndFlush(first);
         }
 
         @Override
@@ -363,11 +427,15 @@ public final class Warmup {
             if (received < expected) {
                 return;
             }
-            if (sent < messages) {
+            if (sent < shape.messages()) {
                 send(ctx, MESSAGE_BYTES);
-            } else if (sent == messages && burst > 0) {
-                send(ctx, burst);
-            } else if (!waitsForEndpointFin && ctx.channel() instanceof DuplexChannel d && !d.isOutputShutdown()) {
+            } else if (sent == shape.messages() && shape.burst() > 0) {
+                send(ctx, shape.burst());
+            } else if (shape.ending() == Ending.CALLER_CLOSES) {
+                complete = received == expected;
+                ctx.close();
+            } else if (shape.ending() == Ending.CALLER_HALF_CLOSES && ctx.channel() instanceof DuplexChannel d
+                    && !d.isOutputShutdown()) {
                 d.shutdownOutput();
             }
         }
@@ -381,7 +449,7 @@ public final class Warmup {
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof ChannelInputShutdownEvent) {
-                complete = received == expected && sent >= messages;
+                complete = shape.ending() != Ending.CALLER_CLOSES && received == expected && sent >= shape.messages();
                 ctx.close();
                 return;
             }

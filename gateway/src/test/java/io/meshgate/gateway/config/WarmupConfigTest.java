@@ -30,8 +30,8 @@ class WarmupConfigTest {
     }
 
     @Test
-    void defaultsAreTwoSecondsAThousandConnectionsAndTenSecondsAtMost() throws Exception {
-        assertThat(warmup("")).isEqualTo(new WarmupSpec(Duration.ofSeconds(2), 1000, Duration.ofSeconds(10)));
+    void defaultsAreTwoSecondsTenThousandConnectionsAndFifteenSecondsAtMost() throws Exception {
+        assertThat(warmup("")).isEqualTo(new WarmupSpec(Duration.ofSeconds(2), 10_000, Duration.ofSeconds(15)));
         assertThat(warmup("").enabled()).isTrue();
     }
 
@@ -40,7 +40,7 @@ class WarmupConfigTest {
         assertThat(warmup("warmup: 500ms, warmupConnections: 300, warmupMax: 20s"))
                 .isEqualTo(new WarmupSpec(Duration.ofMillis(500), 300, Duration.ofSeconds(20)));
         assertThat(warmup("warmupConnections: 0")).as("0: the time budget alone")
-                .isEqualTo(new WarmupSpec(Duration.ofSeconds(2), 0, Duration.ofSeconds(10)));
+                .isEqualTo(new WarmupSpec(Duration.ofSeconds(2), 0, Duration.ofSeconds(15)));
     }
 
     @Test
