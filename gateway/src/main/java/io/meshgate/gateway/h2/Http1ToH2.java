@@ -50,7 +50,7 @@ import java.util.ArrayDeque;
  * dropped), then get the h2 hop rules and XFCC of {@link StreamHeaders}; response trailers come
  * back as chunked trailers. One exchange at a time; pipelined requests wait. A request that cannot
  * be served is answered by the gateway (gRPC-shaped for gRPC requests) and the connection closed.
- * Backpressure is per exchange, both directions, as in {@link StreamProxy}.
+ * Backpressure is per exchange, both directions, as in {@link DownstreamStream}.
  */
 final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamStream.Receiver {
 

@@ -10,7 +10,7 @@ import io.netty.util.ReferenceCountUtil;
 
 /**
  * One stream the gateway opened on a pooled h2 connection, as the downstream exchange that owns it
- * sees it (an h2 stream, {@link StreamProxy}, or an HTTP/1.1 request, {@link Http1ToH2}): a frame
+ * sees it (an h2 stream, {@link DownstreamStream}, or an HTTP/1.1 request, {@link Http1ToH2}): a frame
  * stream of the connection's {@code Http2FrameCodec}, not a child channel, so a request costs no
  * pipeline, promise or close listener on the upstream side (Armeria's h2 client keeps the same
  * shape: one connection handler, a small per-stream object).
