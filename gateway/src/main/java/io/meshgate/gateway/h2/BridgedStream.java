@@ -54,8 +54,7 @@ final class BridgedStream extends ChannelInboundHandlerAdapter {
             String why = "no healthy endpoints for " + connection.serverName();
             log.debug("{} {} answered {}: {}", connection.listener().name(), stream.remoteAddress(),
                     grpc ? "grpc-status " + GrpcAnswers.UNAVAILABLE : 503, why);
-            GrpcAnswers.write(stream::write, stream.alloc(), grpc, 503, GrpcAnswers.UNAVAILABLE, why, requestDone);
-            stream.flush();
+            GrpcAnswers.write(stream::write, stream::flush, stream.alloc(), grpc, 503, GrpcAnswers.UNAVAILABLE, why, requestDone);
             return;
         }
         if (routed.endpoints().protocol() != AppProtocol.HTTP) {

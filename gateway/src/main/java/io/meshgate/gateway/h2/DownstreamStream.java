@@ -358,8 +358,7 @@ final class DownstreamStream implements UpstreamStream.Receiver, UpstreamAttempt
         cancelUpstream();
         log.debug("{} {} answered {}: {}", relay.connection().listener().name(), relay.remoteAddress(),
                 grpc ? "grpc-status " + grpcStatus : status, why);
-        GrpcAnswers.write(this::send, relay.alloc(), grpc, status, grpcStatus, why, requestDone);
-        relay.flush();
+        GrpcAnswers.write(this::send, relay::flush, relay.alloc(), grpc, status, grpcStatus, why, requestDone);
     }
 
     /**

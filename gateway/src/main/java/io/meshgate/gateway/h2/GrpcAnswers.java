@@ -36,13 +36,14 @@ final class GrpcAnswers {
     private GrpcAnswers() {}
 
     /**
-     * Writes the gateway's own answer to a stream through {@code out} (not flushed): a gRPC call gets
+     * Writes and flushes the gateway's own answer to a stream through {@code out}: a gRPC call gets
      * HTTP 200 with {@code grpcStatus} (trailers-only), anything else {@code status} with {@code why}
      * as a plain-text body. A caller still sending its request ({@code requestDone} false) then gets
-     * RST_STREAM(NO_ERROR): RFC 9113 8.1, the response is complete and the client may stop sending.
+     * RST_STREAM(NO_ERROR) (RFC 9113 8.1: the response is complete, the client may stop sending),
+     * after the answer is flushed: a reset drops the stream's DATA still queued for its window.
      */
-    static void write(Consumer<Http2StreamFrame> out, ByteBufAllocator alloc, boolean grpc, int status, int grpcStatus,
-                      String why, boolean requestDone) {
+    static void write(Consumer<Http2StreamFrame> out, Runnable flush, ByteBufAllocator alloc, boolean grpc, int status,
+                      int grpcStatus, String why, boolean requestDone) {
         if (grpc) {
             out.accept(new DefaultHttp2HeadersFrame(grpc(grpcStatus, why), true));
         } else {
@@ -50,8 +51,10 @@ final class GrpcAnswers {
             out.accept(new DefaultHttp2HeadersFrame(plain(status, body.readableBytes()), false));
             out.accept(new DefaultHttp2DataFrame(body, true));
         }
+        flush.run();
         if (!requestDone) {
             out.accept(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
+            flush.run();
         }
     }
 
