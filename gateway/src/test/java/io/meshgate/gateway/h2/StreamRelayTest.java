@@ -40,6 +40,7 @@ import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2StreamFrame;
 import io.netty.util.ReferenceCountUtil;
+import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -48,6 +49,7 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
 /**
  * The connection-level downstream relay ({@link StreamRelay}, {@link DownstreamStream}) between
@@ -165,6 +167,8 @@ class StreamRelayTest {
         final Map<Integer, Integer> received = new HashMap<>();
         final Map<Integer, Integer> unreturned = new HashMap<>();
         boolean returnWindow = true;
+        /** Lean mode (allocation counting): records nothing, and as an endpoint answers every request with this many bytes. */
+        int answerBytes = -1;
         ChannelHandlerContext ctx;
 
         @Override
@@ -174,6 +178,16 @@ class StreamRelayTest {
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (answerBytes >= 0) {
+                if (msg instanceof Http2HeadersFrame h && h.headers().method() != null) {
+                    ctx.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), false).stream(h.stream()));
+                    ctx.write(new DefaultHttp2DataFrame(ctx.alloc().buffer(answerBytes).writeZero(answerBytes), true).stream(h.stream()));
+                } else if (msg instanceof Http2DataFrame d) {
+                    ctx.write(new DefaultHttp2WindowUpdateFrame(d.initialFlowControlledBytes()).stream(d.stream()));
+                }
+                ReferenceCountUtil.release(msg);
+                return;
+            }
             if (msg instanceof Http2StreamFrame f && f.stream() != null) {
                 int id = f.stream().id();
                 streams.put(id, f.stream());
@@ -216,7 +230,9 @@ class StreamRelayTest {
         Http2FrameStream open(Http2Headers headers, boolean endStream) {
             Http2FrameStream s = newStream();
             ctx.writeAndFlush(new DefaultHttp2HeadersFrame(headers, endStream).stream(s));
-            streams.put(s.id(), s);
+            if (answerBytes < 0) {
+                streams.put(s.id(), s);
+            }
             return s;
         }
 
@@ -424,5 +440,40 @@ class StreamRelayTest {
         pump();
         assertThat(endpointPeer.got(up(0))).containsExactly("request xfcc:" + XFCC, "data:3");
         assertThat(endpointPeer.got).containsOnlyKeys(up(0));
+    }
+
+    /**
+     * Not a check: counts the bytes the JVM allocates per request through the whole rig (caller,
+     * gateway downstream and upstream, endpoint: all on this thread), a GET answered with 1 KiB as in
+     * the h2load benchmark. Run with {@code -Dmeshgate.alloc=true} and leak detection off (it
+     * allocates on every buffer access), e.g. {@code mvn -o -pl gateway -am -Dtest='StreamRelayTest#shouldCount*'
+     * -Dsurefire.failIfNoSpecifiedTests=false -Dmeshgate.alloc=true
+     * -Dsurefire.argLine="-Dio.netty.leakDetection.level=disabled -Dmeshgate.alloc=true" verify -DskipITs};
+     * the figure is in the test's output file.
+     */
+    @Test
+    @EnabledIfSystemProperty(named = "meshgate.alloc", matches = "true")
+    void shouldCountTheBytesAllocatedPerRequest() {
+        callerPeer.answerBytes = 0; // lean: records nothing, returns window as it reads
+        endpointPeer.answerBytes = 1024;
+        Http2Headers get = new DefaultHttp2Headers().method("GET").scheme("https").authority(TlsPeers.HOST).path("/1k");
+        var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long tid = Thread.currentThread().getId();
+        int warm = 200_000;
+        int measured = 200_000;
+        long start = 0;
+        for (int i = 0; i < warm + measured; i++) {
+            if (i == warm) {
+                start = threads.getThreadAllocatedBytes(tid);
+            }
+            for (int s = 0; s < 8; s++) { // 8 streams in flight per connection, as h2load -m 8
+                callerPeer.open(get, true);
+            }
+            pump();
+            i += 7;
+        }
+        long perRequest = (threads.getThreadAllocatedBytes(tid) - start) / measured;
+        System.out.println("ALLOC bytes per request (whole rig): " + perRequest);
+        assertThat(relay().open()).isZero();
     }
 }
