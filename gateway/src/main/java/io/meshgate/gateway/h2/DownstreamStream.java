@@ -238,6 +238,22 @@ final class DownstreamStream implements UpstreamStream.Receiver, UpstreamAttempt
         }
     }
 
+    /** The endpoint's GOAWAY left the stream unprocessed, and only its HEADERS went out: sent again elsewhere. */
+    @Override
+    public void upstreamUnprocessed(UpstreamStream from) {
+        if (from != upstream || finished) {
+            return;
+        }
+        upstream = null;
+        UpstreamAttempt next = attempt.again(); // may open at once, and call opened() before it returns
+        if (next == null) {
+            upstream = from;
+            upstreamReset(from, Http2Error.REFUSED_STREAM.code());
+            return;
+        }
+        attempt = next;
+    }
+
     @Override
     public void upstreamReadComplete() {
         relay.flush();

@@ -124,6 +124,44 @@ class Http2TerminateTest {
     }
 
     @Test
+    void shouldSendAgainTheStreamsAnEndpointsGoAwayLeftUnprocessed() throws Exception {
+        try (H2Backend a = mtlsBackend("a"); RunningGateway gw = gateway("grpc", "mtls", "", a); H2Client client = client(gw)) {
+            // The endpoint's first connection answers one request, leaves the next four unanswered, then
+            // sends GOAWAY naming the first as the last it processed: the four are sent again.
+            a.goAwayAfter = 5;
+            List<CompletableFuture<H2Client.Reply>> calls = new ArrayList<>();
+            for (int i = 0; i < 12; i++) {
+                calls.add(client.call(H2Client.request("/echo").method("GET"), null));
+            }
+            for (CompletableFuture<H2Client.Reply> call : calls) {
+                H2Client.Reply r = call.get(10, TimeUnit.SECONDS);
+                assertThat(r.header(":status")).isEqualTo("200");
+                assertThat(r.trailer("grpc-status")).isEqualTo("0");
+            }
+            assertThat(a.connections.get()).isGreaterThanOrEqualTo(2);
+            assertThat(gw.counter("meshgate.http2.upstream.retries", "listener", LISTENER)).isGreaterThanOrEqualTo(4);
+            assertThat(gw.counter("meshgate.http2.resets", "listener", LISTENER, "cause", "upstream")).isZero();
+            assertThat(gw.counter("meshgate.http2.goaways", "listener", LISTENER, "direction", "received")).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void shouldResetAStreamWhoseBodyWentOutBeforeTheEndpointsGoAway() throws Exception {
+        try (H2Backend a = mtlsBackend("a"); RunningGateway gw = gateway("grpc", "mtls", "", a); H2Client client = client(gw)) {
+            // Requests with a body cannot be sent again (the body is not kept): the caller hears UNAVAILABLE.
+            a.goAwayAfter = 2;
+            H2Client.Reply first = client.call("/echo").get(10, TimeUnit.SECONDS);
+            H2Client.Reply second = client.call("/echo").get(10, TimeUnit.SECONDS);
+            assertThat(first.trailer("grpc-status")).isEqualTo("0");
+            assertThat(second.header(":status")).isEqualTo("200");
+            assertThat(second.trailer("grpc-status")).isEqualTo("14");
+            assertThat(gw.counter("meshgate.http2.upstream.retries", "listener", LISTENER)).isZero();
+            // The next call goes on a new connection.
+            assertThat(client.call("/echo").get(10, TimeUnit.SECONDS).trailer("grpc-status")).isEqualTo("0");
+        }
+    }
+
+    @Test
     void shouldTurnAnUpstreamResetIntoUnavailable() throws Exception {
         try (H2Backend a = mtlsBackend("a"); RunningGateway gw = gateway("grpc", "mtls", "", a); H2Client client = client(gw)) {
             H2Client.Reply r = client.call("/reset").get(10, TimeUnit.SECONDS);
