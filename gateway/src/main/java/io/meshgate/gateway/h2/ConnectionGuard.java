@@ -23,7 +23,8 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Watches one downstream h2 connection between the codec and the stream multiplexer. It applies
+ * Watches one downstream h2 connection between the codec and its streams' handler ({@link StreamRelay},
+ * or the multiplexer of stream channels for an {@code http} service). It applies
  * Envoy 1.27.1's premature-reset rule against rapid reset (CVE-2023-44487): once the connection
  * has opened {@code http2.prematureResetMinStreams} streams, it is closed (GOAWAY
  * ENHANCE_YOUR_CALM) as soon as at least half of its streams were reset by the client within
@@ -34,6 +35,8 @@ import java.util.concurrent.TimeUnit;
  * found by Netty's limits are counted and logged here.
  */
 final class ConnectionGuard extends ChannelInboundHandlerAdapter {
+
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ConnectionGuard.class);
 
     private final Connection connection;
     private final Http2Termination h2;
@@ -46,6 +49,7 @@ final class ConnectionGuard extends ChannelInboundHandlerAdapter {
     private boolean draining;
     private boolean abusive;
     private ScheduledFuture<?> maxAge;
+    private ChannelHandlerContext ctx;
 
     ConnectionGuard(Connection connection, Http2Termination h2, Http2FrameCodec codec) {
         this.connection = connection;
@@ -56,6 +60,7 @@ final class ConnectionGuard extends ChannelInboundHandlerAdapter {
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
         // Every GOAWAY this connection sends, whoever sends it (drain, the guard, or Netty's own limits,
         // whose outbound connection errors reach no handler).
         codec.connection().addListener(new Http2ConnectionAdapter() {
@@ -109,6 +114,19 @@ final class ConnectionGuard extends ChannelInboundHandlerAdapter {
             return;
         }
         ctx.fireUserEventTriggered(evt);
+    }
+
+    /**
+     * A stream found its service no longer served by this connection's stage (its protocol changed
+     * between {@code http} and {@code http2}/{@code grpc}): the connection is drained as a drain
+     * does, so the caller reconnects and gets the right stage; one INFO line per connection.
+     */
+    void serviceChanged(String why) {
+        if (!draining && ctx.channel().isActive()) {
+            log.info("{} {} h2 connection drained (sni {}): {}", connection.listener().name(), ctx.channel().remoteAddress(),
+                    connection.serverName(), why);
+            drain(ctx, why);
+        }
     }
 
     /** Envoy's two-step GOAWAY; the second step closes the channel, which Netty turns into a graceful shutdown. */

@@ -4,11 +4,17 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2StreamFrame;
 import io.netty.util.AsciiString;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * What the gateway answers itself on an h2 stream it cannot serve. A gRPC call gets what gRPC
@@ -28,6 +34,29 @@ final class GrpcAnswers {
     private static final AsciiString APPLICATION_GRPC = AsciiString.cached("application/grpc");
 
     private GrpcAnswers() {}
+
+    /**
+     * Writes and flushes the gateway's own answer to a stream through {@code out}: a gRPC call gets
+     * HTTP 200 with {@code grpcStatus} (trailers-only), anything else {@code status} with {@code why}
+     * as a plain-text body. A caller still sending its request ({@code requestDone} false) then gets
+     * RST_STREAM(NO_ERROR) (RFC 9113 8.1: the response is complete, the client may stop sending),
+     * after the answer is flushed: a reset drops the stream's DATA still queued for its window.
+     */
+    static void write(Consumer<Http2StreamFrame> out, Runnable flush, ByteBufAllocator alloc, boolean grpc, int status,
+                      int grpcStatus, String why, boolean requestDone) {
+        if (grpc) {
+            out.accept(new DefaultHttp2HeadersFrame(grpc(grpcStatus, why), true));
+        } else {
+            ByteBuf body = plainBody(alloc, why);
+            out.accept(new DefaultHttp2HeadersFrame(plain(status, body.readableBytes()), false));
+            out.accept(new DefaultHttp2DataFrame(body, true));
+        }
+        flush.run();
+        if (!requestDone) {
+            out.accept(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
+            flush.run();
+        }
+    }
 
     /** A trailers-only gRPC answer (send with END_STREAM). */
     static Http2Headers grpc(int grpcStatus, String message) {

@@ -27,6 +27,8 @@ import io.netty.util.collection.IntObjectHashMap;
 import io.netty.util.collection.IntObjectMap;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
 import java.util.function.Consumer;
 
 /**
@@ -203,8 +205,32 @@ final class H2Upstream extends Http2ChannelDuplexHandler {
                         goAway.errorCode(), goAway.lastStreamId());
             }
             retire();
+            unprocessed(goAway.lastStreamId());
         }
         ReferenceCountUtil.release(msg); // SETTINGS, PING acks and GOAWAY end here; the codec acted on them
+    }
+
+    /**
+     * The streams above a GOAWAY's last stream id, which the endpoint will not process (RFC 9113
+     * section 6.8): their exchanges hear it before the codec closes them (it does once this frame has
+     * been read), so they can send the request again on another connection: an endpoint that ends
+     * connections with a single GOAWAY (nginx after {@code keepalive_requests}) otherwise fails every
+     * stream that crossed it.
+     */
+    private void unprocessed(int lastStreamId) {
+        if (streams.isEmpty()) {
+            return;
+        }
+        List<UpstreamStream> above = new ArrayList<>();
+        for (UpstreamStream up : streams.values()) {
+            if (up.id() > lastStreamId) {
+                above.add(up);
+            }
+        }
+        above.sort(Comparator.comparingInt(UpstreamStream::id)); // sent again in the order they were sent
+        for (UpstreamStream up : above) {
+            up.unprocessed();
+        }
     }
 
     /** A frame of a stream no exchange owns (its exchange reset it meanwhile): its window goes back at once. */

@@ -152,6 +152,15 @@ final class H2UpstreamPool {
         }
     }
 
+    /**
+     * Puts {@code up}, a connection set up by the caller, among {@code loop}'s open connections to
+     * {@code endpoint} under {@code serverName} (tests drive a pooled connection through an
+     * {@code EmbeddedChannel} this way).
+     */
+    void add(EventLoop loop, Endpoint endpoint, String serverName, H2Upstream up) {
+        loops.computeIfAbsent(loop, l -> new HashMap<>()).computeIfAbsent(new Key(endpoint, serverName), k -> new Slot()).open.add(up);
+    }
+
     private Connecting connect(EventLoop loop, Endpoint endpoint, String serverName, Slot slot) {
         Connecting connecting = new Connecting();
         listener.upstreams().dial(loop, List.of(endpoint), 1,

@@ -50,7 +50,7 @@ import java.util.ArrayDeque;
  * dropped), then get the h2 hop rules and XFCC of {@link StreamHeaders}; response trailers come
  * back as chunked trailers. One exchange at a time; pipelined requests wait. A request that cannot
  * be served is answered by the gateway (gRPC-shaped for gRPC requests) and the connection closed.
- * Backpressure is per exchange, both directions, as in {@link StreamProxy}.
+ * Backpressure is per exchange, both directions, as in {@link DownstreamStream}.
  */
 final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamStream.Receiver {
 
@@ -198,7 +198,6 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
             up.close();
             return;
         }
-        attempt = null;
         upstream = up;
         connection.outcome(Outcome.ROUTED);
         Http2StreamFrame frame;
@@ -336,6 +335,23 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
         if (from == upstream) {
             upstreamFailed("upstream reset the stream (" + Http2Error.valueOf(errorCode) + ")");
         }
+    }
+
+    /** The endpoint's GOAWAY left the stream unprocessed, and only its HEADERS went out: sent again elsewhere. */
+    @Override
+    public void upstreamUnprocessed(UpstreamStream from) {
+        if (from != upstream) {
+            return;
+        }
+        upstream = null;
+        Reading.set(ctx.channel(), false); // until the new stream can take the body
+        UpstreamAttempt next = attempt == null ? null : attempt.again(); // may open at once, and call upstreamReady
+        if (next == null) {
+            upstream = from;
+            upstreamReset(from, Http2Error.REFUSED_STREAM.code());
+            return;
+        }
+        attempt = next;
     }
 
     @Override

@@ -39,6 +39,7 @@ public final class Http2Metrics {
     private final Counter[] http1Requests;
     private final Counter goAwaysSent;
     private final Counter goAwaysReceived;
+    private final Counter sentAgain;
     private final AtomicInteger upstreamConnections = new AtomicInteger();
     private final AtomicInteger upstreamStreams = new AtomicInteger();
 
@@ -54,6 +55,9 @@ public final class Http2Metrics {
                 .tags("listener", listener, "direction", "sent").register(registry);
         goAwaysReceived = Counter.builder("meshgate.http2.goaways").description("GOAWAY frames, by direction")
                 .tags("listener", listener, "direction", "received").register(registry);
+        sentAgain = Counter.builder("meshgate.http2.upstream.retries")
+                .description("Requests sent again on another connection because the endpoint's GOAWAY left their stream unprocessed")
+                .tag("listener", listener).register(registry);
         Gauge.builder("meshgate.http2.upstream.connections", upstreamConnections, AtomicInteger::get)
                 .description("Open HTTP/2 connections to endpoints").tag("listener", listener).register(registry);
         Gauge.builder("meshgate.http2.upstream.streams.active", upstreamStreams, AtomicInteger::get)
@@ -96,6 +100,10 @@ public final class Http2Metrics {
 
     void goAwayReceived() {
         goAwaysReceived.increment();
+    }
+
+    void sentAgain() {
+        sentAgain.increment();
     }
 
     AtomicInteger upstreamConnections() {

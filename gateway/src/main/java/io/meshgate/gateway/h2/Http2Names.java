@@ -6,24 +6,31 @@ import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.flush.FlushConsolidationHandler;
 
 /**
- * Handler names of the h2 pipelines, in order. A downstream h2 connection (after {@code tls}):
+ * Handler names of the h2 pipelines, in order. A downstream h2 connection (after {@code tls}) whose
+ * route is an {@code http2}/{@code grpc} service (or has no route: its streams get the gateway's answer):
  * <pre>
  *   h2-flush (FlushConsolidationHandler) → h2-codec (Http2FrameCodec) → h2-guard (ConnectionGuard)
- *     → h2-streams (Http2MultiplexHandler) → h2-end
+ *     → h2-relay (StreamRelay)
  * </pre>
- * and each of its streams: {@code h2-meter (StatusMeter) → h2-proxy (StreamProxy)}, or for an
- * {@code http} service {@code h2-meter → h1-codec (Http2StreamFrameToHttpObjectCodec) → h1-bridge → http
- * (HttpProxyHandler)}. A pooled upstream h2 connection: {@code tls → h2-flush → h2-codec →
- * h2-upstream (H2Upstream)}, {@code tls} only with {@code tls.upstream: mtls}; its streams are frame
- * streams of the codec, dispatched by {@code H2Upstream} to their {@code UpstreamStream} (no child
- * channels). An HTTP/1.1 caller's connection (after
- * {@code tls}): {@code http-codec (HttpServerCodec) → h1-meter (Http1StatusMeter) → http}
- * ({@code HttpProxyHandler}, or {@code Http1ToH2} for {@code http2}/{@code grpc} services).
+ * whose streams are frame streams of the codec dispatched by {@code StreamRelay} to their
+ * {@code DownstreamStream} (no child channels); one whose route is an {@code http} service:
+ * <pre>
+ *   h2-flush → h2-codec → h2-guard → h2-streams (Http2MultiplexHandler) → h2-end
+ * </pre>
+ * and each of its stream channels {@code h2-meter (StatusMeter) → h2-proxy (BridgedStream)}, which
+ * becomes {@code h2-meter → h1-codec (Http2StreamFrameToHttpObjectCodec) → h1-bridge (Http1Bridge) → http
+ * (HttpProxyHandler)} at the stream's first HEADERS. A pooled upstream h2 connection: {@code tls →
+ * h2-flush → h2-codec → h2-upstream (H2Upstream)}, {@code tls} only with {@code tls.upstream: mtls};
+ * its streams are frame streams of the codec, dispatched by {@code H2Upstream} to their
+ * {@code UpstreamStream} (no child channels). An HTTP/1.1 caller's connection (after {@code tls}):
+ * {@code http-codec (HttpServerCodec) → h1-meter (Http1StatusMeter) → http} ({@code HttpProxyHandler},
+ * or {@code Http1ToH2} for {@code http2}/{@code grpc} services).
  */
 final class Http2Names {
     static final String FLUSH = "h2-flush";
     static final String CODEC = "h2-codec";
     static final String GUARD = "h2-guard";
+    static final String RELAY = "h2-relay";
     static final String STREAMS = "h2-streams";
     static final String END = "h2-end";
     static final String METER = "h2-meter";

@@ -7,10 +7,10 @@ import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 
 /**
- * First handler of every downstream h2 stream: counts the stream once in
- * {@code meshgate_http_requests_total{protocol="h2"}} by the status class of the final response
- * written to it, or as {@code reset} when it ends without one, whichever path (h2 relay, HTTP/1.1
- * bridge, the gateway's own answer) produced it.
+ * First handler of every stream channel (downstream h2 connections to {@code http} services):
+ * counts the stream once in {@code meshgate_http_requests_total{protocol="h2"}} by the status class
+ * of the final response written to it, or as {@code reset} when it ends without one, whichever
+ * path (HTTP/1.1 bridge, the gateway's own answer) produced it.
  */
 final class StatusMeter extends ChannelOutboundHandlerAdapter {
 
@@ -24,18 +24,28 @@ final class StatusMeter extends ChannelOutboundHandlerAdapter {
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
         if (!counted) {
-            if (msg instanceof Http2HeadersFrame h && h.headers().status() != null) {
-                int status = parse(h.headers().status());
-                if (status >= 200) {
-                    counted = true;
-                    metrics.answered(status);
-                }
-            } else if (msg instanceof Http2ResetFrame) {
-                counted = true;
-                metrics.answered(0);
-            }
+            counted = count(metrics, msg);
         }
         ctx.write(msg, promise);
+    }
+
+    /**
+     * Counts {@code frame}, written to a downstream stream not counted yet, when it decides the
+     * stream's answer: a final response's HEADERS by its status class, a RST_STREAM as {@code reset};
+     * true when it did (shared with the connection-level relay's {@link DownstreamStream}).
+     */
+    static boolean count(Http2Metrics metrics, Object frame) {
+        if (frame instanceof Http2HeadersFrame h && h.headers().status() != null) {
+            int status = parse(h.headers().status());
+            if (status >= 200) {
+                metrics.answered(status);
+                return true;
+            }
+        } else if (frame instanceof Http2ResetFrame) {
+            metrics.answered(0);
+            return true;
+        }
+        return false;
     }
 
     @Override

@@ -35,11 +35,15 @@ final class UpstreamAttempt implements H2UpstreamPool.StreamRequest {
     private final boolean endStream;
     private final UpstreamStream.Receiver receiver;
     private final Exchange exchange;
+    /** How many times this exchange's request was sent again after an endpoint left it unprocessed. */
+    private final int sentAgain;
     private int tried;
     private boolean abandoned;
 
     private UpstreamAttempt(Connection connection, Http2Termination h2, EventLoop loop, UpstreamTarget target,
-                            Http2Headers headers, boolean endStream, UpstreamStream.Receiver receiver, Exchange exchange) {
+                            Http2Headers headers, boolean endStream, UpstreamStream.Receiver receiver, Exchange exchange,
+                            int sentAgain) {
+        this.sentAgain = sentAgain;
         this.connection = connection;
         this.h2 = h2;
         this.loop = loop;
@@ -57,9 +61,26 @@ final class UpstreamAttempt implements H2UpstreamPool.StreamRequest {
      */
     static UpstreamAttempt start(Connection connection, Http2Termination h2, EventLoop loop, UpstreamTarget target,
                                  Http2Headers headers, boolean endStream, UpstreamStream.Receiver receiver, Exchange exchange) {
-        UpstreamAttempt attempt = new UpstreamAttempt(connection, h2, loop, target, headers, endStream, receiver, exchange);
+        UpstreamAttempt attempt = new UpstreamAttempt(connection, h2, loop, target, headers, endStream, receiver, exchange, 0);
         attempt.attempt();
         return attempt;
+    }
+
+    /**
+     * Sends the request again, from the first candidate on, after the stream this attempt opened was
+     * left unprocessed by its endpoint ({@link UpstreamStream.Receiver#upstreamUnprocessed}): the
+     * endpoint's connection is going away, so the pool puts it on another connection. Null (nothing
+     * started) once the request has been sent {@code balancing.connectAttempts} times.
+     */
+    UpstreamAttempt again() {
+        if (sentAgain + 1 >= connection.listener().upstreams().connectAttempts()) {
+            return null;
+        }
+        h2.metrics().sentAgain();
+        UpstreamAttempt next = new UpstreamAttempt(connection, h2, loop, target, headers, endStream, receiver, exchange,
+                sentAgain + 1);
+        next.attempt();
+        return next;
     }
 
     /** The exchange no longer wants the stream. */

@@ -10,7 +10,7 @@ import io.netty.util.ReferenceCountUtil;
 
 /**
  * One stream the gateway opened on a pooled h2 connection, as the downstream exchange that owns it
- * sees it (an h2 stream, {@link StreamProxy}, or an HTTP/1.1 request, {@link Http1ToH2}): a frame
+ * sees it (an h2 stream, {@link DownstreamStream}, or an HTTP/1.1 request, {@link Http1ToH2}): a frame
  * stream of the connection's {@code Http2FrameCodec}, not a child channel, so a request costs no
  * pipeline, promise or close listener on the upstream side (Armeria's h2 client keeps the same
  * shape: one connection handler, a small per-stream object).
@@ -41,6 +41,15 @@ final class UpstreamStream {
 
         /** The stream closed (both ends done, or its connection went away); it is detached already. */
         void upstreamClosed(UpstreamStream from);
+
+        /**
+         * The endpoint never processed the stream (its GOAWAY's last stream id is below it, RFC 9113
+         * section 6.8) and nothing but the request's HEADERS went on it: the exchange may send the same
+         * request again on another connection. Detached already. By default, a reset.
+         */
+        default void upstreamUnprocessed(UpstreamStream from) {
+            upstreamReset(from, Http2Error.REFUSED_STREAM.code());
+        }
     }
 
     private final H2Upstream connection;
@@ -51,6 +60,10 @@ final class UpstreamStream {
     private int owed;
     private boolean reading = true;
     private boolean attached = true;
+    /** Something after the first HEADERS went out (a body or trailers): the request cannot be sent again. */
+    private boolean written;
+    /** The endpoint sent something on this stream. */
+    private boolean answered;
     /** Queued for {@link Receiver#upstreamReadComplete} at the end of the connection's read. */
     boolean readPending;
 
@@ -75,6 +88,7 @@ final class UpstreamStream {
             ReferenceCountUtil.release(frame);
             return;
         }
+        written = true;
         connection.write(frame.stream(stream));
     }
 
@@ -117,6 +131,7 @@ final class UpstreamStream {
 
     /** A frame of this stream read from the endpoint. */
     void read(Http2StreamFrame frame) {
+        answered = true;
         if (frame instanceof Http2DataFrame data) {
             int bytes = data.initialFlowControlledBytes();
             if (!attached) {
@@ -156,6 +171,22 @@ final class UpstreamStream {
             detach();
             connection.reset(stream, codecStream, errorCode);
             receiver.upstreamClosed(this);
+        }
+    }
+
+    /**
+     * The endpoint's GOAWAY says it will not process this stream. The exchange is told it may send
+     * the request again if only its HEADERS went out (and nothing came back); else it is a reset
+     * (REFUSED_STREAM): the body that went with it is gone.
+     */
+    void unprocessed() {
+        if (attached) {
+            detach();
+            if (!written && !answered) {
+                receiver.upstreamUnprocessed(this);
+            } else {
+                receiver.upstreamReset(this, Http2Error.REFUSED_STREAM.code());
+            }
         }
     }
 

@@ -19,6 +19,7 @@ import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
@@ -59,6 +60,16 @@ final class H2Backend implements AutoCloseable {
     final java.util.concurrent.atomic.AtomicLong bytesSent = new java.util.concurrent.atomic.AtomicLong();
     /** Bytes of request bodies the endpoint read. */
     final java.util.concurrent.atomic.AtomicLong bytesReceived = new java.util.concurrent.atomic.AtomicLong();
+    /**
+     * When set (before the first connection): that connection answers its first request, leaves the
+     * next ones unanswered, and once {@code goAwayAfter} requests have arrived sends GOAWAY naming the
+     * first as the last stream it processed, as a server ending a connection while streams are in
+     * flight does (nginx at {@code keepalive_requests}); later connections answer normally.
+     */
+    volatile int goAwayAfter;
+    private final java.util.concurrent.atomic.AtomicReference<Channel> goAwayConnection = new java.util.concurrent.atomic.AtomicReference<>();
+    private int goAwaySeen;
+    private int goAwayLast;
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private final Channel server;
     /** Accepted connections, closed on this loop before it stops so streams release what they queued. */
@@ -152,6 +163,10 @@ final class H2Backend implements AutoCloseable {
                 if (h.headers().path() != null) {
                     path = h.headers().path().toString();
                     requests.add(h.headers());
+                    if (heldForGoAway(ctx)) {
+                        ReferenceCountUtil.release(msg);
+                        return;
+                    }
                     if (path.equals("/sink")) {
                         ctx.channel().config().setAutoRead(false); // never reads the body: its window stays shut
                     }
@@ -197,6 +212,26 @@ final class H2Backend implements AutoCloseable {
             }
             ctx.write(new DefaultHttp2DataFrame(text(name)));
             trailers(ctx);
+        }
+
+        /** {@link #goAwayAfter}: whether this request is left unanswered (and maybe the GOAWAY sent now). */
+        private boolean heldForGoAway(ChannelHandlerContext ctx) {
+            Channel parent = ctx.channel().parent();
+            if (goAwayAfter <= 0 || !(goAwayConnection.compareAndSet(null, parent) || goAwayConnection.get() == parent)) {
+                return false;
+            }
+            int id = ((io.netty.handler.codec.http2.Http2StreamChannel) ctx.channel()).stream().id();
+            if (++goAwaySeen == 1) {
+                goAwayLast = id;
+                return false;
+            }
+            if (goAwaySeen == goAwayAfter) {
+                Http2FrameCodec codec = parent.pipeline().get(Http2FrameCodec.class);
+                codec.goAway(parent.pipeline().context(codec), goAwayLast, Http2Error.NO_ERROR.code(), Unpooled.EMPTY_BUFFER,
+                        parent.newPromise());
+                parent.flush();
+            }
+            return true;
         }
 
         private int bigLeft;

@@ -150,6 +150,13 @@ class H2UpstreamTest {
         public void upstreamClosed(UpstreamStream from) {
             closed++;
         }
+
+        int unprocessed;
+
+        @Override
+        public void upstreamUnprocessed(UpstreamStream from) {
+            unprocessed++;
+        }
     }
 
     UpstreamStream open(Recorder r) throws Exception {
@@ -248,6 +255,37 @@ class H2UpstreamTest {
         s.close(); // the exchange abandons it too: nothing more is written
         pump();
         assertThat(serverRead).containsExactly(s.id() + ":HEADERS");
+    }
+
+    @Test
+    void shouldTellTheStreamsAboveAGoAwaysLastStreamIdThatTheEndpointLeftThemUnprocessed() throws Exception {
+        Recorder served = new Recorder();
+        Recorder headersOnly = new Recorder();
+        Recorder withBody = new Recorder();
+        UpstreamStream a = open(served);
+        UpstreamStream b = open(headersOnly);
+        UpstreamStream c = open(withBody);
+        c.write(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(new byte[3]), false));
+        c.flush();
+        pump();
+        Http2FrameCodec serverCodec = server.pipeline().get(Http2FrameCodec.class);
+        serverCodec.goAway(server.pipeline().context(serverCodec), a.id(), Http2Error.NO_ERROR.code(), Unpooled.EMPTY_BUFFER,
+                server.newPromise());
+        pump();
+        // b carried only its request headers: its exchange may send it again; c's body is gone: a reset.
+        assertThat(headersOnly.unprocessed).isEqualTo(1);
+        assertThat(headersOnly.resets + headersOnly.closed).isZero();
+        assertThat(withBody.unprocessed).isZero();
+        assertThat(withBody.resets).isEqualTo(1);
+        assertThat(withBody.closed).isZero();
+        assertThat(metrics.upstreamStreams().get()).isEqualTo(1); // a only
+        assertThat(up.hasCapacity()).isFalse();
+        assertThat(retired).contains(up);
+        // a, at or below the last stream id, is still answered.
+        answer(a.id(), new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), true));
+        pump();
+        assertThat(served.got).containsExactly("headers");
+        assertThat(served.unprocessed + served.resets).isZero();
     }
 
     @Test

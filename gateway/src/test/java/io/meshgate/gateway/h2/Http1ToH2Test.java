@@ -62,6 +62,35 @@ class Http1ToH2Test {
     }
 
     @Test
+    void shouldSendAgainTheRequestsAnEndpointsGoAwayLeftUnprocessed() throws Exception {
+        H2Backend a = new H2Backend("a", pki.backend, List.of(pki.clusterA.rootCert()));
+        // One worker: the three callers' requests share one pooled endpoint connection, which answers the
+        // first, leaves the other two unanswered and then names the first as the last it processed.
+        a.goAwayAfter = 3;
+        try (RunningGateway gw = gateways.start("grpc", "mtls", List.of(a.endpoint()), "runtime: {workers: 1}");
+             MtlsClient h1 = new MtlsClient(http11Caller())) {
+            List<MtlsClient.Session> sessions = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                sessions.add(h1.connect(gw.address(), TlsPeers.SNI));
+            }
+            String get = "GET /echo HTTP/1.1\r\nHost: " + TlsPeers.HOST + "\r\nTE: trailers\r\n\r\n";
+            sessions.forEach(s -> s.send(get));
+            for (MtlsClient.Session s : sessions) {
+                Chunked r = Chunked.read(s);
+                assertThat(r.status).isEqualTo(200);
+                assertThat(r.trailers).containsEntry("grpc-status", "0");
+                s.close();
+            }
+            assertThat(a.connections.get()).isEqualTo(2);
+            assertThat(gw.counter("meshgate.http2.upstream.retries", "listener", LISTENER)).isEqualTo(2);
+            assertThat(gw.counter("meshgate.http.requests", "listener", LISTENER, "protocol", "http/1.1", "status", "2xx"))
+                    .isEqualTo(3);
+        } finally {
+            a.close();
+        }
+    }
+
+    @Test
     void shouldBalanceEachRequestOfOneHttp11ConnectionOverH2EndpointsWithTrailers() throws Exception {
         List<H2Backend> backends = new ArrayList<>();
         for (String name : List.of("a", "b", "c")) {

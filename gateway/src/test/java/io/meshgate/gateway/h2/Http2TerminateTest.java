@@ -9,6 +9,12 @@ import io.meshgate.gateway.testing.MeshPki;
 import io.meshgate.gateway.testing.MtlsClient;
 import io.meshgate.gateway.testing.RunningGateway;
 import io.meshgate.gateway.testing.TlsPeers;
+import io.meshgate.routing.AppProtocol;
+import io.meshgate.routing.Endpoint;
+import io.meshgate.routing.RouteSource;
+import io.meshgate.routing.Router;
+import io.meshgate.routing.StaticRoutes;
+import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Headers;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,8 +29,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /**
  * h2 downstream on a terminate listener, real sockets and BoringSSL on every hop: per-stream
  * balancing of one client connection over three endpoints, XFCC per stream, trailers relayed,
- * gRPC-shaped answers when nothing can serve, {@code grpc-timeout}, resets, h2c upstreams, and h2
- * downstream to an HTTP/1.1 service next to an HTTP/1.1 caller.
+ * gRPC-shaped answers when nothing can serve, {@code grpc-timeout}, resets, h2c upstreams, h2
+ * downstream to an HTTP/1.1 service next to an HTTP/1.1 caller, and a service that changes between
+ * {@code http} and {@code grpc} under an open connection.
  */
 class Http2TerminateTest {
 
@@ -117,6 +124,44 @@ class Http2TerminateTest {
     }
 
     @Test
+    void shouldSendAgainTheStreamsAnEndpointsGoAwayLeftUnprocessed() throws Exception {
+        try (H2Backend a = mtlsBackend("a"); RunningGateway gw = gateway("grpc", "mtls", "", a); H2Client client = client(gw)) {
+            // The endpoint's first connection answers one request, leaves the next four unanswered, then
+            // sends GOAWAY naming the first as the last it processed: the four are sent again.
+            a.goAwayAfter = 5;
+            List<CompletableFuture<H2Client.Reply>> calls = new ArrayList<>();
+            for (int i = 0; i < 12; i++) {
+                calls.add(client.call(H2Client.request("/echo").method("GET"), null));
+            }
+            for (CompletableFuture<H2Client.Reply> call : calls) {
+                H2Client.Reply r = call.get(10, TimeUnit.SECONDS);
+                assertThat(r.header(":status")).isEqualTo("200");
+                assertThat(r.trailer("grpc-status")).isEqualTo("0");
+            }
+            assertThat(a.connections.get()).isGreaterThanOrEqualTo(2);
+            assertThat(gw.counter("meshgate.http2.upstream.retries", "listener", LISTENER)).isGreaterThanOrEqualTo(4);
+            assertThat(gw.counter("meshgate.http2.resets", "listener", LISTENER, "cause", "upstream")).isZero();
+            assertThat(gw.counter("meshgate.http2.goaways", "listener", LISTENER, "direction", "received")).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void shouldResetAStreamWhoseBodyWentOutBeforeTheEndpointsGoAway() throws Exception {
+        try (H2Backend a = mtlsBackend("a"); RunningGateway gw = gateway("grpc", "mtls", "", a); H2Client client = client(gw)) {
+            // Requests with a body cannot be sent again (the body is not kept): the caller hears UNAVAILABLE.
+            a.goAwayAfter = 2;
+            H2Client.Reply first = client.call("/echo").get(10, TimeUnit.SECONDS);
+            H2Client.Reply second = client.call("/echo").get(10, TimeUnit.SECONDS);
+            assertThat(first.trailer("grpc-status")).isEqualTo("0");
+            assertThat(second.header(":status")).isEqualTo("200");
+            assertThat(second.trailer("grpc-status")).isEqualTo("14");
+            assertThat(gw.counter("meshgate.http2.upstream.retries", "listener", LISTENER)).isZero();
+            // The next call goes on a new connection.
+            assertThat(client.call("/echo").get(10, TimeUnit.SECONDS).trailer("grpc-status")).isEqualTo("0");
+        }
+    }
+
+    @Test
     void shouldTurnAnUpstreamResetIntoUnavailable() throws Exception {
         try (H2Backend a = mtlsBackend("a"); RunningGateway gw = gateway("grpc", "mtls", "", a); H2Client client = client(gw)) {
             H2Client.Reply r = client.call("/reset").get(10, TimeUnit.SECONDS);
@@ -202,6 +247,60 @@ class Http2TerminateTest {
                 assertThat(h.get("host")).isEqualTo(TlsPeers.HOST);
                 assertThat(h.names()).noneMatch(n -> n.startsWith("x-http2-"));
             });
+        }
+    }
+
+    /** Discovery's view changes: the service now speaks {@code protocol} on {@code endpoint}. */
+    static void serve(RunningGateway gw, AppProtocol protocol, String endpoint) {
+        Router router = gw.gateway().router();
+        for (RouteSource source : router.sources()) {
+            if (source instanceof StaticRoutes) {
+                router.removeSource(source);
+            }
+        }
+        router.addSource(new StaticRoutes(List.of(new StaticRoutes.StaticService(TlsPeers.HOST, 8080,
+                List.of(Endpoint.parse(endpoint)), protocol))));
+    }
+
+    @Test
+    void shouldRefuseAStreamWhoseServiceTurnedHttpAndServeItOnTheCallersNextConnection() throws Exception {
+        try (H2Backend a = mtlsBackend("a");
+             MeshBackend web = new MeshBackend(MeshBackend.App.HTTP, MeshPki.server(pki.backend, List.of(pki.clusterA.rootCert())));
+             RunningGateway gw = gateway("grpc", "mtls", "", a); H2Client client = client(gw)) {
+            assertThat(client.call("/echo").get(10, TimeUnit.SECONDS).body()).isEqualTo("a");
+            serve(gw, AppProtocol.HTTP, web.endpoint());
+            // This connection's stage relays h2 frames: the stream is refused untouched (clients retry those) and the
+            // connection drained, rather than an HTTP/1.1 service being sent h2 or the caller an error.
+            H2Client.Reply refused = client.call(H2Client.request("/whoami").method("GET"), null).get(10, TimeUnit.SECONDS);
+            assertThat(refused.reset()).isEqualTo(Http2Error.REFUSED_STREAM.code());
+            await().atMost(Duration.ofSeconds(5)).until(() -> client.goAways.get() >= 1);
+            assertThat(a.requests).hasSize(1);
+            assertThat(web.requests()).isEmpty();
+            try (H2Client next = client(gw)) {
+                H2Client.Reply r = next.call(H2Client.request("/whoami").method("GET"), null).get(10, TimeUnit.SECONDS);
+                assertThat(r.header(":status")).as(r.body()).isEqualTo("200");
+                assertThat(r.body()).isEqualTo("ok");
+            }
+            assertThat(web.requests()).hasSize(1);
+            assertThat(gw.counter("meshgate.http.requests", "listener", LISTENER, "protocol", "h2", "status", "reset")).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void shouldRefuseAStreamWhoseServiceTurnedGrpcOnAConnectionOfTheHttpBridge() throws Exception {
+        try (H2Backend a = mtlsBackend("a");
+             MeshBackend web = new MeshBackend(MeshBackend.App.HTTP, MeshPki.server(pki.backend, List.of(pki.clusterA.rootCert())));
+             RunningGateway gw = gateways.start("http", "mtls", List.of(web.endpoint()), ""); H2Client client = client(gw)) {
+            assertThat(client.call(H2Client.request("/whoami").method("GET"), null).get(10, TimeUnit.SECONDS).body()).isEqualTo("ok");
+            serve(gw, AppProtocol.GRPC, a.endpoint());
+            H2Client.Reply refused = client.call("/echo").get(10, TimeUnit.SECONDS);
+            assertThat(refused.reset()).isEqualTo(Http2Error.REFUSED_STREAM.code());
+            await().atMost(Duration.ofSeconds(5)).until(() -> client.goAways.get() >= 1);
+            assertThat(a.requests).isEmpty();
+            try (H2Client next = client(gw)) {
+                assertThat(next.call("/echo").get(10, TimeUnit.SECONDS).body()).isEqualTo("a");
+            }
+            assertThat(web.requests()).hasSize(1);
         }
     }
 }
