@@ -61,8 +61,8 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  * upstream connection ({@link H2Upstream}) and an endpoint (Netty's h2 server). Frames reach the
  * stream that owns them in both directions; the caller's window comes back only as the upstream
  * stream takes the bytes, the endpoint's only as the caller's stream does; resets cross; a closing
- * connection cancels every upstream stream once; a stream whose service turned {@code http} is
- * refused and the connection drained.
+ * connection cancels every upstream stream once; a stream the caller breaks is reset alone; a
+ * stream whose service turned {@code http} is refused and the connection drained.
  */
 class StreamRelayTest {
 
@@ -402,6 +402,24 @@ class StreamRelayTest {
         Http2Connection gw = downCodec.connection();
         assertThat(gw.local().flowController().unconsumedBytes(gw.connectionStream())).isZero();
         assertThat(endpointPeer.got(up(0))).containsExactly("request xfcc:" + XFCC); // nothing more went to the endpoint
+    }
+
+    @Test
+    void shouldResetAStreamTheCallerBreaksAndCancelItsUpstreamWhileTheConnectionServesOn() {
+        Http2FrameStream broken = callerPeer.open(request(true).setInt("content-length", 5), false);
+        pump();
+        callerPeer.send(broken.id(), data(10, true)); // more than it announced: Netty finds a stream error
+        pump();
+        assertThat(callerPeer.got(broken.id())).containsExactly("rst:PROTOCOL_ERROR");
+        assertThat(endpointPeer.got(up(0))).containsExactly("request xfcc:" + XFCC, "rst:CANCEL");
+        assertThat(requests("reset")).isEqualTo(1);
+        assertThat(relay().open()).isZero();
+
+        Http2FrameStream next = callerPeer.open(request(true), true);
+        pump();
+        endpointPeer.send(up(1), new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200").set("grpc-status", "0"), true));
+        pump();
+        assertThat(callerPeer.got(next.id())).containsExactly("status:200");
     }
 
     @Test
