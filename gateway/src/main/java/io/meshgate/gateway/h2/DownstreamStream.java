@@ -93,7 +93,7 @@ final class DownstreamStream implements UpstreamStream.Receiver, UpstreamAttempt
         Http2Headers headers = frame.headers();
         grpc = StreamHeaders.isGrpc(headers);
         requestDone = frame.isEndStream();
-        Resolution route = listener.router().resolve(connection.serverName());
+        Resolution route = relay.route();
         if (!(route instanceof Resolution.Routed routed)) {
             answer(503, GrpcAnswers.UNAVAILABLE, "no healthy endpoints for " + connection.serverName());
             return;

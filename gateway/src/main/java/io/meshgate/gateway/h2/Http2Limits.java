@@ -4,9 +4,12 @@ import io.meshgate.gateway.config.ConfigBinder;
 import io.meshgate.gateway.config.GatewaySpec;
 import io.netty.channel.Channel;
 import io.netty.channel.unix.IntegerUnixChannelOption;
+import io.netty.handler.codec.http2.DefaultHttp2Connection;
+import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.UniformStreamByteDistributor;
 import java.time.Duration;
 
 /**
@@ -61,7 +64,7 @@ public record Http2Limits(int maxConcurrentStreams, int initialStreamWindow, int
                 .maxConcurrentStreams(maxConcurrentStreams)
                 .initialWindowSize(initialStreamWindow)
                 .maxHeaderListSize(maxHeaderListSize);
-        return limited(Http2FrameCodecBuilder.forServer().initialSettings(settings))
+        return limited(new UniformFrameCodecBuilder(true).initialSettings(settings))
                 // A drain's final GOAWAY waits this long for open streams before the connection closes.
                 .gracefulShutdownTimeoutMillis(drainTimeout.toMillis())
                 .build();
@@ -74,9 +77,26 @@ public record Http2Limits(int maxConcurrentStreams, int initialStreamWindow, int
                 .maxConcurrentStreams(0)
                 .initialWindowSize(initialStreamWindow)
                 .maxHeaderListSize(maxHeaderListSize);
-        return limited(Http2FrameCodecBuilder.forClient().initialSettings(settings))
+        return limited(new UniformFrameCodecBuilder(false).initialSettings(settings))
                 .gracefulShutdownTimeoutMillis(0)
                 .build();
+    }
+
+    /**
+     * Netty's frame codec builder with a connection that shares the send window between streams
+     * with {@link UniformStreamByteDistributor} instead of the default priority tree
+     * ({@code WeightedFairQueueByteDistributor}): HTTP/2 priorities are deprecated (RFC 9113) and a
+     * relay does not act on them, and the tree's per-stream state and events cost allocation and CPU
+     * on every request. Every stream with data still gets its turn, so a stalled stream cannot
+     * starve the others.
+     */
+    private static final class UniformFrameCodecBuilder extends Http2FrameCodecBuilder {
+        UniformFrameCodecBuilder(boolean server) {
+            DefaultHttp2Connection connection = new DefaultHttp2Connection(server);
+            connection.remote().flowController(
+                    new DefaultHttp2RemoteFlowController(connection, new UniformStreamByteDistributor(connection)));
+            connection(connection);
+        }
     }
 
     private Http2FrameCodecBuilder limited(Http2FrameCodecBuilder b) {

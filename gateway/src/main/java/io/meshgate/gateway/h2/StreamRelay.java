@@ -1,5 +1,9 @@
 package io.meshgate.gateway.h2;
 
+import io.meshgate.routing.OutboundSni;
+import io.meshgate.routing.Resolution;
+import io.meshgate.routing.Router;
+import java.util.Optional;
 import io.meshgate.gateway.listener.Connection;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelHandlerContext;
@@ -63,6 +67,8 @@ final class StreamRelay extends ChannelInboundHandlerAdapter {
     private VoidChannelPromise quiet;
     private boolean inRead;
     private boolean unflushed;
+    /** The caller's SNI, parsed at the first stream: each stream resolves the route anew, not the name. */
+    private Optional<OutboundSni> sni;
 
     StreamRelay(Connection connection, Http2Termination h2, String forwardedClientCert, ConnectionGuard guard, Http2Connection codec) {
         this.connection = connection;
@@ -100,6 +106,18 @@ final class StreamRelay extends ChannelInboundHandlerAdapter {
 
     SocketAddress remoteAddress() {
         return ctx.channel().remoteAddress();
+    }
+
+    /**
+     * The route of the connection's service as it is now: discovery may have changed it since the
+     * last stream, so every stream resolves it again (only the SNI's parse is kept).
+     */
+    Resolution route() {
+        if (sni == null) {
+            sni = OutboundSni.parse(connection.serverName());
+        }
+        Router router = connection.listener().router();
+        return sni.isPresent() ? router.resolve(sni.get()) : router.resolve(connection.serverName());
     }
 
     /** Whether the connection is inside a read (what is written then is flushed at its end). */
