@@ -244,14 +244,12 @@ final class DownstreamStream implements UpstreamStream.Receiver, UpstreamAttempt
         if (from != upstream || finished) {
             return;
         }
-        upstream = null;
-        UpstreamAttempt next = attempt.again(); // may open at once, and call opened() before it returns
-        if (next == null) {
-            upstream = from;
+        if (!attempt.canSendAgain()) {
             upstreamReset(from, Http2Error.REFUSED_STREAM.code());
             return;
         }
-        attempt = next;
+        upstream = null;
+        attempt = attempt.again(); // may open at once, and call opened() before it returns
     }
 
     @Override
@@ -403,14 +401,7 @@ final class DownstreamStream implements UpstreamStream.Receiver, UpstreamAttempt
         owed = 0; // a closed stream gives its unconsumed bytes back to the connection window by itself
         cancelDeadline();
         releasePending();
-        if (attempt != null) {
-            attempt.abandon();
-        }
-        UpstreamStream up = upstream;
-        upstream = null;
-        if (up != null) {
-            up.close(); // a no-op for a completed stream; RST_STREAM(CANCEL) for one still open
-        }
+        cancelUpstream(); // a no-op for a completed upstream stream; RST_STREAM(CANCEL) for one still open
         if (!counted) {
             counted = true;
             relay.h2().metrics().answered(0); // closed (client reset, connection gone) before any answer

@@ -343,15 +343,13 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
         if (from != upstream) {
             return;
         }
-        upstream = null;
-        Reading.set(ctx.channel(), false); // until the new stream can take the body
-        UpstreamAttempt next = attempt == null ? null : attempt.again(); // may open at once, and call upstreamReady
-        if (next == null) {
-            upstream = from;
+        if (attempt == null || !attempt.canSendAgain()) {
             upstreamReset(from, Http2Error.REFUSED_STREAM.code());
             return;
         }
-        attempt = next;
+        upstream = null;
+        Reading.set(ctx.channel(), false); // until the new stream can take the body
+        attempt = attempt.again(); // may open at once, and call upstreamReady before it returns
     }
 
     @Override

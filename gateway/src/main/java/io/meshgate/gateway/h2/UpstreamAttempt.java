@@ -66,16 +66,18 @@ final class UpstreamAttempt implements H2UpstreamPool.StreamRequest {
         return attempt;
     }
 
+    /** Whether the request may be sent again: it has been sent fewer than {@code balancing.connectAttempts} times. */
+    boolean canSendAgain() {
+        return sentAgain + 1 < connection.listener().upstreams().connectAttempts();
+    }
+
     /**
      * Sends the request again, from the first candidate on, after the stream this attempt opened was
      * left unprocessed by its endpoint ({@link UpstreamStream.Receiver#upstreamUnprocessed}): the
-     * endpoint's connection is going away, so the pool puts it on another connection. Null (nothing
-     * started) once the request has been sent {@code balancing.connectAttempts} times.
+     * endpoint's connection is going away, so the pool puts it on another connection. Only when
+     * {@link #canSendAgain()}; the new attempt may open at once, before this returns.
      */
     UpstreamAttempt again() {
-        if (sentAgain + 1 >= connection.listener().upstreams().connectAttempts()) {
-            return null;
-        }
         h2.metrics().sentAgain();
         UpstreamAttempt next = new UpstreamAttempt(connection, h2, loop, target, headers, endStream, receiver, exchange,
                 sentAgain + 1);
