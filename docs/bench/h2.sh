@@ -26,6 +26,8 @@
 #   BACKEND=127.0.0.1:28443 GW=127.0.0.1:25443 FRONT=127.0.0.1:27000 ADMIN=127.0.0.1:25000 (meshgate)
 #   HAPROXY_GW=127.0.0.1:25444 HAPROXY_FRONT=127.0.0.1:27001
 #   GATEWAYS="meshgate haproxy"  PIN=split (front/h2load/backend on CPU 0, gateway on CPU 1) | none
+#   SYSCALLS=1   also count the gateway's system calls during each measured run (perf stat on the
+#                raw_syscalls/syscalls tracepoints, no PMU needed): syscalls per request in measurements.txt
 # Needs: haproxy (2.6), nginx, h2load (Debian nghttp2-client), java 17, openssl, curl, taskset, ss.
 set -euo pipefail
 
@@ -39,6 +41,8 @@ CONNS=${CONNS:-8}
 STREAMS=${STREAMS:-8}
 GATEWAYS=${GATEWAYS:-meshgate haproxy}
 PIN=${PIN:-split}
+SYSCALLS=${SYSCALLS:-0}
+SYSCALL_EVENTS=raw_syscalls:sys_enter,syscalls:sys_enter_read,syscalls:sys_enter_recvfrom,syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmsg,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_epoll_pwait2,syscalls:sys_enter_epoll_ctl
 OUT=${OUT:-/tmp/meshgate-h2-bench/$(date -u +%Y%m%d-%H%M%S)}
 RUN=$OUT/run
 SNI=outbound_.8080_._.httpbin.default.svc.cluster.local
@@ -262,7 +266,11 @@ for ((round = 1; round <= ROUNDS; round++)); do
     pid=${GW_PIDS[$g]}
     kill -0 "$pid" 2>/dev/null || die "$g exited (see $RUN/$g.log)"
     read -r u0 s0 < <(ticks "$pid"); side0=$(side_ticks)
+    if ((SYSCALLS)); then
+      perf stat -x, -e "$SYSCALL_EVENTS" -p "$pid" -o "$OUT/raw/$g-r$round.syscalls" & perf_pid=$!
+    fi
     h2load_run "$g" "$DURATION" "$OUT/raw/$g-r$round.txt"
+    if ((SYSCALLS)); then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
     read -r u1 s1 < <(ticks "$pid"); side1=$(side_ticks)
     t0=$((u0 + s0)) t1=$((u1 + s1))
     raw=$OUT/raw/$g-r$round.txt
@@ -275,7 +283,12 @@ for ((round = 1; round <= ROUNDS; round++)); do
     # The front keeps its idle connections: what the gateway holds open now is what carried the load.
     gw=${GW_ADDR[$g]}
     conns=$(ss -Htn state established "( sport = :${gw##*:} )" | wc -l)
-    echo "round=$round gateway=$g req_s=$rps requests=$ok failed=$failed errored=$errored status_2xx=$s2xx gw_cpu_ticks=$((t1 - t0)) gw_user_ticks=$((u1 - u0)) gw_sys_ticks=$((s1 - s0)) gw_cpu_us_per_req=$cpu_us side_cpu_us_per_req=$side_us gw_conns=$conns warmup_req_s=${WARM_RPS[$g]} load=$(cut -d' ' -f1 /proc/loadavg)" \
+    sys=
+    if ((SYSCALLS)); then
+      sys=$(awk -F, -v n="$ok" '$3 ~ /sys_enter/ && n { e = $3; sub(/.*sys_enter_?/, "", e); if (e == "") e = "all";
+        printf " sys_%s_per_req=%.3f", e, $1 / n }' "$OUT/raw/$g-r$round.syscalls")
+    fi
+    echo "round=$round gateway=$g req_s=$rps requests=$ok failed=$failed errored=$errored status_2xx=$s2xx gw_cpu_ticks=$((t1 - t0)) gw_user_ticks=$((u1 - u0)) gw_sys_ticks=$((s1 - s0)) gw_cpu_us_per_req=$cpu_us side_cpu_us_per_req=$side_us gw_conns=$conns warmup_req_s=${WARM_RPS[$g]} load=$(cut -d' ' -f1 /proc/loadavg)$sys" \
       | tee -a "$OUT/measurements.txt" >&2
     ((failed == 0 && errored == 0)) || die "$g: $failed failed, $errored errored requests (see $raw)"
   done

@@ -249,7 +249,7 @@ final class DownstreamStream implements UpstreamStream.Receiver, UpstreamAttempt
             return;
         }
         upstream = null;
-        attempt = attempt.again(); // may open at once, and call opened() before it returns
+        attempt = attempt.again(from); // may open at once, and call opened() before it returns
     }
 
     @Override

@@ -349,7 +349,7 @@ final class Http1ToH2 extends ChannelInboundHandlerAdapter implements UpstreamSt
         }
         upstream = null;
         Reading.set(ctx.channel(), false); // until the new stream can take the body
-        attempt = attempt.again(); // may open at once, and call upstreamReady before it returns
+        attempt = attempt.again(from); // may open at once, and call upstreamReady before it returns
     }
 
     @Override

@@ -37,13 +37,16 @@ final class UpstreamAttempt implements H2UpstreamPool.StreamRequest {
     private final Exchange exchange;
     /** How many times this exchange's request was sent again after an endpoint left it unprocessed. */
     private final int sentAgain;
+    /** The candidate this attempt starts at: 0, or the one after an endpoint that refused the stream. */
+    private final int offset;
     private int tried;
     private boolean abandoned;
 
     private UpstreamAttempt(Connection connection, Http2Termination h2, EventLoop loop, UpstreamTarget target,
                             Http2Headers headers, boolean endStream, UpstreamStream.Receiver receiver, Exchange exchange,
-                            int sentAgain) {
+                            int sentAgain, int offset) {
         this.sentAgain = sentAgain;
+        this.offset = offset;
         this.connection = connection;
         this.h2 = h2;
         this.loop = loop;
@@ -61,7 +64,7 @@ final class UpstreamAttempt implements H2UpstreamPool.StreamRequest {
      */
     static UpstreamAttempt start(Connection connection, Http2Termination h2, EventLoop loop, UpstreamTarget target,
                                  Http2Headers headers, boolean endStream, UpstreamStream.Receiver receiver, Exchange exchange) {
-        UpstreamAttempt attempt = new UpstreamAttempt(connection, h2, loop, target, headers, endStream, receiver, exchange, 0);
+        UpstreamAttempt attempt = new UpstreamAttempt(connection, h2, loop, target, headers, endStream, receiver, exchange, 0, 0);
         attempt.attempt();
         return attempt;
     }
@@ -72,15 +75,19 @@ final class UpstreamAttempt implements H2UpstreamPool.StreamRequest {
     }
 
     /**
-     * Sends the request again, from the first candidate on, after the stream this attempt opened was
-     * left unprocessed by its endpoint ({@link UpstreamStream.Receiver#upstreamUnprocessed}): the
-     * endpoint's connection is going away, so the pool puts it on another connection. Only when
-     * {@link #canSendAgain()}; the new attempt may open at once, before this returns.
+     * Sends the request again after the stream {@code left} that this attempt opened was left
+     * unprocessed by its endpoint ({@link UpstreamStream.Receiver#upstreamUnprocessed}). After a
+     * GOAWAY the endpoint's connection is going away, so the pool puts the stream on another
+     * connection, from the first candidate on; after the endpoint refused the stream
+     * ({@link UpstreamStream#refused()}: busy, or at its stream limit), from the next candidate on
+     * (the same one when it is the only one). Only when {@link #canSendAgain()}; the new attempt may
+     * open at once, before this returns.
      */
-    UpstreamAttempt again() {
+    UpstreamAttempt again(UpstreamStream left) {
         h2.metrics().sentAgain();
+        int start = left.refused() ? (offset + tried + 1) % target.attempts() : 0;
         UpstreamAttempt next = new UpstreamAttempt(connection, h2, loop, target, headers, endStream, receiver, exchange,
-                sentAgain + 1);
+                sentAgain + 1, start);
         next.attempt();
         return next;
     }
@@ -91,7 +98,11 @@ final class UpstreamAttempt implements H2UpstreamPool.StreamRequest {
     }
 
     private void attempt() {
-        h2.pool(connection.listener()).open(loop, target.endpoint(tried), connection.serverName(), this);
+        h2.pool(connection.listener()).open(loop, candidate(), connection.serverName(), this);
+    }
+
+    private Endpoint candidate() {
+        return target.endpoint((offset + tried) % target.attempts());
     }
 
     @Override
@@ -121,7 +132,7 @@ final class UpstreamAttempt implements H2UpstreamPool.StreamRequest {
             return;
         }
         abandoned = true; // done: nothing more for this attempt
-        exchange.opened(stream, target.endpoint(tried));
+        exchange.opened(stream, candidate());
     }
 
     @Override

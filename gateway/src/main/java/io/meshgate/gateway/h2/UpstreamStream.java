@@ -44,8 +44,9 @@ final class UpstreamStream {
 
         /**
          * The endpoint never processed the stream (its GOAWAY's last stream id is below it, RFC 9113
-         * section 6.8) and nothing but the request's HEADERS went on it: the exchange may send the same
-         * request again on another connection. Detached already. By default, a reset.
+         * section 6.8, or it reset the stream with REFUSED_STREAM, section 8.7) and nothing but the
+         * request's HEADERS went on it: the exchange may send the same request again on another
+         * connection. Detached already. By default, a reset.
          */
         default void upstreamUnprocessed(UpstreamStream from) {
             upstreamReset(from, Http2Error.REFUSED_STREAM.code());
@@ -64,6 +65,8 @@ final class UpstreamStream {
     private boolean written;
     /** The endpoint sent something on this stream. */
     private boolean answered;
+    /** The endpoint reset the stream with REFUSED_STREAM before anything but its HEADERS had crossed. */
+    private boolean refused;
     /** Queued for {@link Receiver#upstreamReadComplete} at the end of the connection's read. */
     boolean readPending;
 
@@ -152,11 +155,27 @@ final class UpstreamStream {
         }
     }
 
+    /**
+     * The endpoint reset the stream. REFUSED_STREAM on a stream that carried only the request's
+     * HEADERS and got nothing back means the endpoint did not process it (RFC 9113 section 8.7): the
+     * exchange is told, as for a GOAWAY, that it may send the request again (to the next candidate,
+     * {@link #refused()}); any other reset ends the exchange.
+     */
     void upstreamReset(long errorCode) {
         if (attached) {
             detach();
-            receiver.upstreamReset(this, errorCode);
+            if (errorCode == Http2Error.REFUSED_STREAM.code() && !written && !answered) {
+                refused = true;
+                receiver.upstreamUnprocessed(this);
+            } else {
+                receiver.upstreamReset(this, errorCode);
+            }
         }
+    }
+
+    /** Whether the endpoint itself refused the stream (RST_STREAM REFUSED_STREAM), rather than its connection going away. */
+    boolean refused() {
+        return refused;
     }
 
     void writabilityChanged() {

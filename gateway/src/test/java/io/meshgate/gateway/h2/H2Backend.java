@@ -47,7 +47,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * prior knowledge. Every stream is answered by its path: {@code /echo} (default) answers
  * {@code 200}, the endpoint's name as body and {@code grpc-status: 0} in trailers once the request
  * ended; {@code /stream/N} sends N DATA frames; {@code /hang} answers headers only; {@code /silent} nothing; {@code /reset} resets
- * the stream; {@code /big/N} sends N KiB. Records every request's headers.
+ * the stream (INTERNAL_ERROR); while {@link #refuse} counts down, any request is refused (REFUSED_STREAM); {@code /big/N} sends N KiB. Records every request's headers.
  */
 final class H2Backend implements AutoCloseable {
 
@@ -67,6 +67,10 @@ final class H2Backend implements AutoCloseable {
      * flight does (nginx at {@code keepalive_requests}); later connections answer normally.
      */
     volatile int goAwayAfter;
+    /** Requests left to refuse: each is reset with REFUSED_STREAM at its HEADERS, unread, as a busy server does. */
+    final AtomicInteger refuse = new AtomicInteger();
+    /** Requests this endpoint refused ({@link #refuse}). */
+    final AtomicInteger refused = new AtomicInteger();
     private final java.util.concurrent.atomic.AtomicReference<Channel> goAwayConnection = new java.util.concurrent.atomic.AtomicReference<>();
     private int goAwaySeen;
     private int goAwayLast;
@@ -171,6 +175,11 @@ final class H2Backend implements AutoCloseable {
                         ctx.channel().config().setAutoRead(false); // never reads the body: its window stays shut
                     }
                     if (path.equals("/reset")) {
+                        ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.INTERNAL_ERROR));
+                        return;
+                    }
+                    if (refuse.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                        refused.incrementAndGet();
                         ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.REFUSED_STREAM));
                         return;
                     }

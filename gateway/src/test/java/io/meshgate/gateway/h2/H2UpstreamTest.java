@@ -247,7 +247,7 @@ class H2UpstreamTest {
     void shouldDetachAStreamTheEndpointResetsAndTellItOnce() throws Exception {
         Recorder r = new Recorder();
         UpstreamStream s = open(r);
-        answer(s.id(), new DefaultHttp2ResetFrame(Http2Error.REFUSED_STREAM));
+        answer(s.id(), new DefaultHttp2ResetFrame(Http2Error.INTERNAL_ERROR));
         pump();
         assertThat(r.resets).isEqualTo(1);
         assertThat(r.closed).isZero(); // the close that follows the reset is not told again
@@ -286,6 +286,37 @@ class H2UpstreamTest {
         pump();
         assertThat(served.got).containsExactly("headers");
         assertThat(served.unprocessed + served.resets).isZero();
+    }
+
+    @Test
+    void shouldTellAStreamTheEndpointRefusedBeforeAnythingButItsHeadersCrossedUnprocessed() throws Exception {
+        Recorder headersOnly = new Recorder();
+        Recorder withBody = new Recorder();
+        Recorder answered = new Recorder();
+        UpstreamStream a = open(headersOnly);
+        UpstreamStream b = open(withBody);
+        UpstreamStream c = open(answered);
+        b.write(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(new byte[3]), false));
+        b.flush();
+        pump();
+        answer(c.id(), new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), false));
+        pump();
+        for (UpstreamStream s : List.of(a, b, c)) {
+            answer(s.id(), new DefaultHttp2ResetFrame(Http2Error.REFUSED_STREAM));
+        }
+        pump();
+        // RFC 9113 section 8.7: only a stream that carried nothing but the request's HEADERS and got
+        // nothing back may be sent again, to another endpoint (refused()); the others are resets.
+        assertThat(headersOnly.unprocessed).isEqualTo(1);
+        assertThat(headersOnly.resets + headersOnly.closed).isZero();
+        assertThat(a.refused()).isTrue();
+        assertThat(withBody.unprocessed).isZero();
+        assertThat(withBody.resets).isEqualTo(1);
+        assertThat(answered.unprocessed).isZero();
+        assertThat(answered.resets).isEqualTo(1);
+        assertThat(b.refused() || c.refused()).isFalse();
+        assertThat(metrics.upstreamStreams().get()).isZero();
+        assertThat(up.hasCapacity()).as("a refused stream does not retire the connection").isTrue();
     }
 
     @Test

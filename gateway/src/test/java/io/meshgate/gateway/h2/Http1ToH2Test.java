@@ -91,6 +91,29 @@ class Http1ToH2Test {
     }
 
     @Test
+    void shouldSendARequestAnEndpointRefusedToTheNextEndpoint() throws Exception {
+        H2Backend a = new H2Backend("a", pki.backend, List.of(pki.clusterA.rootCert()));
+        H2Backend b = new H2Backend("b", pki.backend, List.of(pki.clusterA.rootCert()));
+        a.refuse.set(1_000); // a resets every stream with REFUSED_STREAM: not processed, safe to send again
+        try (RunningGateway gw = gateway("grpc", "mtls", List.of(a, b));
+             MtlsClient h1 = new MtlsClient(http11Caller());
+             MtlsClient.Session s = h1.connect(gw.address(), TlsPeers.SNI)) {
+            String get = "GET /echo HTTP/1.1\r\nHost: " + TlsPeers.HOST + "\r\nTE: trailers\r\n\r\n";
+            for (int i = 0; i < 4; i++) {
+                Chunked r = Chunked.read(s.send(get));
+                assertThat(r.status).isEqualTo(200);
+                assertThat(r.body).isEqualTo("b");
+                assertThat(r.trailers).containsEntry("grpc-status", "0");
+            }
+            assertThat(a.refused.get()).as("round-robin gave a half of them").isEqualTo(2);
+            assertThat(gw.counter("meshgate.http2.upstream.retries", "listener", LISTENER)).isEqualTo(2);
+        } finally {
+            a.close();
+            b.close();
+        }
+    }
+
+    @Test
     void shouldBalanceEachRequestOfOneHttp11ConnectionOverH2EndpointsWithTrailers() throws Exception {
         List<H2Backend> backends = new ArrayList<>();
         for (String name : List.of("a", "b", "c")) {

@@ -146,6 +146,47 @@ class Http2TerminateTest {
     }
 
     @Test
+    void shouldSendAStreamAnEndpointRefusedToTheNextEndpoint() throws Exception {
+        try (H2Backend a = mtlsBackend("a"); H2Backend b = mtlsBackend("b"); RunningGateway gw = gateway("grpc", "mtls", "", a, b);
+             H2Client client = client(gw)) {
+            // a refuses every stream (RFC 9113 section 8.7: not processed, safe to send again): each
+            // request the picker gives to a is sent again to b, the next candidate, and succeeds.
+            a.refuse.set(1_000);
+            List<CompletableFuture<H2Client.Reply>> calls = new ArrayList<>();
+            for (int i = 0; i < 6; i++) {
+                calls.add(client.call(H2Client.request("/echo").method("GET"), null));
+            }
+            for (CompletableFuture<H2Client.Reply> call : calls) {
+                H2Client.Reply r = call.get(10, TimeUnit.SECONDS);
+                assertThat(r.header(":status")).isEqualTo("200");
+                assertThat(r.trailer("grpc-status")).isEqualTo("0");
+                assertThat(r.header("x-endpoint")).isEqualTo("b");
+            }
+            assertThat(a.refused.get()).as("the picker gave a some of the six").isPositive();
+            assertThat(gw.counter("meshgate.http2.upstream.retries", "listener", LISTENER)).isEqualTo(a.refused.get());
+            assertThat(gw.counter("meshgate.http2.resets", "listener", LISTENER, "cause", "upstream")).isZero();
+        }
+    }
+
+    @Test
+    void shouldAnswerUnavailableWhenEveryAttemptIsRefused() throws Exception {
+        try (H2Backend a = mtlsBackend("a"); RunningGateway gw = gateway("grpc", "mtls", "", a); H2Client client = client(gw)) {
+            a.refuse.set(1_000);
+            H2Client.Reply r = client.call(H2Client.request("/echo").method("GET"), null).get(10, TimeUnit.SECONDS);
+            assertThat(r.header(":status")).isEqualTo("200");
+            assertThat(r.header("grpc-status")).isEqualTo("14");
+            // Sent balancing.connectAttempts times in all (3 by default), then the endpoint's reset is the caller's.
+            assertThat(a.refused.get()).isEqualTo(3);
+            assertThat(gw.counter("meshgate.http2.upstream.retries", "listener", LISTENER)).isEqualTo(2);
+            assertThat(gw.counter("meshgate.http2.resets", "listener", LISTENER, "cause", "upstream")).isEqualTo(1);
+            // Refusals are not remembered: once the endpoint takes streams again, so does the gateway.
+            a.refuse.set(0);
+            assertThat(client.call(H2Client.request("/echo").method("GET"), null).get(10, TimeUnit.SECONDS)
+                    .trailer("grpc-status")).isEqualTo("0");
+        }
+    }
+
+    @Test
     void shouldResetAStreamWhoseBodyWentOutBeforeTheEndpointsGoAway() throws Exception {
         try (H2Backend a = mtlsBackend("a"); RunningGateway gw = gateway("grpc", "mtls", "", a); H2Client client = client(gw)) {
             // Requests with a body cannot be sent again (the body is not kept): the caller hears UNAVAILABLE.
