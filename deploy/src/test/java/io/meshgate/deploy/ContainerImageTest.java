@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.PodSecurityContext;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -94,7 +93,7 @@ class ContainerImageTest {
     void entrypointRunsInAChrootWithAReadOnlyRootAsTheImageUser() throws Exception {
         assertThat(output(List.of("version"))).as("meshgate version in the image").startsWith("meshgate ").contains("BoringSSL");
 
-        int admin = freePort();
+        int admin = LoopbackPorts.free();
         Path configDir = Files.createDirectories(work.resolve("config"));
         Files.writeString(configDir.resolve("meshgate.yaml"), """
                 listeners:
@@ -106,7 +105,7 @@ class ContainerImageTest {
                     - {host: httpbin.default.svc.cluster.local, port: 8080, endpoints: ["127.0.0.1:9"]}
                 runtime:
                   warmup: 0s
-                """.formatted(freePort(), admin));
+                """.formatted(LoopbackPorts.free(), admin));
         Files.setPosixFilePermissions(configDir, PosixFilePermissions.fromString("rwxr-xr-x"));
         Files.setPosixFilePermissions(configDir.resolve("meshgate.yaml"), PosixFilePermissions.fromString("rw-r--r--"));
         Path log = work.resolve("gateway.log");
@@ -217,9 +216,4 @@ class ContainerImageTest {
         }
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
-    }
 }

@@ -13,7 +13,6 @@ import io.fabric8.kubernetes.api.model.Probe;
 import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -166,9 +165,9 @@ class PodLifecycleTest {
         ObjectNode config = (ObjectNode) yaml.readTree(shipped);
         ArrayNode listeners = (ArrayNode) config.get("listeners");
         for (JsonNode listener : listeners) {
-            ((ObjectNode) listener).put("address", "127.0.0.1:" + freePort());
+            ((ObjectNode) listener).put("address", "127.0.0.1:" + LoopbackPorts.free());
         }
-        ((ObjectNode) config.get("admin")).put("address", "127.0.0.1:" + freePort());
+        ((ObjectNode) config.get("admin")).put("address", "127.0.0.1:" + LoopbackPorts.free());
         ((ObjectNode) config.get("discovery")).remove(List.of("clusters", "remoteSecrets"));
         config.remove("trust");
         return yaml.writeValueAsBytes(config);
@@ -222,9 +221,4 @@ class PodLifecycleTest {
         }
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
-    }
 }

@@ -6,6 +6,7 @@ import io.meshgate.gateway.listener.Listener;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2ConnectionAdapter;
 import io.netty.handler.codec.http2.Http2Error;
@@ -112,8 +113,25 @@ final class ConnectionGuard extends ChannelInboundHandlerAdapter {
         } else if (evt == Listener.DRAIN) {
             drain(ctx, "drain");
             return;
+        } else if (evt instanceof ChannelInputShutdownEvent) {
+            clientFinished(ctx);
         }
         ctx.fireUserEventTriggered(evt);
+    }
+
+    /**
+     * The client's FIN: h2 has no half-closed connection, and the client can send nothing more, not
+     * even WINDOW_UPDATE or a SETTINGS ack. The final GOAWAY goes out at once and the connection
+     * closes the way a drain's second step does: its open streams get {@code timeouts.drain} to be
+     * answered, then it closes, instead of lingering half-open until the idle timeout.
+     */
+    private void clientFinished(ChannelHandlerContext ctx) {
+        if (!ctx.channel().isActive() || abusive) {
+            return;
+        }
+        draining = true;
+        ctx.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
+        ctx.channel().close();
     }
 
     /**

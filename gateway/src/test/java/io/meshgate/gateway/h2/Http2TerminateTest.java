@@ -203,6 +203,24 @@ class Http2TerminateTest {
     }
 
     @Test
+    void shouldCloseAConnectionWhoseClientShutItsOutputOnceItsStreamsAreAnswered() throws Exception {
+        try (H2Backend a = mtlsBackend("a"); RunningGateway gw = gateway("grpc", "mtls", "", a); H2Client client = client(gw)) {
+            CompletableFuture<H2Client.Reply> call = client.call(H2Client.request("/stream/5").method("GET"), null);
+            await().atMost(Duration.ofSeconds(5)).until(() -> a.requests.size() == 1);
+            // A FIN on an h2 connection (no half-closed connections in h2): the client can send nothing
+            // more, not even WINDOW_UPDATE; the stream in flight is still answered, then the gateway
+            // closes the connection instead of leaving it half-open until the idle timeout.
+            ((io.netty.channel.socket.SocketChannel) client.channel()).shutdownOutput().sync();
+            H2Client.Reply r = call.get(10, TimeUnit.SECONDS);
+            assertThat(r.header(":status")).isEqualTo("200");
+            assertThat(r.trailer("grpc-status")).isEqualTo("0");
+            assertThat(r.body()).contains("a#4");
+            await().atMost(Duration.ofSeconds(5)).until(() -> !client.isOpen());
+            assertThat(client.goAways.get()).isEqualTo(1);
+        }
+    }
+
+    @Test
     void shouldTurnAnUpstreamResetIntoUnavailable() throws Exception {
         try (H2Backend a = mtlsBackend("a"); RunningGateway gw = gateway("grpc", "mtls", "", a); H2Client client = client(gw)) {
             H2Client.Reply r = client.call("/reset").get(10, TimeUnit.SECONDS);
