@@ -26,6 +26,9 @@
 #   BACKEND=127.0.0.1:28443 GW=127.0.0.1:25443 FRONT=127.0.0.1:27000 ADMIN=127.0.0.1:25000 (meshgate)
 #   HAPROXY_GW=127.0.0.1:25444 HAPROXY_FRONT=127.0.0.1:27001
 #   GATEWAYS="meshgate haproxy"  PIN=split (front/h2load/backend on CPU 0, gateway on CPU 1) | none
+#   WARMUP_TAIL=0  after the warm-up, this many short runs (2,000 requests each) on new connections: the
+#                warm-up's connections open while a JIT runs everything interpreted, so without them the
+#                first measured round's new connections meet compiled code that never saw a connection open
 #   SYSCALLS=1   also count the gateway's system calls during each measured run (perf stat on the
 #                raw_syscalls/syscalls tracepoints, no PMU needed): syscalls per request in measurements.txt
 # Needs: haproxy (2.6), nginx, h2load (Debian nghttp2-client), java 17, openssl, curl, taskset, ss.
@@ -42,6 +45,7 @@ STREAMS=${STREAMS:-8}
 GATEWAYS=${GATEWAYS:-meshgate haproxy}
 PIN=${PIN:-split}
 SYSCALLS=${SYSCALLS:-0}
+WARMUP_TAIL=${WARMUP_TAIL:-0}
 SYSCALL_EVENTS=raw_syscalls:sys_enter,syscalls:sys_enter_read,syscalls:sys_enter_recvfrom,syscalls:sys_enter_write,syscalls:sys_enter_writev,syscalls:sys_enter_sendto,syscalls:sys_enter_sendmsg,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_pwait,syscalls:sys_enter_epoll_pwait2,syscalls:sys_enter_epoll_ctl
 OUT=${OUT:-/tmp/meshgate-h2-bench/$(date -u +%Y%m%d-%H%M%S)}
 RUN=$OUT/run
@@ -236,13 +240,18 @@ h2load_run() { # GATEWAY SECONDS OUTFILE
   pinned "$SIDE_CPUS" timeout $(($2 + 30)) h2load -c "$CONNS" -m "$STREAMS" -t 1 -D "$2" "http://${FRONT_ADDR[$1]}/1k" >"$3" 2>&1 \
     || { cat "$3" >&2; die "h2load failed"; }
 }
-warm_up() { # GATEWAY OUTFILE: WARMUP_REQUESTS requests, at most WARMUP s
+warm_up() { # GATEWAY OUTFILE: WARMUP_REQUESTS requests, at most WARMUP s; then WARMUP_TAIL short runs
   pinned "$SIDE_CPUS" timeout "$WARMUP" h2load -c "$CONNS" -m "$STREAMS" -t 1 -n "$WARMUP_REQUESTS" "http://${FRONT_ADDR[$1]}/1k" >"$2" 2>&1 \
     || log "$1: warm-up stopped after ${WARMUP}s (see $2)"
+  local i
+  for ((i = 0; i < WARMUP_TAIL; i++)); do
+    pinned "$SIDE_CPUS" timeout 60 h2load -c "$CONNS" -m "$STREAMS" -t 1 -n 2000 "http://${FRONT_ADDR[$1]}/1k" >>"$2.tail" 2>&1 \
+      || log "$1: warm-up tail run $i failed (see $2.tail)"
+  done
 }
 
 {
-  echo "date=$(date -u +%FT%TZ) host=$(hostname) nproc=$(nproc) pin=$PIN duration=$DURATION warmup_requests=$WARMUP_REQUESTS warmup_max=$WARMUP rounds=$ROUNDS conns=$CONNS streams=$STREAMS"
+  echo "date=$(date -u +%FT%TZ) host=$(hostname) nproc=$(nproc) pin=$PIN duration=$DURATION warmup_requests=$WARMUP_REQUESTS warmup_tail=$WARMUP_TAIL warmup_max=$WARMUP rounds=$ROUNDS conns=$CONNS streams=$STREAMS"
   echo "meshgate=$(java -jar "$MESHGATE_JAR" version 2>&1 | head -1)"
   echo "haproxy=$(haproxy -v | head -1)"
   echo "nginx=$(nginx -v 2>&1)"

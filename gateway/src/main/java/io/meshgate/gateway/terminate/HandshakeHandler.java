@@ -16,6 +16,7 @@ import io.meshgate.tls.TlsMaterial;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
@@ -35,6 +36,7 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(HandshakeHandler.class);
     /** The refusal log's reason for a handshake that did not finish in time (counted as {@code tls_error}). */
     static final String HANDSHAKE_TIMEOUT = "handshake_timeout";
+    static final String TLS_ERROR = "tls_error";
     /** TLS termination rules out splice: decrypted bytes pass through the JVM anyway. */
     private static final Relay RELAY = new CopyRelay();
 
@@ -65,6 +67,13 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
             } else {
                 refuse(ctx, done.cause());
             }
+            return;
+        }
+        if (evt instanceof ChannelInputShutdownEvent) {
+            // The caller's FIN (or reset) before the handshake ended: it can never finish, and the
+            // listener's half-closure would otherwise hold the connection until timeouts.tlsHandshake.
+            // Closing fails the handshake (tls_error, counted, not logged: the caller left).
+            ctx.close();
             return;
         }
         ctx.fireUserEventTriggered(evt);
@@ -124,6 +133,9 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
                 termination.handshakes().refusalLog().refused(connection.listener().name(), connection.downstream().remoteAddress(),
                         connection.serverName(), null, HANDSHAKE_TIMEOUT, "no complete handshake within timeouts.tlsHandshake ("
                                 + termination.handshakeTimeout().toMillis() + " ms)");
+            } else if (!HandshakeFailure.callerLeft(cause)) {
+                termination.handshakes().refusalLog().refused(connection.listener().name(), connection.downstream().remoteAddress(),
+                        connection.serverName(), null, TLS_ERROR, HandshakeFailure.describe(cause));
             }
         }
         if (log.isDebugEnabled()) {
