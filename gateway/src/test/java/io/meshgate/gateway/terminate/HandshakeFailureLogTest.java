@@ -18,8 +18,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.LoggerFactory;
@@ -41,20 +43,35 @@ class HandshakeFailureLogTest {
     @TempDir
     Path dir;
 
+    private final Logger refusals = (Logger) LoggerFactory.getLogger("io.meshgate.gateway.refusals");
+    /** The lines of the refusal log while a test runs. */
+    private final ListAppender<ILoggingEvent> lines = new ListAppender<>();
+
     @BeforeAll
     static void certificates() throws Exception {
         pki = new MeshPki();
     }
 
-    @Test
-    void aHandshakeThatTimesOutIsLoggedAtInfoNamingListenerAndPeer() throws Exception {
-        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
-        Logger refusals = (Logger) LoggerFactory.getLogger("io.meshgate.gateway.refusals");
-        ListAppender<ILoggingEvent> lines = new ListAppender<>();
+    @BeforeEach
+    void captureRefusals() {
         lines.start();
         refusals.addAppender(lines);
-        try (RunningGateway gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "tcp", "mtls", "127.0.0.1:1",
-                "timeouts: {tlsHandshake: 300ms}"));
+    }
+
+    @AfterEach
+    void releaseRefusals() {
+        refusals.detachAppender(lines);
+    }
+
+    /** A terminate gateway whose TCP route's endpoint is never reached (every caller here fails its handshake). */
+    private RunningGateway gateway(String extra) throws Exception {
+        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
+        return RunningGateway.start(dir, MeshPki.terminateConfig(dir, "tcp", "mtls", "127.0.0.1:1", extra));
+    }
+
+    @Test
+    void aHandshakeThatTimesOutIsLoggedAtInfoNamingListenerAndPeer() throws Exception {
+        try (RunningGateway gw = gateway("timeouts: {tlsHandshake: 300ms}");
              Socket silent = new Socket(gw.address().getAddress(), gw.address().getPort())) {
             silent.setSoTimeout(30_000);
             silent.getOutputStream().write(hello.clientHello(TlsPeers.SNI));
@@ -71,19 +88,12 @@ class HandshakeFailureLogTest {
                         "timeouts.tlsHandshake (300 ms)").doesNotContain("\tat ");
             });
             assertThat(gw.handshakes(LISTENER, "denied")).isZero();
-        } finally {
-            refusals.detachAppender(lines);
         }
     }
 
     @Test
     void aCallerThatRefusesTheGatewaysCertificateIsLoggedAtInfoWithAHint() throws Exception {
-        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
-        Logger refusals = (Logger) LoggerFactory.getLogger("io.meshgate.gateway.refusals");
-        ListAppender<ILoggingEvent> lines = new ListAppender<>();
-        lines.start();
-        refusals.addAppender(lines);
-        try (RunningGateway gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "tcp", "mtls", "127.0.0.1:1", ""))) {
+        try (RunningGateway gw = gateway("")) {
             // A real caller whose trust bundle lacks the gateway's root: curl (OpenSSL) ends the
             // handshake with alert unknown_ca.
             Path rogue = Files.createDirectories(dir.resolve("rogue"));
@@ -109,19 +119,12 @@ class HandshakeFailureLogTest {
             // TLS 1.2: the caller's alert as sent; TLS 1.3: OpenSSL sends it unencrypted, a bad record here.
             assertThat(lines.list.get(0).getFormattedMessage()).contains("TLSV1_ALERT_UNKNOWN_CA");
             assertThat(lines.list.get(1).getFormattedMessage()).contains("BAD_PACKET_LENGTH");
-        } finally {
-            refusals.detachAppender(lines);
         }
     }
 
     @Test
     void aCallerThatLeavesBeforeTheHandshakeEndsIsCountedButNotLogged() throws Exception {
-        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
-        Logger refusals = (Logger) LoggerFactory.getLogger("io.meshgate.gateway.refusals");
-        ListAppender<ILoggingEvent> lines = new ListAppender<>();
-        lines.start();
-        refusals.addAppender(lines);
-        try (RunningGateway gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "tcp", "mtls", "127.0.0.1:1", ""))) {
+        try (RunningGateway gw = gateway("")) {
             try (Socket leaving = new Socket(gw.address().getAddress(), gw.address().getPort())) {
                 leaving.getOutputStream().write(hello.clientHello(TlsPeers.SNI));
                 leaving.getInputStream().read(); // the gateway's first flight has begun: its handshake is under way
@@ -130,8 +133,6 @@ class HandshakeFailureLogTest {
             await().atMost(Duration.ofSeconds(5)).until(() -> gw.outcomes(LISTENER, "tls_error") == 1);
             assertThat(lines.list).as("a caller that went away (a health check, a client that gave up) is not a log line")
                     .isEmpty();
-        } finally {
-            refusals.detachAppender(lines);
         }
     }
 
