@@ -7,6 +7,7 @@ import io.meshgate.routing.Resolution;
 import io.meshgate.routing.RouteError;
 import io.meshgate.routing.Router;
 import java.util.concurrent.ThreadLocalRandom;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.ReferenceCountUtil;
@@ -20,23 +21,42 @@ import io.netty.util.ReferenceCountUtil;
  */
 public final class RouteSelector extends ChannelInboundHandlerAdapter {
 
+    /**
+     * A fatal {@code unrecognized_name} alert (RFC 6066 section 3) as a plaintext TLS record, what a
+     * TLS server sends for a ClientHello whose server name it does not serve: before the handshake
+     * there are no keys, in TLS 1.2 and 1.3 alike.
+     */
+    private static final byte[] UNRECOGNIZED_NAME = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 112};
+
     private final Connection connection;
     /** Null on east-west listeners. */
     private final Router.EgressPolicy egress;
+    /** Whether a refused caller hears {@code unrecognized_name}: the gateway is the TLS server (terminate mode). */
+    private final boolean alert;
 
-    private RouteSelector(Connection connection, Router.EgressPolicy egress) {
+    private RouteSelector(Connection connection, Router.EgressPolicy egress, boolean alert) {
         this.connection = connection;
         this.egress = egress;
+        this.alert = alert;
     }
 
-    /** Local endpoints only (passthrough and terminate listeners). */
+    /** Local endpoints only (passthrough listeners): a refused connection is closed, as a TCP proxy does. */
     public static RouteSelector eastWest(Connection connection) {
-        return new RouteSelector(connection, null);
+        return new RouteSelector(connection, null, false);
+    }
+
+    /**
+     * Local endpoints only, for a listener that terminates TLS: a caller whose server name routes
+     * nowhere gets the {@code unrecognized_name} alert before the connection closes, so its TLS
+     * stack names the problem instead of reporting a dropped connection.
+     */
+    public static RouteSelector terminating(Connection connection) {
+        return new RouteSelector(connection, null, true);
     }
 
     /** Local endpoints, else other clusters' east-west gateways by {@code policy} ({@code discovery.egressPolicy}). */
     public static RouteSelector egress(Connection connection, Router.EgressPolicy policy) {
-        return new RouteSelector(connection, java.util.Objects.requireNonNull(policy));
+        return new RouteSelector(connection, java.util.Objects.requireNonNull(policy), false);
     }
 
     @Override
@@ -51,6 +71,9 @@ public final class RouteSelector extends ChannelInboundHandlerAdapter {
                 String code = r instanceof Resolution.Refused refused ? refused.error().code() : "no-route";
                 connection.listener().metrics().routeRefusals().refused(connection.listener().name(), ctx.channel().remoteAddress(),
                         sni.serverName(), null, Outcome.NO_ROUTE.label(), code);
+                if (alert) {
+                    ctx.writeAndFlush(Unpooled.wrappedBuffer(UNRECOGNIZED_NAME));
+                }
                 connection.refuse(Outcome.NO_ROUTE);
             }
             return;

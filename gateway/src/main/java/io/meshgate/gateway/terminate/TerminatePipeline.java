@@ -39,7 +39,7 @@ public final class TerminatePipeline implements DownstreamPipeline {
         HandshakeHandler handshake = new HandshakeHandler(connection, idle, termination);
         ch.pipeline()
                 .addLast(MeshgateHandlerNames.CLIENT_HELLO, new ClientHelloHandler(connection))
-                .addLast(MeshgateHandlerNames.ROUTE, RouteSelector.eastWest(connection))
+                .addLast(MeshgateHandlerNames.ROUTE, RouteSelector.terminating(connection))
                 .addLast(MeshgateHandlerNames.TLS, new DownstreamTls(connection, handshake, termination))
                 .addLast(MeshgateHandlerNames.HANDSHAKE, handshake);
     }
