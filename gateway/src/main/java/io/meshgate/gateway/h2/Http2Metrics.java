@@ -39,7 +39,8 @@ public final class Http2Metrics {
     private final Counter[] http1Requests;
     private final Counter goAwaysSent;
     private final Counter goAwaysReceived;
-    private final Counter sentAgain;
+    private final Counter sentAgainAfterGoAway;
+    private final Counter sentAgainAfterRefusal;
     private final AtomicInteger upstreamConnections = new AtomicInteger();
     private final AtomicInteger upstreamStreams = new AtomicInteger();
 
@@ -55,9 +56,8 @@ public final class Http2Metrics {
                 .tags("listener", listener, "direction", "sent").register(registry);
         goAwaysReceived = Counter.builder("meshgate.http2.goaways").description("GOAWAY frames, by direction")
                 .tags("listener", listener, "direction", "received").register(registry);
-        sentAgain = Counter.builder("meshgate.http2.upstream.retries")
-                .description("Requests sent again on another connection because the endpoint's GOAWAY left their stream unprocessed")
-                .tag("listener", listener).register(registry);
+        sentAgainAfterGoAway = retries(registry, listener, "goaway");
+        sentAgainAfterRefusal = retries(registry, listener, "refused_stream");
         Gauge.builder("meshgate.http2.upstream.connections", upstreamConnections, AtomicInteger::get)
                 .description("Open HTTP/2 connections to endpoints").tag("listener", listener).register(registry);
         Gauge.builder("meshgate.http2.upstream.streams.active", upstreamStreams, AtomicInteger::get)
@@ -102,8 +102,15 @@ public final class Http2Metrics {
         goAwaysReceived.increment();
     }
 
-    void sentAgain() {
-        sentAgain.increment();
+    /** A request sent again: its endpoint refused the stream ({@code refused}) or its GOAWAY left the stream unprocessed. */
+    void sentAgain(boolean refused) {
+        (refused ? sentAgainAfterRefusal : sentAgainAfterGoAway).increment();
+    }
+
+    private static Counter retries(MeterRegistry registry, String listener, String cause) {
+        return Counter.builder("meshgate.http2.upstream.retries")
+                .description("Requests sent again because the endpoint left their stream unprocessed (GOAWAY, REFUSED_STREAM)")
+                .tags("listener", listener, "cause", cause).register(registry);
     }
 
     AtomicInteger upstreamConnections() {

@@ -84,7 +84,7 @@ final class UpstreamAttempt implements H2UpstreamPool.StreamRequest {
      * open at once, before this returns.
      */
     UpstreamAttempt again(UpstreamStream left) {
-        h2.metrics().sentAgain();
+        h2.metrics().sentAgain(left.refused());
         int start = left.refused() ? (offset + tried + 1) % target.attempts() : 0;
         UpstreamAttempt next = new UpstreamAttempt(connection, h2, loop, target, headers, endStream, receiver, exchange,
                 sentAgain + 1, start);

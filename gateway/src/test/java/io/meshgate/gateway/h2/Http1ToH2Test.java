@@ -82,7 +82,7 @@ class Http1ToH2Test {
                 s.close();
             }
             assertThat(a.connections.get()).isEqualTo(2);
-            assertThat(gw.counter("meshgate.http2.upstream.retries", "listener", LISTENER)).isEqualTo(2);
+            assertThat(gw.counter("meshgate.http2.upstream.retries", "listener", LISTENER, "cause", "goaway")).isEqualTo(2);
             assertThat(gw.counter("meshgate.http.requests", "listener", LISTENER, "protocol", "http/1.1", "status", "2xx"))
                     .isEqualTo(3);
         } finally {
@@ -106,7 +106,7 @@ class Http1ToH2Test {
                 assertThat(r.trailers).containsEntry("grpc-status", "0");
             }
             assertThat(a.refused.get()).as("round-robin gave a half of them").isEqualTo(2);
-            assertThat(gw.counter("meshgate.http2.upstream.retries", "listener", LISTENER)).isEqualTo(2);
+            assertThat(gw.counter("meshgate.http2.upstream.retries", "listener", LISTENER, "cause", "refused_stream")).isEqualTo(2);
         } finally {
             a.close();
             b.close();

@@ -139,7 +139,7 @@ class Http2TerminateTest {
                 assertThat(r.trailer("grpc-status")).isEqualTo("0");
             }
             assertThat(a.connections.get()).isGreaterThanOrEqualTo(2);
-            assertThat(gw.counter("meshgate.http2.upstream.retries", "listener", LISTENER)).isGreaterThanOrEqualTo(4);
+            assertThat(gw.counter("meshgate.http2.upstream.retries", "listener", LISTENER, "cause", "goaway")).isGreaterThanOrEqualTo(4);
             assertThat(gw.counter("meshgate.http2.resets", "listener", LISTENER, "cause", "upstream")).isZero();
             assertThat(gw.counter("meshgate.http2.goaways", "listener", LISTENER, "direction", "received")).isEqualTo(1);
         }
@@ -163,7 +163,8 @@ class Http2TerminateTest {
                 assertThat(r.header("x-endpoint")).isEqualTo("b");
             }
             assertThat(a.refused.get()).as("the picker gave a some of the six").isPositive();
-            assertThat(gw.counter("meshgate.http2.upstream.retries", "listener", LISTENER)).isEqualTo(a.refused.get());
+            assertThat(gw.counter("meshgate.http2.upstream.retries", "listener", LISTENER, "cause", "refused_stream")).isEqualTo(a.refused.get());
+            assertThat(gw.counter("meshgate.http2.upstream.retries", "listener", LISTENER, "cause", "goaway")).isZero();
             assertThat(gw.counter("meshgate.http2.resets", "listener", LISTENER, "cause", "upstream")).isZero();
         }
     }
@@ -177,7 +178,7 @@ class Http2TerminateTest {
             assertThat(r.header("grpc-status")).isEqualTo("14");
             // Sent balancing.connectAttempts times in all (3 by default), then the endpoint's reset is the caller's.
             assertThat(a.refused.get()).isEqualTo(3);
-            assertThat(gw.counter("meshgate.http2.upstream.retries", "listener", LISTENER)).isEqualTo(2);
+            assertThat(gw.counter("meshgate.http2.upstream.retries", "listener", LISTENER, "cause", "refused_stream")).isEqualTo(2);
             assertThat(gw.counter("meshgate.http2.resets", "listener", LISTENER, "cause", "upstream")).isEqualTo(1);
             // Refusals are not remembered: once the endpoint takes streams again, so does the gateway.
             a.refuse.set(0);
@@ -196,7 +197,7 @@ class Http2TerminateTest {
             assertThat(first.trailer("grpc-status")).isEqualTo("0");
             assertThat(second.header(":status")).isEqualTo("200");
             assertThat(second.trailer("grpc-status")).isEqualTo("14");
-            assertThat(gw.counter("meshgate.http2.upstream.retries", "listener", LISTENER)).isZero();
+            assertThat(gw.counter("meshgate.http2.upstream.retries", "listener", LISTENER, "cause", "goaway")).isZero();
             // The next call goes on a new connection.
             assertThat(client.call("/echo").get(10, TimeUnit.SECONDS).trailer("grpc-status")).isEqualTo("0");
         }
