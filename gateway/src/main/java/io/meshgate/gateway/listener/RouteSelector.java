@@ -15,7 +15,8 @@ import io.netty.util.ReferenceCountUtil;
 /**
  * Stage 2: turns the SNI into the {@link Route} the connection may use now (its upstream
  * candidates, each with its cluster), from the router's current snapshot (one lock-free lookup). An SNI that names nothing routable closes the connection
- * ({@code no_route}) and the buffered hello is dropped, never forwarded. East-west listeners
+ * ({@code no_route}; on a terminating listener after the {@code unrecognized_name} alert) and the
+ * buffered hello is dropped, never forwarded. East-west listeners
  * route to local endpoints only (that prevents loops between gateways); egress listeners may
  * hand the connection to another cluster's east-west gateway.
  */
