@@ -24,12 +24,29 @@ public final class ClientHelloHandler extends ChannelInboundHandlerAdapter {
 
     private final Connection connection;
     private final ClientHelloReader reader;
+    /** Whether a hello without SNI hears {@code missing_extension}: the gateway is the TLS server (terminate mode). */
+    private final boolean alert;
     private ByteBuf cumulation;
     private ScheduledFuture<?> timeout;
 
+    /** For a passthrough listener: a refused connection is closed, as a TCP proxy does. */
     public ClientHelloHandler(Connection connection) {
+        this(connection, false);
+    }
+
+    private ClientHelloHandler(Connection connection, boolean alert) {
         this.connection = connection;
+        this.alert = alert;
         this.reader = new ClientHelloReader(connection.listener().limits().clientHelloMaxBytes());
+    }
+
+    /**
+     * For a listener that terminates TLS: a complete hello without SNI (the name routes the
+     * connection) gets the {@code missing_extension} alert RFC 8446 section 9.2 recommends before the
+     * connection closes.
+     */
+    public static ClientHelloHandler terminating(Connection connection) {
+        return new ClientHelloHandler(connection, true);
     }
 
     @Override
@@ -58,6 +75,9 @@ public final class ClientHelloHandler extends ChannelInboundHandlerAdapter {
         cancelTimeout();
         String sni = reader.serverName();
         if (sni == null) {
+            if (alert) {
+                ctx.writeAndFlush(TlsAlert.MISSING_EXTENSION.record());
+            }
             connection.refuse(Outcome.NO_SNI);
             return;
         }

@@ -7,7 +7,6 @@ import io.meshgate.routing.Resolution;
 import io.meshgate.routing.RouteError;
 import io.meshgate.routing.Router;
 import java.util.concurrent.ThreadLocalRandom;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.ReferenceCountUtil;
@@ -21,13 +20,6 @@ import io.netty.util.ReferenceCountUtil;
  * hand the connection to another cluster's east-west gateway.
  */
 public final class RouteSelector extends ChannelInboundHandlerAdapter {
-
-    /**
-     * A fatal {@code unrecognized_name} alert (RFC 6066 section 3) as a plaintext TLS record, what a
-     * TLS server sends for a ClientHello whose server name it does not serve: before the handshake
-     * there are no keys, in TLS 1.2 and 1.3 alike.
-     */
-    private static final byte[] UNRECOGNIZED_NAME = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 112};
 
     private final Connection connection;
     /** Null on east-west listeners. */
@@ -73,7 +65,7 @@ public final class RouteSelector extends ChannelInboundHandlerAdapter {
                 connection.listener().metrics().routeRefusals().refused(connection.listener().name(), ctx.channel().remoteAddress(),
                         sni.serverName(), null, Outcome.NO_ROUTE.label(), code);
                 if (alert) {
-                    ctx.writeAndFlush(Unpooled.wrappedBuffer(UNRECOGNIZED_NAME));
+                    ctx.writeAndFlush(TlsAlert.UNRECOGNIZED_NAME.record());
                 }
                 connection.refuse(Outcome.NO_ROUTE);
             }

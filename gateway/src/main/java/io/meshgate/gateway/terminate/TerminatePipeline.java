@@ -38,7 +38,7 @@ public final class TerminatePipeline implements DownstreamPipeline {
                 listener.accessLog().enabled()));
         HandshakeHandler handshake = new HandshakeHandler(connection, idle, termination);
         ch.pipeline()
-                .addLast(MeshgateHandlerNames.CLIENT_HELLO, new ClientHelloHandler(connection))
+                .addLast(MeshgateHandlerNames.CLIENT_HELLO, ClientHelloHandler.terminating(connection))
                 .addLast(MeshgateHandlerNames.ROUTE, RouteSelector.terminating(connection))
                 .addLast(MeshgateHandlerNames.TLS, new DownstreamTls(connection, handshake, termination))
                 .addLast(MeshgateHandlerNames.HANDSHAKE, handshake);

@@ -317,6 +317,25 @@ class TerminateHandshakeTest {
     }
 
     @Test
+    void shouldAnswerAHelloWithoutServerNameWithMissingExtension() throws Exception {
+        pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
+        try (RunningGateway gw = RunningGateway.start(dir, MeshPki.terminateConfig(dir, "tcp", "mtls", "127.0.0.1:1", ""))) {
+            // A real client that sends no SNI (curl/OpenSSL to an IP address): RFC 8446 section 9.2's
+            // missing_extension alert, not a dropped connection.
+            for (String max : java.util.List.of("1.2", "1.3")) {
+                Process curl = new ProcessBuilder("curl", "-sS", "-k", "--max-time", "10", "--tls-max", max,
+                        "https://127.0.0.1:" + gw.address().getPort() + "/").redirectErrorStream(true).start();
+                String out = new String(curl.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                assertThat(curl.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+                assertThat(curl.exitValue()).as(out).isEqualTo(35);
+                assertThat(out).contains("missing extension");
+            }
+            await().atMost(Duration.ofSeconds(5)).until(() -> gw.outcomes(LISTENER, "no_sni") == 2);
+            assertThat(gw.handshakes(LISTENER, "ok") + gw.handshakes(LISTENER, "error")).isZero();
+        }
+    }
+
+    @Test
     void shouldRefuseUnknownRoutingNamesBeforeAnyHandshakeLikePassthrough() throws Exception {
         pki.writeGatewayFiles(dir, pki.clusterA, pki.clusterB);
         try (MeshBackend backend = mtlsEcho();
