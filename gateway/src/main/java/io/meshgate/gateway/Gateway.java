@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,6 +48,12 @@ public final class Gateway implements AutoCloseable, AdminView {
     private volatile AdminServer admin; // set once it is bound, before the warm-up
     private volatile boolean draining;
     private volatile boolean started;
+    /** A drain (SIGTERM) came before the start ended: the start stops at its next step and binds nothing. */
+    private volatile boolean stopRequested;
+    /** Counted down when {@link #start} returns or throws; a drain during the start waits for it. */
+    private final CountDownLatch startEnded = new CountDownLatch(1);
+    private volatile boolean starting;
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
     /** A gateway for a config file as {@code meshgate run} loads it ({@code file}: where relative paths start). */
     public Gateway(MeshgateConfig config, Path file) {
@@ -70,8 +77,23 @@ public final class Gateway implements AutoCloseable, AdminView {
         }
     }
 
-    /** Binds every listener and the admin server; throws if an address is taken. */
+    /**
+     * Binds every listener and the admin server; throws if an address is taken. A {@link #drain}
+     * while this runs (a pod deleted during its start) ends the warm-up at once and binds no listener.
+     */
     public Gateway start() throws InterruptedException {
+        starting = true;
+        try {
+            return startUnlessStopped();
+        } finally {
+            startEnded.countDown();
+        }
+    }
+
+    private Gateway startUnlessStopped() throws InterruptedException {
+        if (stopRequested) {
+            return this;
+        }
         if (tls.isPresent()) {
             try {
                 tls.get().start();
@@ -101,7 +123,7 @@ public final class Gateway implements AutoCloseable, AdminView {
             StartRehearsal rehearsal = StartRehearsal.start(assembly.warmupListener(router()), workers, admin.localAddress());
             try {
                 Warmup.run(workers, assembly.transport(), spec.runtime().warmup(),
-                        routes -> assembly.warmupListener(Assembly.behindGatewaySources(router(), routes)));
+                        routes -> assembly.warmupListener(Assembly.behindGatewaySources(router(), routes)), () -> stopRequested);
             } catch (InterruptedException e) {
                 throw e;
             } catch (Exception e) { // Netty rethrows bind failures unchecked or sneakily
@@ -110,6 +132,10 @@ public final class Gateway implements AutoCloseable, AdminView {
             } finally {
                 rehearsal.close();
             }
+        }
+        if (stopRequested) {
+            log.info("start-up ended by a signal before the listeners were bound");
+            return this;
         }
         accessLog = assembly.openAccessLog();
         for (ListenerSpec l : spec.listeners()) {
@@ -181,6 +207,19 @@ public final class Gateway implements AutoCloseable, AdminView {
      */
     public void drain() {
         draining = true;
+        if (!started) {
+            // A start in progress (warming up) stops at its next step; its event loops must outlive it.
+            stopRequested = true;
+            if (starting) {
+                try {
+                    if (!startEnded.await(spec.runtime().warmup().max().toSeconds() + 30, TimeUnit.SECONDS)) {
+                        log.warn("the start did not end after the signal; closing anyway");
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
         Duration timeout = spec.timeouts().drain();
         listeners.forEach(Listener::stopAccepting);
         listeners.forEach(Listener::announceDrain); // h2: GOAWAY now, so clients move on while streams finish
@@ -208,6 +247,9 @@ public final class Gateway implements AutoCloseable, AdminView {
 
     @Override
     public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return; // closed already (a drain ends in close)
+        }
         draining = true;
         listeners.forEach(Listener::stopAccepting);
         listeners.forEach(Listener::closeConnections);

@@ -58,6 +58,44 @@ class StartOrderTest {
         }
     }
 
+    @Test
+    @Timeout(value = 90, unit = TimeUnit.SECONDS)
+    void aDrainDuringTheWarmupEndsItAtOnceBindsNothingAndLogsNoStackTrace() throws Exception {
+        // A pod deleted while it starts: SIGTERM arrives during a warm-up that would run 60 s.
+        Path file = TestConfig.passthrough("127.0.0.1:9").set("runtime.transport", "epoll").workers(1).warmup("60s")
+                .set("runtime.warmupConnections", 0).set("runtime.warmupMax", "60s").write(dir);
+        Gateway gateway = new Gateway(ConfigLoader.load(file), file);
+        ch.qos.logback.classic.Logger root = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(
+                org.slf4j.Logger.ROOT_LOGGER_NAME);
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines =
+                new ch.qos.logback.core.read.ListAppender<>();
+        lines.start();
+        root.addAppender(lines);
+        try {
+            CompletableFuture<Gateway> started = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return gateway.start();
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> gateway.admin() != null);
+            Thread.sleep(500); // the warm-up's connections are under way
+            long before = System.nanoTime();
+            gateway.drain(); // what SIGTERM runs
+            assertThat(Duration.ofNanos(System.nanoTime() - before)).as("the drain waited for the warm-up's budget")
+                    .isLessThan(Duration.ofSeconds(15));
+            assertThat(started.get(5, TimeUnit.SECONDS)).isSameAs(gateway); // the start returned, without an error
+            assertThat(gateway.listeners()).as("nothing binds after the signal").isEmpty();
+            assertThat(gateway.ready()).isFalse();
+            assertThat(lines.list).as("no warning, error or stack trace for an expected stop")
+                    .noneMatch(e -> e.getLevel().isGreaterOrEqual(ch.qos.logback.classic.Level.WARN) || e.getThrowableProxy() != null);
+        } finally {
+            root.detachAppender(lines);
+            gateway.close();
+        }
+    }
+
     private static int get(InetSocketAddress admin, String path) throws Exception {
         return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin.getPort() + path))
                 .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.discarding()).statusCode();

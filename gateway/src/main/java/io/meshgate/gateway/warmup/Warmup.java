@@ -33,6 +33,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -89,12 +90,14 @@ public final class Warmup {
     public record Result(int connections, long bytes, Duration took, int failed, int cutOff, boolean capped) {}
 
     /** Why the warm-up stopped opening connections. */
-    private enum End { REACHED, CAPPED, LANES_STOPPED }
+    private enum End { REACHED, CAPPED, LANES_STOPPED, ABANDONED }
 
     private final EventLoopGroup group;
     private final Transport transport;
     private final WarmupSpec plan;
     private final Function<Router, Listener> listeners;
+    /** True once the start is called off (a signal): the warm-up ends at once. */
+    private final BooleanSupplier abandon;
     private final AtomicInteger done = new AtomicInteger();
     private final AtomicInteger failed = new AtomicInteger();
     private final AtomicInteger cutOff = new AtomicInteger();
@@ -107,11 +110,13 @@ public final class Warmup {
     /** Set once: connections still open are closed now (the cap). */
     private volatile boolean cut;
 
-    private Warmup(EventLoopGroup group, Transport transport, WarmupSpec plan, Function<Router, Listener> listeners) {
+    private Warmup(EventLoopGroup group, Transport transport, WarmupSpec plan, Function<Router, Listener> listeners,
+                   BooleanSupplier abandon) {
         this.group = group;
         this.transport = transport;
         this.plan = plan;
         this.listeners = listeners;
+        this.abandon = abandon;
     }
 
     /**
@@ -123,7 +128,17 @@ public final class Warmup {
      */
     public static Result run(EventLoopGroup group, Transport transport, WarmupSpec plan,
                              Function<Router, Listener> listeners) throws InterruptedException {
-        return new Warmup(group, transport, plan, listeners).run();
+        return run(group, transport, plan, listeners, () -> false);
+    }
+
+    /**
+     * As {@link #run(EventLoopGroup, Transport, WarmupSpec, Function)}, ending early, its connections
+     * closed, once {@code abandon} says so (checked every few milliseconds): a gateway told to stop
+     * while it warms up does not wait for the budget.
+     */
+    public static Result run(EventLoopGroup group, Transport transport, WarmupSpec plan,
+                             Function<Router, Listener> listeners, BooleanSupplier abandon) throws InterruptedException {
+        return new Warmup(group, transport, plan, listeners, abandon).run();
     }
 
     private Result run() throws InterruptedException {
@@ -155,6 +170,9 @@ public final class Warmup {
             }
             end = awaitEnd(minimumAt, capAt, lanesDone);
             stopping = true;
+            if (end == End.ABANDONED) {
+                capAt = System.nanoTime(); // connections in flight are closed now, as at the cap
+            }
             // Connections in flight finish within milliseconds, unless the cap has come (or comes first).
             if (!lanesDone.await(Math.max(0, capAt - System.nanoTime()), TimeUnit.NANOSECONDS)) {
                 cut = true;
@@ -177,7 +195,9 @@ public final class Warmup {
                 end == End.CAPPED);
         String relay = listener == null ? "?" : listener.context().relay().name();
         String failures = (r.failed() > 0 ? ", " + r.failed() + " failed" : "") + (r.cutOff() > 0 ? ", " + r.cutOff() + " cut off" : "");
-        if (r.capped()) {
+        if (end == End.ABANDONED) {
+            log.info("warm-up: ended by a signal after {} connections in {} ms", r.connections(), r.took().toMillis());
+        } else if (r.capped()) {
             log.warn("warm-up: cut short by runtime.warmupMax ({}) after {} of {} connections, {} KiB through the {} relay "
                             + "in {} ms{}; the first connections after binding run colder code", Durations.format(plan.max()),
                     r.connections(), plan.connections(), r.bytes() / 1024, relay, r.took().toMillis(), failures);
@@ -239,6 +259,9 @@ public final class Warmup {
             }
             if (now - capAt >= 0) {
                 return End.CAPPED;
+            }
+            if (abandon.getAsBoolean()) {
+                return End.ABANDONED;
             }
             long wait = Math.min(CHECK_NANOS, capAt - now);
             if (now - minimumAt < 0) {
