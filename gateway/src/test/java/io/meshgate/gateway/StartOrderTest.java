@@ -34,14 +34,7 @@ class StartOrderTest {
                 .set("runtime.warmupConnections", 0).write(dir); // the time alone: 3 s, however fast the host
         Gateway gateway = new Gateway(ConfigLoader.load(file), file);
         try {
-            CompletableFuture<Gateway> started = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return gateway.start();
-                } catch (InterruptedException e) {
-                    throw new IllegalStateException(e);
-                }
-            });
-            Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> gateway.admin() != null);
+            CompletableFuture<Gateway> started = startWarmingUp(gateway);
             // The warm-up takes 3 s from its first connection: the admin server is up well before it ends.
             assertThat(gateway.ready()).as("ready when the admin server came up").isFalse();
             AdminServer admin = gateway.admin();
@@ -72,14 +65,7 @@ class StartOrderTest {
         lines.start();
         root.addAppender(lines);
         try {
-            CompletableFuture<Gateway> started = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return gateway.start();
-                } catch (InterruptedException e) {
-                    throw new IllegalStateException(e);
-                }
-            });
-            Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> gateway.admin() != null);
+            CompletableFuture<Gateway> started = startWarmingUp(gateway);
             Thread.sleep(500); // the warm-up's connections are under way
             long before = System.nanoTime();
             gateway.drain(); // what SIGTERM runs
@@ -94,6 +80,19 @@ class StartOrderTest {
             root.detachAppender(lines);
             gateway.close();
         }
+    }
+
+    /** Starts {@code gateway} on another thread and returns once its admin server is up (the warm-up runs). */
+    private static CompletableFuture<Gateway> startWarmingUp(Gateway gateway) {
+        CompletableFuture<Gateway> started = CompletableFuture.supplyAsync(() -> {
+            try {
+                return gateway.start();
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> gateway.admin() != null);
+        return started;
     }
 
     private static int get(InetSocketAddress admin, String path) throws Exception {
