@@ -130,8 +130,7 @@ final class ConnectionGuard extends ChannelInboundHandlerAdapter {
             return;
         }
         draining = true;
-        ctx.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
-        ctx.channel().close();
+        finalGoAway(ctx);
     }
 
     /**
@@ -157,12 +156,18 @@ final class ConnectionGuard extends ChannelInboundHandlerAdapter {
         long notice = Math.min(h2.limits().drainNotice().toNanos(), h2.limits().drainTimeout().toNanos());
         ctx.executor().schedule(() -> {
             if (ctx.channel().isActive()) {
-                // The final GOAWAY names the last stream taken; closing then waits up to timeouts.drain
-                // for open streams (Netty's graceful shutdown) before the connection closes.
-                ctx.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
-                ctx.channel().close();
+                finalGoAway(ctx);
             }
         }, notice, TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * The final GOAWAY, naming the last stream taken; closing then waits up to timeouts.drain for
+     * open streams (Netty's graceful shutdown) before the connection closes.
+     */
+    private static void finalGoAway(ChannelHandlerContext ctx) {
+        ctx.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
+        ctx.channel().close();
     }
 
     private void closeAbusive(ChannelHandlerContext ctx, ResetCause cause, String why) {
