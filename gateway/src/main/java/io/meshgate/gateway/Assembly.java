@@ -99,10 +99,16 @@ final class Assembly {
         return new Listener(context, l.address(), transport, pipeline(l, tls));
     }
 
-    /** {@code runtime.warmup}: set, and some listener runs the passthrough path warm-up exercises. */
-    boolean warmsUp() {
+    /** {@code runtime.warmup}: set, and some listener runs the passthrough path (passthrough or egress). */
+    boolean warmsUpPassthrough() {
         return spec.runtime().warmup().enabled()
                 && spec.listeners().stream().anyMatch(l -> l.mode() != ListenerMode.TERMINATE);
+    }
+
+    /** {@code runtime.warmup}: set, and some listener terminates TLS. */
+    boolean warmsUpTerminate() {
+        return spec.runtime().warmup().enabled() && spec.tls().isPresent()
+                && spec.listeners().stream().anyMatch(l -> l.mode() == ListenerMode.TERMINATE);
     }
 
     /**
@@ -115,6 +121,19 @@ final class Assembly {
         ListenerContext context = context("warmup", Integer.MAX_VALUE, new ListenerMetrics(GatewayMetrics.throwaway(), "warmup"),
                 router, new EndpointPicker(spec.balancing().policy()), AccessLog.OFF);
         return new Listener(context, new HostPort("127.0.0.1", 0), transport, PassthroughPipeline.passthrough());
+    }
+
+    /**
+     * A terminate listener on 127.0.0.1 for warm-up with the warm-up's own TLS material: the real
+     * timeouts, limits, dialer and {@code tls.upstream}, throwaway meters and pools (as
+     * {@link #warmupListener}).
+     */
+    Listener terminateWarmupListener(Router router, TlsMaterialSource material) {
+        MeterRegistry throwaway = GatewayMetrics.throwaway();
+        ListenerContext context = context("warmup", Integer.MAX_VALUE, new ListenerMetrics(throwaway, "warmup"),
+                router, new EndpointPicker(spec.balancing().policy()), AccessLog.OFF);
+        return new Listener(context, new HostPort("127.0.0.1", 0), transport, new TerminatePipeline(termination("warmup",
+                material, throwaway)));
     }
 
     /**
@@ -142,10 +161,13 @@ final class Assembly {
         return switch (l.mode()) {
             case PASSTHROUGH -> PassthroughPipeline.passthrough();
             case EGRESS -> PassthroughPipeline.egress(spec.discovery().egressPolicy());
-            case TERMINATE -> new TerminatePipeline(new Termination(l.name(), tls.orElseThrow(),
-                    spec.tls().orElseThrow().upstream(), spec.timeouts().tlsHandshake(), spec.limits().upstreamPoolSize(),
-                    registry, Http2Limits.of(spec.http2(), spec.timeouts().drain())));
+            case TERMINATE -> new TerminatePipeline(termination(l.name(), tls.orElseThrow(), registry));
         };
+    }
+
+    private Termination termination(String listener, TlsMaterialSource tls, MeterRegistry meters) {
+        return new Termination(listener, tls, spec.tls().orElseThrow().upstream(), spec.timeouts().tlsHandshake(),
+                spec.limits().upstreamPoolSize(), meters, Http2Limits.of(spec.http2(), spec.timeouts().drain()));
     }
 
     private static Relay relay(GatewaySpec.RuntimeSpec runtime, Transport transport) {

@@ -118,17 +118,20 @@ public final class Gateway implements AutoCloseable, AdminView {
             throw e;
         }
         admin = server;
-        if (assembly.warmsUp()) {
+        if (assembly.warmsUpPassthrough() || assembly.warmsUpTerminate()) {
             // What the start does after the warm-up (bind from this thread, a probe) is rehearsed meanwhile.
             StartRehearsal rehearsal = StartRehearsal.start(assembly.warmupListener(router()), workers, admin.localAddress());
             try {
-                Warmup.run(workers, assembly.transport(), spec.runtime().warmup(),
-                        routes -> assembly.warmupListener(Assembly.behindGatewaySources(router(), routes)), () -> stopRequested);
-            } catch (InterruptedException e) {
-                throw e;
-            } catch (Exception e) { // Netty rethrows bind failures unchecked or sneakily
-                // Only an optimisation: a gateway that cannot warm up (no loopback?) still serves, just cold at first.
-                log.warn("warm-up skipped: {}", e.toString());
+                if (assembly.warmsUpPassthrough()) {
+                    warmUp("", () -> Warmup.run(workers, assembly.transport(), spec.runtime().warmup(),
+                            routes -> assembly.warmupListener(Assembly.behindGatewaySources(router(), routes)),
+                            () -> stopRequested));
+                }
+                if (assembly.warmsUpTerminate() && !stopRequested) {
+                    warmUp(" (terminate)", () -> Warmup.runTerminate(workers, assembly.transport(), spec.runtime().warmup(),
+                            spec.tls().orElseThrow().upstream(), (routes, material) -> assembly.terminateWarmupListener(
+                                    Assembly.behindGatewaySources(router(), routes), material), () -> stopRequested));
+                }
             } finally {
                 rehearsal.close();
             }
@@ -148,6 +151,22 @@ public final class Gateway implements AutoCloseable, AdminView {
         log.info("meshgate ready: {} listener(s), transport {}, relay {}, {} worker(s), admin on {}",
                 listeners.size(), assembly.transport().describe(), assembly.relay().name(), threads, admin.localAddress());
         return this;
+    }
+
+    /** One warm-up; a failure only costs its benefit (no loopback?): the gateway still serves, just cold at first. */
+    private static void warmUp(String label, WarmupRun run) throws InterruptedException {
+        try {
+            run.run();
+        } catch (InterruptedException e) {
+            throw e;
+        } catch (Exception e) { // Netty rethrows bind failures unchecked or sneakily
+            log.warn("warm-up{} skipped: {}", label, e.toString());
+        }
+    }
+
+    @FunctionalInterface
+    private interface WarmupRun {
+        Warmup.Result run() throws Exception;
     }
 
     @Override

@@ -9,20 +9,34 @@ import io.meshgate.gateway.config.GatewaySpec;
 import io.meshgate.gateway.listener.Listener;
 import io.meshgate.gateway.metrics.GatewayMetrics;
 import io.meshgate.gateway.metrics.ListenerMetrics;
+import io.meshgate.gateway.config.GatewaySpec.WarmupSpec;
+import io.meshgate.gateway.testing.MeshPki;
 import io.meshgate.gateway.testing.TestConfig;
+import io.meshgate.gateway.testing.UnhandledExceptions;
+import io.meshgate.gateway.warmup.Warmup;
+import io.netty.channel.EventLoopGroup;
 import io.meshgate.routing.AppProtocol;
 import io.meshgate.routing.Endpoint;
 import io.meshgate.routing.OutboundSni;
 import io.meshgate.routing.Resolution;
 import io.meshgate.routing.Router;
 import io.meshgate.routing.StaticRoutes;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The warm-up's listener runs the real kinds of meters and route tables, and leaves no trace. */
+@ExtendWith(UnhandledExceptions.class)
 class AssemblyWarmupTest {
 
     @TempDir
@@ -64,5 +78,50 @@ class AssemblyWarmupTest {
         Resolution r = both.resolve(OutboundSni.format("warmup.meshgate.invalid", 8080));
         assertThat(r).isInstanceOfSatisfying(Resolution.Routed.class,
                 routed -> assertThat(routed.endpoints().endpoints()).containsExactly(Endpoint.of("127.0.0.1", 2)));
+    }
+
+    /**
+     * A terminate-only gateway warms up through a terminate listener of the real kind (the real
+     * limits, timeouts and {@code tls.upstream}) with material of its own: every caller shape
+     * completes (h2 to grpc and http2 endpoints, h2 to HTTP/1.1, HTTP/1.1 to both, half of the h2
+     * callers ending with a GOAWAY; the endpoints ending their connections after 100 requests), and
+     * nothing of it is left: no meter in the gateway's registry, no file of its PKI.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"mtls", "plaintext"})
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void terminateWarmupCompletesEveryShapeThroughARealTerminateListenerAndLeavesNoTrace(String upstream) throws Exception {
+        MeshPki pki = new MeshPki();
+        pki.writeGatewayFiles(dir, pki.clusterA);
+        Path file = TestConfig.terminate(dir, "http2", upstream, "127.0.0.1:9").warmup("1s").write(dir);
+        GatewaySpec spec = ConfigBinder.bind(ConfigLoader.load(file), file);
+        List<Path> tempBefore = warmupTempDirs();
+        try (GatewayMetrics metrics = new GatewayMetrics()) {
+            Assembly assembly = new Assembly(spec, metrics.registry());
+            assertThat(assembly.warmsUpTerminate()).isTrue();
+            assertThat(assembly.warmsUpPassthrough()).as("no passthrough listener").isFalse();
+            EventLoopGroup group = assembly.transport().newGroup(1, "meshgate-warmup-test");
+            try {
+                // 80 connections' worth: 16 terminate connections, every shape twice (both caller endings).
+                Warmup.Result r = Warmup.runTerminate(group, assembly.transport(),
+                        new WarmupSpec(Duration.ofMillis(1), 80, Duration.ofSeconds(90)), spec.tls().orElseThrow().upstream(),
+                        (routes, material) -> assembly.terminateWarmupListener(routes, material), () -> false);
+                assertThat(r.capped()).isFalse();
+                assertThat(r.connections()).isGreaterThanOrEqualTo(16);
+                assertThat(r.failed()).isZero();
+                assertThat(r.cutOff()).isZero();
+                assertThat(r.bytes()).as("1 KiB answers").isGreaterThan(16 * 1024L);
+            } finally {
+                group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+            }
+            assertThat(metrics.scrape()).doesNotContain("warmup");
+        }
+        assertThat(warmupTempDirs()).as("the warm-up PKI's files").isEqualTo(tempBefore);
+    }
+
+    private static List<Path> warmupTempDirs() throws java.io.IOException {
+        try (Stream<Path> all = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
+            return all.filter(p -> p.getFileName().toString().startsWith("meshgate-warmup-")).sorted().toList();
+        }
     }
 }

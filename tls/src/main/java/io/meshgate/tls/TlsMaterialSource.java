@@ -93,6 +93,23 @@ public final class TlsMaterialSource implements AutoCloseable {
 
     public TlsMaterialSource(TlsFiles files, Set<String> allowedTrustDomains, AllowedIdentities allowedIdentities,
                              MeterRegistry registry, Duration pollInterval, Duration debounce) throws TlsMaterialException {
+        this(files, allowedTrustDomains, allowedIdentities, registry, pollInterval, debounce, true);
+    }
+
+    /**
+     * Material the gateway makes for itself and throws away (the start-up warm-up's), loaded like
+     * any other but without the INFO line that names the serving identity: operators read that line
+     * as the gateway's own identity.
+     */
+    public static TlsMaterialSource unannounced(TlsFiles files, Set<String> allowedTrustDomains, MeterRegistry registry)
+            throws TlsMaterialException {
+        return new TlsMaterialSource(files, allowedTrustDomains, AllowedIdentities.ANY, registry, DEFAULT_POLL_INTERVAL,
+                DEFAULT_DEBOUNCE, false);
+    }
+
+    private TlsMaterialSource(TlsFiles files, Set<String> allowedTrustDomains, AllowedIdentities allowedIdentities,
+                              MeterRegistry registry, Duration pollInterval, Duration debounce, boolean announce)
+            throws TlsMaterialException {
         this.files = files;
         this.allowedTrustDomains = Set.copyOf(allowedTrustDomains);
         this.allowedIdentities = allowedIdentities;
@@ -115,8 +132,10 @@ public final class TlsMaterialSource implements AutoCloseable {
         this.expiry = MultiGauge.builder("meshgate.tls.certificate.expiry").baseUnit("seconds")
                 .description("Seconds until the certificate expires (serving, or a root by SHA-256)").register(registry);
         publishExpiry(current);
-        log.info("TLS material loaded: serving {} (expires {}), {} trust root(s) from {}", current.servingId(),
-                current.leaf().getNotAfter().toInstant(), current.bundle().roots().size(), files.trustBundle());
+        if (announce) {
+            log.info("TLS material loaded: serving {} (expires {}), {} trust root(s) from {}", current.servingId(),
+                    current.leaf().getNotAfter().toInstant(), current.bundle().roots().size(), files.trustBundle());
+        }
     }
 
     /** The material for a new handshake; one volatile read. */

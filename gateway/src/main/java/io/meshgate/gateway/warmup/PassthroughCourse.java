@@ -1,0 +1,333 @@
+package io.meshgate.gateway.warmup;
+
+import static io.meshgate.gateway.warmup.Warmup.ANSWERING_PORT;
+import static io.meshgate.gateway.warmup.Warmup.CLOSING_PORT;
+import static io.meshgate.gateway.warmup.Warmup.ECHO_PORT;
+import static io.meshgate.gateway.warmup.Warmup.HOST;
+
+import io.meshgate.gateway.config.GatewaySpec.WarmupSpec;
+import io.meshgate.gateway.listener.Listener;
+import io.meshgate.gateway.transport.Transport;
+import io.meshgate.routing.AppProtocol;
+import io.meshgate.routing.Endpoint;
+import io.meshgate.routing.OutboundSni;
+import io.meshgate.routing.Router;
+import io.meshgate.routing.StaticRoutes;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.util.ReferenceCountUtil;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+import java.util.function.Supplier;
+
+/**
+ * The passthrough warm-up: synthetic connections through the real hello reader, router, dialer
+ * and relay of a passthrough listener, to endpoints of its own, shaped like the traffic an
+ * east-west gateway relays (see {@link #shapes}).
+ */
+final class PassthroughCourse implements Warmup.Course {
+
+    /**
+     * Connections in flight at once, spread over the event loops. The warm-up is bound by CPU, not by
+     * round trips (one lane completes as many connections a second as 32 on one core): a few lanes
+     * only keep every loop of a larger group busy.
+     */
+    private static final int PARALLEL = 8;
+    /** Ping-pong messages per long connection, request/response sized (each also runs the relay's read and write). */
+    private static final int MESSAGES = 8;
+    private static final int MESSAGE_BYTES = 1024;
+    /** One burst per long connection, large enough to move an auto-splice relay to the kernel. */
+    private static final int BURST_BYTES = 128 * 1024;
+
+    private final Function<Router, Listener> listeners;
+    private final AtomicLong bytes = new AtomicLong();
+    private final List<Channel> endpoints = new ArrayList<>();
+    private List<Shape> shapes;
+
+    PassthroughCourse(Function<Router, Listener> listeners) {
+        this.listeners = listeners;
+    }
+
+    @Override
+    public Listener open(EventLoopGroup group, Transport transport) throws InterruptedException {
+        byte[] smallHello = SyntheticHello.withServerName(OutboundSni.format(HOST, ECHO_PORT));
+        byte[] closingHello = SyntheticHello.withServerName(OutboundSni.format(HOST, CLOSING_PORT));
+        byte[] realHello = SyntheticHello.likeARealClient(OutboundSni.format(HOST, ECHO_PORT));
+        byte[] answeredHello = SyntheticHello.likeARealClient(OutboundSni.format(HOST, ANSWERING_PORT));
+        Channel echo = endpoint(group, transport, Echo::new);
+        Channel closing = endpoint(group, transport, () -> new ClosingEndpoint(closingHello.length + MESSAGE_BYTES, true));
+        Channel answering = endpoint(group, transport, () -> new ClosingEndpoint(answeredHello.length + MESSAGE_BYTES, false));
+        shapes = shapes(smallHello, closingHello, realHello, answeredHello);
+        Router router = new Router(List.of(new StaticRoutes(List.of(
+                service(ECHO_PORT, echo), service(CLOSING_PORT, closing), service(ANSWERING_PORT, answering)))));
+        return listeners.apply(router);
+    }
+
+    private Channel endpoint(EventLoopGroup group, Transport transport, Supplier<ChannelHandler> handler)
+            throws InterruptedException {
+        Channel ch = Warmup.endpoint(group, transport, new ChannelInitializer<Channel>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                ch.pipeline().addLast(handler.get());
+            }
+        });
+        endpoints.add(ch);
+        return ch;
+    }
+
+    @Override
+    public int parallel() {
+        return PARALLEL;
+    }
+
+    @Override
+    public int target(WarmupSpec plan) {
+        return plan.connections();
+    }
+
+    @Override
+    public Warmup.Caller caller(int n) {
+        return new Client(shapes.get(n % shapes.size()));
+    }
+
+    @Override
+    public Bootstrap configure(Bootstrap callers) {
+        return callers.option(ChannelOption.ALLOW_HALF_CLOSURE, true);
+    }
+
+    @Override
+    public long bytes() {
+        return bytes.get();
+    }
+
+    @Override
+    public String through(Listener listener) {
+        return bytes.get() / 1024 + " KiB through the " + listener.context().relay().name() + " relay";
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        for (Channel ch : endpoints) {
+            ch.close().sync();
+        }
+    }
+
+    private static StaticRoutes.StaticService service(int port, Channel endpoint) {
+        InetSocketAddress address = (InetSocketAddress) endpoint.localAddress();
+        return new StaticRoutes.StaticService(HOST, port, List.of(Endpoint.of("127.0.0.1", address.getPort())), AppProtocol.TCP);
+    }
+
+    /**
+     * The connections of one round, taken in turn by the lanes. Most are a request/response client's
+     * (a real-sized hello and the request in one write, so the gateway reads both at once as it does
+     * from such clients; the answer; the endpoint's FIN first); the others a caller closing first
+     * after the same exchange, TLS-like exchanges (the hello alone, its echo, then requests) ended by
+     * either side, and one long connection with a burst. Fewer long ones than before (one in 16, eight
+     * messages) halved the bytes per connection without losing a path: the short ones run the relay's
+     * read and write too.
+     */
+    private static List<Shape> shapes(byte[] smallHello, byte[] closingHello, byte[] realHello, byte[] answeredHello) {
+        Shape requestAnswered = new Shape(answeredHello, true, 0, 0, Ending.ENDPOINT_CLOSES, MESSAGE_BYTES);
+        Shape callerCloses = new Shape(realHello, true, 0, 0, Ending.CALLER_CLOSES, realHello.length + MESSAGE_BYTES);
+        Shape handshake = new Shape(smallHello, false, 2, 0, Ending.CALLER_HALF_CLOSES, smallHello.length);
+        Shape handshakeClosing = new Shape(closingHello, false, 1, 0, Ending.ENDPOINT_CLOSES, closingHello.length);
+        Shape isLong = new Shape(smallHello, false, MESSAGES, BURST_BYTES, Ending.CALLER_HALF_CLOSES, smallHello.length);
+        return List.of(isLong, requestAnswered, handshake, requestAnswered, callerCloses, requestAnswered, handshakeClosing,
+                requestAnswered, handshake, requestAnswered, handshakeClosing, requestAnswered, callerCloses, requestAnswered,
+                handshake, requestAnswered);
+    }
+
+    /** The endpoint: sends back what it reads, and its FIN after the client's. */
+    private static final class Echo extends ChannelInboundHandlerAdapter {
+        @Override
+        public boolean isSharable() {
+            return true;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ctx.write(msg);
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            ctx.flush();
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ChannelInputShutdownEvent) {
+                ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE); // after the echo, our FIN
+                return;
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+
+    /**
+     * The endpoint of a request/response service: closes first (the client's FIN comes after) once it
+     * has read {@code request} bytes (the hello and a request), after sending back what it read
+     * ({@code echoes}) or a request-sized answer.
+     */
+    private static final class ClosingEndpoint extends ChannelInboundHandlerAdapter {
+        private final long request;
+        private final boolean echoes;
+        private long read;
+        private boolean answered;
+
+        ClosingEndpoint(long request, boolean echoes) {
+            this.request = request;
+            this.echoes = echoes;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof ByteBuf buf) {
+                read += buf.readableBytes();
+            }
+            if (echoes) {
+                ctx.write(msg);
+            } else {
+                ReferenceCountUtil.release(msg);
+            }
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            if (read < request || answered) {
+                ctx.flush();
+                return;
+            }
+            answered = true;
+            if (!echoes) {
+                ctx.write(ctx.alloc().buffer(MESSAGE_BYTES).writeZero(MESSAGE_BYTES));
+            }
+            ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ChannelInputShutdownEvent) {
+                ctx.close(); // the caller gave up before its request was complete
+                return;
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+
+    /** How a warm-up connection ends. */
+    private enum Ending {
+        /** The caller shuts its output down once everything came back; the endpoint's FIN follows. */
+        CALLER_HALF_CLOSES,
+        /** The caller closes once everything came back, as a client done with its answer does. */
+        CALLER_CLOSES,
+        /** The endpoint closes first; the caller closes on its FIN. */
+        ENDPOINT_CLOSES
+    }
+
+    /**
+     * One kind of warm-up connection: the {@code hello} (with a request in the same write if
+     * {@code requestWithHello}), {@code answer} bytes back for that first flight, then {@code messages}
+     * request/response sized ping-pongs and a burst of {@code burst} bytes (0: none), echoed; then the
+     * {@code ending}.
+     */
+    private record Shape(byte[] hello, boolean requestWithHello, int messages, int burst, Ending ending, long answer) {}
+
+    /**
+     * A caller of one {@link Shape}; complete once everything came back and the connection ended as
+     * the shape says (the endpoint's FIN passed on by the gateway, or the caller's own close).
+     */
+    private final class Client extends ChannelInboundHandlerAdapter implements Warmup.Caller {
+        private final Shape shape;
+        private long expected;
+        private long received;
+        private int sent;
+        private boolean complete;
+
+        Client(Shape shape) {
+            this.shape = shape;
+        }
+
+        @Override
+        public boolean complete() {
+            return complete;
+        }
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            expected = shape.answer();
+            ByteBuf first = shape.requestWithHello()
+                    ? ctx.alloc().buffer(shape.hello().length + MESSAGE_BYTES).writeBytes(shape.hello()).writeZero(MESSAGE_BYTES)
+                    : Unpooled.wrappedBuffer(shape.hello());
+            ctx.writeAndFlush(first);
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof ByteBuf buf) {
+                received += buf.readableBytes();
+                bytes.addAndGet(buf.readableBytes());
+            }
+            ReferenceCountUtil.release(msg);
+            if (received < expected) {
+                return;
+            }
+            if (sent < shape.messages()) {
+                send(ctx, MESSAGE_BYTES);
+            } else if (sent == shape.messages() && shape.burst() > 0) {
+                send(ctx, shape.burst());
+            } else if (shape.ending() == Ending.CALLER_CLOSES) {
+                complete = received == expected;
+                ctx.close();
+            } else if (shape.ending() == Ending.CALLER_HALF_CLOSES && ctx.channel() instanceof DuplexChannel d
+                    && !d.isOutputShutdown()) {
+                d.shutdownOutput();
+            }
+        }
+
+        private void send(ChannelHandlerContext ctx, int size) {
+            sent++;
+            expected += size;
+            ctx.writeAndFlush(ctx.alloc().buffer(size).writeZero(size));
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ChannelInputShutdownEvent) {
+                complete = shape.ending() != Ending.CALLER_CLOSES && received == expected && sent >= shape.messages();
+                ctx.close();
+                return;
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+}
