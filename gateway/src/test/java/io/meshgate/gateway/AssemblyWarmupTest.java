@@ -102,9 +102,9 @@ class AssemblyWarmupTest {
             assertThat(assembly.warmsUpPassthrough()).as("no passthrough listener").isFalse();
             EventLoopGroup group = assembly.transport().newGroup(1, "meshgate-warmup-test");
             try {
-                // 80 connections' worth: 16 terminate connections, every shape twice (both caller endings).
+                // 160 connections' worth: 16 terminate connections, every shape twice (both caller endings).
                 Warmup.Result r = Warmup.runTerminate(group, assembly.transport(),
-                        new WarmupSpec(Duration.ofMillis(1), 80, Duration.ofSeconds(90)), spec.tls().orElseThrow().upstream(),
+                        new WarmupSpec(Duration.ofMillis(1), 160, Duration.ofSeconds(90)), spec.tls().orElseThrow().upstream(),
                         (routes, material) -> assembly.terminateWarmupListener(routes, material), () -> false);
                 assertThat(r.capped()).isFalse();
                 assertThat(r.connections()).isGreaterThanOrEqualTo(16);
