@@ -29,7 +29,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
@@ -87,13 +87,16 @@ class AssemblyWarmupTest {
      * callers ending with a GOAWAY; the endpoints ending their connections after 100 requests), and
      * nothing of it is left: no meter in the gateway's registry, no file of its PKI.
      */
-    @ParameterizedTest
-    @ValueSource(strings = {"mtls", "plaintext"})
+    @ParameterizedTest(name = "tls.upstream {0}, http2.maxConcurrentStreams {1}, http2.maxConnectionAge {2}")
+    @CsvSource({"mtls, 100, 0s", "plaintext, 100, 0s", "mtls, 3, 0s", "mtls, 100, 20ms"})
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
-    void terminateWarmupCompletesEveryShapeThroughARealTerminateListenerAndLeavesNoTrace(String upstream) throws Exception {
+    void terminateWarmupCompletesEveryShapeThroughARealTerminateListenerAndLeavesNoTrace(String upstream, int maxStreams,
+                                                                                        String maxAge) throws Exception {
         MeshPki pki = new MeshPki();
         pki.writeGatewayFiles(dir, pki.clusterA);
-        Path file = TestConfig.terminate(dir, "http2", upstream, "127.0.0.1:9").warmup("1s").write(dir);
+        // The listener's own limits apply: fewer streams than a caller wants at once, connections drained by age.
+        Path file = TestConfig.terminate(dir, "http2", upstream, "127.0.0.1:9").warmup("1s")
+                .set("http2.maxConcurrentStreams", maxStreams).set("http2.maxConnectionAge", maxAge).write(dir);
         GatewaySpec spec = ConfigBinder.bind(ConfigLoader.load(file), file);
         List<Path> tempBefore = warmupTempDirs();
         try (GatewayMetrics metrics = new GatewayMetrics()) {
@@ -102,9 +105,9 @@ class AssemblyWarmupTest {
             assertThat(assembly.warmsUpPassthrough()).as("no passthrough listener").isFalse();
             EventLoopGroup group = assembly.transport().newGroup(1, "meshgate-warmup-test");
             try {
-                // 160 connections' worth: 16 terminate connections, every shape twice (both caller endings).
+                // 320 connections' worth: 16 terminate connections, every shape twice (both caller endings).
                 Warmup.Result r = Warmup.runTerminate(group, assembly.transport(),
-                        new WarmupSpec(Duration.ofMillis(1), 160, Duration.ofSeconds(90)), spec.tls().orElseThrow().upstream(),
+                        new WarmupSpec(Duration.ofMillis(1), 320, Duration.ofSeconds(90)), spec.tls().orElseThrow().upstream(),
                         (routes, material) -> assembly.terminateWarmupListener(routes, material), () -> false);
                 assertThat(r.capped()).isFalse();
                 assertThat(r.connections()).isGreaterThanOrEqualTo(16);

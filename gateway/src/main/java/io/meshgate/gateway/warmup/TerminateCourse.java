@@ -50,6 +50,7 @@ import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2SettingsFrame;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
@@ -80,10 +81,11 @@ final class TerminateCourse implements Warmup.Course {
     /** Connections in flight at once; an h2 caller has several streams in flight itself. */
     private static final int PARALLEL = 4;
     /**
-     * A terminate connection carries several requests and a handshake on each side: a tenth of the
-     * count (1,000 by default: about 5 s on two cores, 10 s on one; 2,000 took 15 s there).
+     * A terminate connection carries many requests and a handshake on each side: a twentieth of the
+     * count (500 by default, about 9,000 requests). The request path needs the requests; the
+     * connections only need to be in its profile, and their handshakes were half the time.
      */
-    private static final int SHARE = 10;
+    private static final int SHARE = 20;
     private static final int ANSWER_BYTES = 1024;
     /** Requests an endpoint answers on one connection before it ends it (nginx's keep-alive limit, scaled down). */
     private static final int ENDPOINT_REQUESTS = 100;
@@ -95,9 +97,9 @@ final class TerminateCourse implements Warmup.Course {
 
     /** Most real terminate traffic is h2 (gRPC above all); HTTP/1.1 and the bridges both ways run too. */
     private static final List<Shape> SHAPES = List.of(
-            new Shape(true, GRPC_PORT, 16, 8), new Shape(true, HTTP2_PORT, 16, 8), new Shape(false, HTTP_PORT, 6, 1),
-            new Shape(true, GRPC_PORT, 16, 8), new Shape(true, HTTP_PORT, 8, 4), new Shape(true, HTTP2_PORT, 16, 8),
-            new Shape(false, HTTP2_PORT, 6, 1), new Shape(true, GRPC_PORT, 16, 8));
+            new Shape(true, GRPC_PORT, 24, 8), new Shape(true, HTTP2_PORT, 24, 8), new Shape(false, HTTP_PORT, 8, 1),
+            new Shape(true, GRPC_PORT, 24, 8), new Shape(true, HTTP_PORT, 12, 4), new Shape(true, HTTP2_PORT, 24, 8),
+            new Shape(false, HTTP2_PORT, 8, 1), new Shape(true, GRPC_PORT, 24, 8));
 
     private final BiFunction<Router, TlsMaterialSource, Listener> listeners;
     private final UpstreamTls upstream;
@@ -205,6 +207,10 @@ final class TerminateCourse implements Warmup.Course {
         int sent;
         int answered;
         boolean complete;
+        /** The gateway ends the connection (GOAWAY): no new request, complete once those sent are answered. */
+        boolean stopped;
+        /** Requests to send at the end of this read. */
+        private int due;
 
         CallerBase(SslContext context, String sni, Shape shape) {
             this.context = context;
@@ -257,13 +263,27 @@ final class TerminateCourse implements Warmup.Course {
         void answered(ChannelHandlerContext ctx) {
             answered++;
             requests.incrementAndGet();
-            if (answered == shape.requests()) {
+            if (answered == shape.requests() || (stopped && answered == sent)) {
                 complete = true;
                 finish(ctx);
-            } else if (sent < shape.requests()) {
-                send(ctx);
+            } else if (sent + due < shape.requests() && !stopped) {
+                due++;
+            }
+        }
+
+        /**
+         * The requests that replace those answered in this read go out once the read is over: an h2
+         * stream whose last frame is being read still counts against the gateway's stream limit.
+         */
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            if (due > 0 && !complete && !stopped) {
+                for (; due > 0; due--) {
+                    send(ctx);
+                }
                 ctx.flush();
             }
+            due = 0;
         }
 
         @Override
@@ -288,9 +308,25 @@ final class TerminateCourse implements Warmup.Course {
             return new ChannelHandler[] {Http2FrameCodecBuilder.forClient().build(), streams};
         }
 
+        /** The handshake chose h2. */
+        private boolean ready;
+        /** The gateway's SETTINGS came; its stream limit (null: none). */
+        private boolean settled;
+        private Long maxStreams;
+
         @Override
         void start(ChannelHandlerContext ctx) {
-            for (int i = 0; i < shape.inFlight(); i++) {
+            ready = true;
+            begin(ctx);
+        }
+
+        /** The first streams, once both the handshake and the gateway's SETTINGS are in: never more than it allows. */
+        private void begin(ChannelHandlerContext ctx) {
+            if (!ready || !settled || sent > 0) {
+                return;
+            }
+            long first = Math.min(shape.inFlight(), maxStreams == null ? Long.MAX_VALUE : maxStreams);
+            for (int i = 0; i < first; i++) {
                 send(ctx);
             }
             ctx.flush();
@@ -306,9 +342,11 @@ final class TerminateCourse implements Warmup.Course {
                 headers.set("content-type", "application/grpc").set("te", "trailers").set("grpc-timeout", "10S");
             }
             Http2FrameStream stream = streams.open();
-            ctx.write(new DefaultHttp2HeadersFrame(headers, !grpc).stream(stream));
+            // A stream the codec refuses fails its write: the connection ends (counted as failed), nothing waits.
+            ctx.write(new DefaultHttp2HeadersFrame(headers, !grpc).stream(stream)).addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
             if (grpc) {
-                ctx.write(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(GRPC_MESSAGE), true).stream(stream));
+                ctx.write(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(GRPC_MESSAGE), true).stream(stream))
+                        .addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
             }
         }
 
@@ -327,7 +365,17 @@ final class TerminateCourse implements Warmup.Course {
                     if (d.isEndStream()) {
                         answered(ctx);
                     }
-                } else if (msg instanceof Http2ResetFrame || msg instanceof Http2GoAwayFrame) {
+                } else if (msg instanceof Http2SettingsFrame settings) {
+                    settled = true;
+                    maxStreams = settings.settings().maxConcurrentStreams();
+                    begin(ctx);
+                } else if (msg instanceof Http2GoAwayFrame) {
+                    stopped = true; // the streams sent are answered (or reset); none is sent after
+                    if (answered == sent && sent > 0) {
+                        complete = true;
+                        ctx.close();
+                    }
+                } else if (msg instanceof Http2ResetFrame) {
                     ctx.close();
                 }
             } finally {

@@ -157,7 +157,7 @@ public final class Warmup {
      * As {@link #run(EventLoopGroup, Transport, WarmupSpec, Function, BooleanSupplier)} through a
      * terminate listener from {@code listeners} (given the router and the warm-up's own TLS
      * material): mTLS callers speaking h2 and HTTP/1.1 to {@code http}, {@code http2} and
-     * {@code grpc} endpoints of its own, reached as {@code upstream} says; a tenth of
+     * {@code grpc} endpoints of its own, reached as {@code upstream} says; a twentieth of
      * {@code plan.connections()}, each carrying several requests.
      */
     public static Result runTerminate(EventLoopGroup group, Transport transport, WarmupSpec plan, UpstreamTls upstream,
