@@ -57,6 +57,8 @@ final class H2Upstream extends Http2ChannelDuplexHandler {
 
     private final Channel channel;
     private final Endpoint endpoint;
+    /** Something was written since the last flush. */
+    private boolean unflushed;
     private final Http2Connection connection;
     private final int maxStreams;
     private final Http2Metrics metrics;
@@ -111,6 +113,7 @@ final class H2Upstream extends Http2ChannelDuplexHandler {
         Http2FrameStream frameStream = newStream();
         ChannelPromise headersWritten = ctx.newPromise();
         ctx.write(new DefaultHttp2HeadersFrame(headers, endStream).stream(frameStream), headersWritten);
+        unflushed = true;
         Http2Stream stream = frameStream.id() > 0 ? connection.stream(frameStream.id()) : null;
         Throwable refused = headersWritten.cause();
         if (refused != null || stream == null) {
@@ -150,10 +153,19 @@ final class H2Upstream extends Http2ChannelDuplexHandler {
 
     void write(Http2StreamFrame frame) {
         ctx.write(frame, quiet);
+        unflushed = true;
     }
 
+    /**
+     * Flushes what was written since the last flush; nothing when nothing was. Every stream a
+     * caller's read fed asks for a flush at the end of that read, and an empty flush still costs a
+     * promise and a pass through the codec and the TLS handler.
+     */
     void flush() {
-        ctx.flush();
+        if (unflushed) {
+            unflushed = false;
+            ctx.flush();
+        }
     }
 
     boolean isWritable(Http2Stream stream) {
@@ -163,7 +175,9 @@ final class H2Upstream extends Http2ChannelDuplexHandler {
     /** Returns {@code bytes} of {@code stream}'s DATA to the endpoint's windows; true when a WINDOW_UPDATE is to be flushed. */
     boolean consume(Http2Stream stream, int bytes) {
         try {
-            return connection.local().flowController().consumeBytes(stream, bytes);
+            boolean windowUpdate = connection.local().flowController().consumeBytes(stream, bytes);
+            unflushed |= windowUpdate;
+            return windowUpdate;
         } catch (Http2Exception e) {
             // More bytes returned than received: a bug here, and the connection's windows are no longer known.
             log.warn("h2 connection to {}: flow-control accounting failed, closing it: {}", endpoint, e.toString());
@@ -175,6 +189,7 @@ final class H2Upstream extends Http2ChannelDuplexHandler {
     void reset(Http2FrameStream frameStream, Http2Stream stream, long errorCode) {
         if (stream.state() != Http2Stream.State.CLOSED && channel.isActive()) {
             ctx.write(new DefaultHttp2ResetFrame(errorCode).stream(frameStream), quiet);
+            unflushed = false;
             ctx.flush();
         }
     }
