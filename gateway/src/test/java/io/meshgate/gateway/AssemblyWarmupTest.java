@@ -104,6 +104,7 @@ class AssemblyWarmupTest {
             assertThat(assembly.warmsUpTerminate()).isTrue();
             assertThat(assembly.warmsUpPassthrough()).as("no passthrough listener").isFalse();
             EventLoopGroup group = assembly.transport().newGroup(1, "meshgate-warmup-test");
+            long socketsBefore = openSockets();
             try {
                 // 320 connections' worth: 16 terminate connections, every shape twice (both caller endings).
                 Warmup.Result r = Warmup.runTerminate(group, assembly.transport(),
@@ -114,12 +115,28 @@ class AssemblyWarmupTest {
                 assertThat(r.failed()).isZero();
                 assertThat(r.cutOff()).isZero();
                 assertThat(r.bytes()).as("1 KiB answers").isGreaterThan(16 * 1024L);
+                // The upstream pools' connections to the warm-up's endpoints go too, not only the callers'.
+                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+                        assertThat(openSockets()).as("sockets left open by the warm-up").isLessThanOrEqualTo(socketsBefore));
             } finally {
                 group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
             }
             assertThat(metrics.scrape()).doesNotContain("warmup");
         }
         assertThat(warmupTempDirs()).as("the warm-up PKI's files").isEqualTo(tempBefore);
+    }
+
+    /** The sockets this JVM has open (each a descriptor linked to {@code socket:[inode]}). */
+    private static long openSockets() throws java.io.IOException {
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.filter(fd -> {
+                try {
+                    return Files.readSymbolicLink(fd).toString().startsWith("socket:");
+                } catch (java.io.IOException e) {
+                    return false; // closed meanwhile
+                }
+            }).count();
+        }
     }
 
     private static List<Path> warmupTempDirs() throws java.io.IOException {

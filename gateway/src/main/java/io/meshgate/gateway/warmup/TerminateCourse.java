@@ -59,6 +59,9 @@ import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiFunction;
 
@@ -91,6 +94,8 @@ final class TerminateCourse implements Warmup.Course {
     private static final int ENDPOINT_REQUESTS = 100;
     private static final byte[] GRPC_MESSAGE = {0, 0, 0, 0, 3, 8, 1, 16};
     private static final byte[] ANSWER = new byte[ANSWER_BYTES];
+    /** How long closing one of the endpoints' connections may take at the end. */
+    private static final long CLOSE_MILLIS = 1_000;
 
     /** How a warm-up caller talks and to which service. */
     private record Shape(boolean h2, int port, int requests, int inFlight) {}
@@ -106,6 +111,11 @@ final class TerminateCourse implements Warmup.Course {
     private final AtomicLong bytes = new AtomicLong();
     private final AtomicLong requests = new AtomicLong();
     private final List<Channel> endpoints = new ArrayList<>();
+    /**
+     * The endpoints' accepted connections: the gateway's upstream pools keep theirs open, so the
+     * endpoints close them at the end (a server channel's close leaves its children open).
+     */
+    private final Set<Channel> accepted = ConcurrentHashMap.newKeySet();
     private TlsMaterialSource material;
     private SslContext h2Callers;
     private SslContext http1Callers;
@@ -138,6 +148,8 @@ final class TerminateCourse implements Warmup.Course {
         Channel ch = Warmup.endpoint(group, transport, new ChannelInitializer<Channel>() {
             @Override
             protected void initChannel(Channel ch) {
+                accepted.add(ch);
+                ch.closeFuture().addListener(f -> accepted.remove(ch));
                 if (tls != null) {
                     ch.pipeline().addLast(tls.newHandler(ch.alloc()));
                 }
@@ -193,6 +205,9 @@ final class TerminateCourse implements Warmup.Course {
     public void close() throws InterruptedException {
         for (Channel ch : endpoints) {
             ch.close().sync();
+        }
+        for (Channel ch : List.copyOf(accepted)) {
+            ch.close().await(CLOSE_MILLIS, TimeUnit.MILLISECONDS);
         }
         if (material != null) {
             material.close();
