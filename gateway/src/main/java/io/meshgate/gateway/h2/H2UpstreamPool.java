@@ -221,6 +221,7 @@ final class H2UpstreamPool {
         H2Upstream up = new H2Upstream(ch, endpoint, codec, limits.upstreamMaxConcurrentStreams(), metrics,
                 listener.upstreams().picker(), slot.open::remove);
         ch.pipeline().addLast(Http2Names.FLUSH, Http2Names.flushConsolidation())
+                .addLast(Http2Names.COALESCE, new FrameCoalescer())
                 .addLast(Http2Names.CODEC, codec)
                 .addLast(Http2Names.UPSTREAM, up);
         Http2Names.widenConnectionWindow(codec, limits.initialConnectionWindow());

@@ -40,7 +40,8 @@ public final class Http2Downstream {
         Http2FrameCodec codec = h2.limits().serverCodec();
         ConnectionGuard guard = new ConnectionGuard(connection, h2, codec);
         p.addAfter(after, Http2Names.FLUSH, Http2Names.flushConsolidation())
-                .addAfter(Http2Names.FLUSH, Http2Names.CODEC, codec)
+                .addAfter(Http2Names.FLUSH, Http2Names.COALESCE, new FrameCoalescer())
+                .addAfter(Http2Names.COALESCE, Http2Names.CODEC, codec)
                 .addAfter(Http2Names.CODEC, Http2Names.GUARD, guard);
         if (connection.route() != null && connection.route().protocol() == AppProtocol.HTTP) {
             OpenStreams streams = OpenStreams.of(p.channel());

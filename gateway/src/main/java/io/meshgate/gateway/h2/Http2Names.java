@@ -9,18 +9,18 @@ import io.netty.handler.flush.FlushConsolidationHandler;
  * Handler names of the h2 pipelines, in order. A downstream h2 connection (after {@code tls}) whose
  * route is an {@code http2}/{@code grpc} service (or has no route: its streams get the gateway's answer):
  * <pre>
- *   h2-flush (FlushConsolidationHandler) → h2-codec (Http2FrameCodec) → h2-guard (ConnectionGuard)
- *     → h2-relay (StreamRelay)
+ *   h2-flush (FlushConsolidationHandler) → h2-coalesce (FrameCoalescer) → h2-codec (Http2FrameCodec)
+ *     → h2-guard (ConnectionGuard) → h2-relay (StreamRelay)
  * </pre>
  * whose streams are frame streams of the codec dispatched by {@code StreamRelay} to their
  * {@code DownstreamStream} (no child channels); one whose route is an {@code http} service:
  * <pre>
- *   h2-flush → h2-codec → h2-guard → h2-streams (Http2MultiplexHandler) → h2-end
+ *   h2-flush → h2-coalesce → h2-codec → h2-guard → h2-streams (Http2MultiplexHandler) → h2-end
  * </pre>
  * and each of its stream channels {@code h2-meter (StatusMeter) → h2-proxy (BridgedStream)}, which
  * becomes {@code h2-meter → h1-codec (Http2StreamFrameToHttpObjectCodec) → h1-bridge (Http1Bridge) → http
  * (HttpProxyHandler)} at the stream's first HEADERS. A pooled upstream h2 connection: {@code tls →
- * h2-flush → h2-codec → h2-upstream (H2Upstream)}, {@code tls} only with {@code tls.upstream: mtls};
+ * h2-flush → h2-coalesce → h2-codec → h2-upstream (H2Upstream)}, {@code tls} only with {@code tls.upstream: mtls};
  * its streams are frame streams of the codec, dispatched by {@code H2Upstream} to their
  * {@code UpstreamStream} (no child channels). An HTTP/1.1 caller's connection (after {@code tls}):
  * {@code http-codec (HttpServerCodec) → h1-meter (Http1StatusMeter) → http} ({@code HttpProxyHandler},
@@ -28,6 +28,7 @@ import io.netty.handler.flush.FlushConsolidationHandler;
  */
 final class Http2Names {
     static final String FLUSH = "h2-flush";
+    static final String COALESCE = "h2-coalesce";
     static final String CODEC = "h2-codec";
     static final String GUARD = "h2-guard";
     static final String RELAY = "h2-relay";

@@ -98,7 +98,7 @@ class StreamRelayTest {
         connection.route(Route.of(router.resolve(TlsPeers.SNI)));
         Http2Downstream.install(down.pipeline(), "tls", connection, h2, XFCC);
         downCodec = down.pipeline().get(Http2FrameCodec.class);
-        assertThat(down.pipeline().names()).containsSubsequence(Http2Names.FLUSH, Http2Names.CODEC, Http2Names.GUARD, Http2Names.RELAY);
+        assertThat(down.pipeline().names()).containsSubsequence(Http2Names.FLUSH, Http2Names.COALESCE, Http2Names.CODEC, Http2Names.GUARD, Http2Names.RELAY);
 
         // The pooled connection to the endpoint, put in the listener's pool for the downstream's event loop.
         upClient = new EmbeddedChannel();
