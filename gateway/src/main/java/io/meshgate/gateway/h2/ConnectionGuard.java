@@ -113,6 +113,9 @@ final class ConnectionGuard extends ChannelInboundHandlerAdapter {
         } else if (evt == Listener.DRAIN) {
             drain(ctx, "drain");
             return;
+        } else if (evt == Listener.CLOSE_NOW) {
+            codec.gracefulShutdownTimeoutMillis(0); // the drain's time is over: the close does not wait for streams again
+            return;
         } else if (evt instanceof ChannelInputShutdownEvent) {
             clientFinished(ctx);
         }

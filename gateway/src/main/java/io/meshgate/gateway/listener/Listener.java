@@ -119,8 +119,24 @@ public final class Listener {
         connections.forEach(ch -> ch.pipeline().fireUserEventTriggered(DRAIN));
     }
 
-    /** Closes every open connection (end of a drain). */
+    /**
+     * The user event {@link #closeConnections} fires on every connection just before it closes it:
+     * the close is final, nothing waits any more (an h2 connection's close would otherwise wait up
+     * to {@code timeouts.drain} for its open streams: Netty's graceful shutdown).
+     */
+    public static final Object CLOSE_NOW = new Object() {
+        @Override
+        public String toString() {
+            return "CLOSE_NOW";
+        }
+    };
+
+    /**
+     * Closes every open connection at once (end of a drain, after its {@code timeouts.drain}; the
+     * warm-up cut off), and waits until they are closed.
+     */
     public void closeConnections() {
+        connections.forEach(ch -> ch.pipeline().fireUserEventTriggered(CLOSE_NOW)); // runs before the close on each loop
         connections.close().awaitUninterruptibly();
     }
 }

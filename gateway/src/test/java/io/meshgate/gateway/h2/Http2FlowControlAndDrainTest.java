@@ -148,6 +148,37 @@ class Http2FlowControlAndDrainTest {
         }
     }
 
+    /**
+     * A stream still open when {@code timeouts.drain} is over is cut off then: the close at the end
+     * of the drain does not give the connection's streams another {@code timeouts.drain} (Netty's
+     * graceful shutdown waits for them by default).
+     */
+    @Test
+    void shouldCloseAConnectionWhoseStreamOutlivesTheDrainTimeoutWhenItEnds() throws Exception {
+        try (H2Backend a = new H2Backend("a", pki.backend, List.of(pki.clusterA.rootCert()))) {
+            RunningGateway gw = gateway(a, "http2: {drainNotice: 100ms}\ntimeouts: {drain: 2s}");
+            Thread drain = new Thread(() -> gw.gateway().drain());
+            try (H2Client client = client(gw)) {
+                CompletableFuture<H2Client.Reply> endless = client.call("/stream/3000"); // ~30 s of messages
+                await().atMost(Duration.ofSeconds(5)).until(() -> a.openStreams.get() == 1);
+                long start = System.nanoTime();
+                drain.start();
+                drain.join(20_000);
+                Duration took = Duration.ofNanos(System.nanoTime() - start);
+                assertThat(drain.isAlive()).isFalse();
+                assertThat(took).as("the drain's 2 s, not twice that").isLessThan(Duration.ofMillis(3_500));
+                await().atMost(Duration.ofSeconds(5)).until(() -> !client.isOpen());
+                assertThat(endless.isDone()).isTrue();
+            } finally {
+                if (drain.getState() == Thread.State.NEW) {
+                    gw.close();
+                } else {
+                    drain.join(15_000);
+                }
+            }
+        }
+    }
+
     @Test
     void shouldDrainConnectionsOlderThanMaxConnectionAge() throws Exception {
         try (H2Backend a = new H2Backend("a", pki.backend, List.of(pki.clusterA.rootCert()));
