@@ -21,14 +21,12 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
@@ -55,7 +53,7 @@ final class PassthroughCourse implements Warmup.Course {
 
     private final Function<Router, Listener> listeners;
     private final AtomicLong bytes = new AtomicLong();
-    private final List<Channel> endpoints = new ArrayList<>();
+    private WarmupEndpoints endpoints;
     private List<Shape> shapes;
 
     PassthroughCourse(Function<Router, Listener> listeners) {
@@ -68,25 +66,18 @@ final class PassthroughCourse implements Warmup.Course {
         byte[] closingHello = SyntheticHello.withServerName(OutboundSni.format(HOST, CLOSING_PORT));
         byte[] realHello = SyntheticHello.likeARealClient(OutboundSni.format(HOST, ECHO_PORT));
         byte[] answeredHello = SyntheticHello.likeARealClient(OutboundSni.format(HOST, ANSWERING_PORT));
-        Channel echo = endpoint(group, transport, Echo::new);
-        Channel closing = endpoint(group, transport, () -> new ClosingEndpoint(closingHello.length + MESSAGE_BYTES, true));
-        Channel answering = endpoint(group, transport, () -> new ClosingEndpoint(answeredHello.length + MESSAGE_BYTES, false));
+        endpoints = new WarmupEndpoints(group, transport);
+        Channel echo = endpoint(Echo::new);
+        Channel closing = endpoint(() -> new ClosingEndpoint(closingHello.length + MESSAGE_BYTES, true));
+        Channel answering = endpoint(() -> new ClosingEndpoint(answeredHello.length + MESSAGE_BYTES, false));
         shapes = shapes(smallHello, closingHello, realHello, answeredHello);
         Router router = new Router(List.of(new StaticRoutes(List.of(
                 service(ECHO_PORT, echo), service(CLOSING_PORT, closing), service(ANSWERING_PORT, answering)))));
         return listeners.apply(router);
     }
 
-    private Channel endpoint(EventLoopGroup group, Transport transport, Supplier<ChannelHandler> handler)
-            throws InterruptedException {
-        Channel ch = Warmup.endpoint(group, transport, new ChannelInitializer<Channel>() {
-            @Override
-            protected void initChannel(Channel ch) {
-                ch.pipeline().addLast(handler.get());
-            }
-        });
-        endpoints.add(ch);
-        return ch;
+    private Channel endpoint(Supplier<ChannelHandler> handler) throws InterruptedException {
+        return endpoints.open(ch -> new ChannelHandler[] {handler.get()});
     }
 
     @Override
@@ -121,8 +112,8 @@ final class PassthroughCourse implements Warmup.Course {
 
     @Override
     public void close() throws InterruptedException {
-        for (Channel ch : endpoints) {
-            ch.close().sync();
+        if (endpoints != null) {
+            endpoints.close();
         }
     }
 

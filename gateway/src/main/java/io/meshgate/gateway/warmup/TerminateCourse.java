@@ -22,7 +22,6 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -57,13 +56,10 @@ import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiFunction;
+import java.util.function.Supplier;
 
 /**
  * The terminate warm-up: mTLS callers (the warm-up's own PKI, see {@link WarmupPki}) through a
@@ -94,8 +90,6 @@ final class TerminateCourse implements Warmup.Course {
     private static final int ENDPOINT_REQUESTS = 100;
     private static final byte[] GRPC_MESSAGE = {0, 0, 0, 0, 3, 8, 1, 16};
     private static final byte[] ANSWER = new byte[ANSWER_BYTES];
-    /** How long closing one of the endpoints' connections may take at the end. */
-    private static final long CLOSE_MILLIS = 1_000;
 
     /** How a warm-up caller talks and to which service. */
     private record Shape(boolean h2, int port, int requests, int inFlight) {}
@@ -110,12 +104,8 @@ final class TerminateCourse implements Warmup.Course {
     private final UpstreamTls upstream;
     private final AtomicLong bytes = new AtomicLong();
     private final AtomicLong requests = new AtomicLong();
-    private final List<Channel> endpoints = new ArrayList<>();
-    /**
-     * The endpoints' accepted connections: the gateway's upstream pools keep theirs open, so the
-     * endpoints close them at the end (a server channel's close leaves its children open).
-     */
-    private final Set<Channel> accepted = ConcurrentHashMap.newKeySet();
+    /** The endpoints and what they accepted: the gateway's pools keep their connections to them open. */
+    private WarmupEndpoints endpoints;
     private TlsMaterialSource material;
     private SslContext h2Callers;
     private SslContext http1Callers;
@@ -134,30 +124,28 @@ final class TerminateCourse implements Warmup.Course {
         boolean tls = upstream == UpstreamTls.MTLS;
         SslContext h2Endpoint = tls ? pki.endpointContext(ApplicationProtocolNames.HTTP_2) : null;
         SslContext http1Endpoint = tls ? pki.endpointContext(ApplicationProtocolNames.HTTP_1_1) : null;
-        Channel h2 = endpoint(group, transport, h2Endpoint, () -> new ChannelHandler[] {
+        endpoints = new WarmupEndpoints(group, transport);
+        Channel h2 = endpoint(h2Endpoint, () -> new ChannelHandler[] {
                 Http2FrameCodecBuilder.forServer().build(), new H2Answers()});
-        Channel http1 = endpoint(group, transport, http1Endpoint, () -> new ChannelHandler[] {
+        Channel http1 = endpoint(http1Endpoint, () -> new ChannelHandler[] {
                 new HttpServerCodec(), new Http1Answers()});
         Router router = new Router(List.of(new StaticRoutes(List.of(service(HTTP2_PORT, h2, AppProtocol.HTTP2),
                 service(GRPC_PORT, h2, AppProtocol.GRPC), service(HTTP_PORT, http1, AppProtocol.HTTP)))));
         return listeners.apply(router, material);
     }
 
-    private Channel endpoint(EventLoopGroup group, Transport transport, SslContext tls,
-                             java.util.function.Supplier<ChannelHandler[]> handlers) throws InterruptedException {
-        Channel ch = Warmup.endpoint(group, transport, new ChannelInitializer<Channel>() {
-            @Override
-            protected void initChannel(Channel ch) {
-                accepted.add(ch);
-                ch.closeFuture().addListener(f -> accepted.remove(ch));
-                if (tls != null) {
-                    ch.pipeline().addLast(tls.newHandler(ch.alloc()));
-                }
-                ch.pipeline().addLast(handlers.get());
+    /** An endpoint speaking TLS first when {@code tls} is given (else in plaintext), then {@code handlers}. */
+    private Channel endpoint(SslContext tls, Supplier<ChannelHandler[]> handlers) throws InterruptedException {
+        return endpoints.open(ch -> {
+            ChannelHandler[] protocol = handlers.get();
+            if (tls == null) {
+                return protocol;
             }
+            ChannelHandler[] all = new ChannelHandler[protocol.length + 1];
+            all[0] = tls.newHandler(ch.alloc());
+            System.arraycopy(protocol, 0, all, 1, protocol.length);
+            return all;
         });
-        endpoints.add(ch);
-        return ch;
     }
 
     private static StaticRoutes.StaticService service(int port, Channel endpoint, AppProtocol protocol) {
@@ -203,11 +191,8 @@ final class TerminateCourse implements Warmup.Course {
 
     @Override
     public void close() throws InterruptedException {
-        for (Channel ch : endpoints) {
-            ch.close().sync();
-        }
-        for (Channel ch : List.copyOf(accepted)) {
-            ch.close().await(CLOSE_MILLIS, TimeUnit.MILLISECONDS);
+        if (endpoints != null) {
+            endpoints.close();
         }
         if (material != null) {
             material.close();

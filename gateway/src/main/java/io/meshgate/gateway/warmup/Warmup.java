@@ -8,7 +8,6 @@ import io.meshgate.gateway.transport.Transport;
 import io.meshgate.routing.Router;
 import io.meshgate.tls.TlsMaterialSource;
 import io.netty.bootstrap.Bootstrap;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
@@ -228,14 +227,6 @@ public final class Warmup {
                     through, r.took().toMillis(), failures);
         }
         return r;
-    }
-
-    /** An endpoint on 127.0.0.1 whose connections {@code handler} sets up. */
-    static Channel endpoint(EventLoopGroup group, Transport transport, ChannelHandler handler) throws InterruptedException {
-        return new ServerBootstrap().group(group).channel(transport.serverChannel())
-                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childHandler(handler)
-                .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
     }
 
     /**
