@@ -1,15 +1,17 @@
 // A real HTTP/2 client for meshgate's end-to-end tests: Node's built-in http2 module, ONE session
 // (one TLS connection with a client certificate) carrying many concurrent streams.
-//   node h2peer.js grpc PORT SNI AUTHORITY CERT KEY CA CALLS  -> gRPC unary calls (application/grpc+raw)
+//   node h2peer.js grpc PORT SNI AUTHORITY CERT KEY CA CALLS [SLEEP_MS [PARALLEL]] -> gRPC unary calls (application/grpc+raw);
+//                                                      the endpoint waits SLEEP_MS (0) before answering, PARALLEL (16) in flight
 //   node h2peer.js get  PORT SNI AUTHORITY CERT KEY CA CALLS  -> plain GET / requests
 // Prints "RESULT <json>": replies per endpoint name, XFCC per endpoint, grpc-status / :status counts.
 'use strict';
 const http2 = require('node:http2');
 const fs = require('node:fs');
 
-const [mode, port, sni, authority, cert, key, ca, calls] = process.argv.slice(2);
+const [mode, port, sni, authority, cert, key, ca, calls, sleepArg, parallelArg] = process.argv.slice(2);
 const total = Number(calls);
-const parallel = 16;
+const sleepMs = Number(sleepArg || 0);
+const parallel = Number(parallelArg || 16);
 const result = { sessions: 0, names: {}, xfcc: {}, statuses: {}, errors: [] };
 
 const session = http2.connect(`https://127.0.0.1:${port}`, {
@@ -62,7 +64,7 @@ function one() {
       }
       resolve();
     });
-    req.end(grpc ? grpcFrame({ sleepMs: 0 }) : undefined);
+    req.end(grpc ? grpcFrame({ sleepMs }) : undefined);
   });
 }
 
