@@ -128,7 +128,7 @@ public final class Gateway implements AutoCloseable, AdminView {
                             () -> stopRequested));
                 }
                 if (assembly.warmsUpTerminate() && !stopRequested) {
-                    warmUp(" (terminate)", () -> Warmup.runTerminate(workers, assembly.transport(), spec.runtime().warmup(),
+                    warmUp(Warmup.TERMINATE, () -> Warmup.runTerminate(workers, assembly.transport(), spec.runtime().warmup(),
                             spec.tls().orElseThrow().upstream(), (routes, material) -> assembly.terminateWarmupListener(
                                     Assembly.behindGatewaySources(router(), routes), material), () -> stopRequested));
                 }

@@ -105,7 +105,10 @@ public final class Warmup {
     private final Transport transport;
     private final WarmupSpec plan;
     private final Course course;
-    /** "" or " (terminate)": which warm-up a log line is about. */
+    /** The label of the terminate warm-up in log lines (the passthrough one has none). */
+    public static final String TERMINATE = " (terminate)";
+
+    /** "" or {@link #TERMINATE}: which warm-up a log line is about. */
     private final String label;
     /** True once the start is called off (a signal): the warm-up ends at once. */
     private final BooleanSupplier abandon;
@@ -162,7 +165,7 @@ public final class Warmup {
     public static Result runTerminate(EventLoopGroup group, Transport transport, WarmupSpec plan, UpstreamTls upstream,
                                       BiFunction<Router, TlsMaterialSource, Listener> listeners, BooleanSupplier abandon)
             throws InterruptedException {
-        return new Warmup(group, transport, plan, new TerminateCourse(listeners, upstream), " (terminate)", abandon).run();
+        return new Warmup(group, transport, plan, new TerminateCourse(listeners, upstream), TERMINATE, abandon).run();
     }
 
     private Result run() throws InterruptedException {
