@@ -101,13 +101,13 @@ public final class Warmup {
         boolean complete();
     }
 
+    /** The label of the terminate warm-up in log lines (the passthrough one has none). */
+    public static final String TERMINATE = " (terminate)";
+
     private final EventLoopGroup group;
     private final Transport transport;
     private final WarmupSpec plan;
     private final Course course;
-    /** The label of the terminate warm-up in log lines (the passthrough one has none). */
-    public static final String TERMINATE = " (terminate)";
-
     /** "" or {@link #TERMINATE}: which warm-up a log line is about. */
     private final String label;
     /** True once the start is called off (a signal): the warm-up ends at once. */
