@@ -115,36 +115,54 @@ class Http2FlowControlAndDrainTest {
         }
     }
 
+    /** A test given a thread that drains the gateway once started. */
+    @FunctionalInterface
+    interface DrainTest {
+        void run(Thread drain) throws Exception;
+    }
+
+    /**
+     * Runs {@code test} with a thread that drains {@code gw} when the test starts it. drain() ends
+     * with the gateway closed, so afterwards the gateway is closed here only if the drain never ran;
+     * else the drain is waited for.
+     */
+    static void withDrainThread(RunningGateway gw, DrainTest test) throws Exception {
+        Thread drain = new Thread(() -> gw.gateway().drain());
+        try {
+            test.run(drain);
+        } finally {
+            if (drain.getState() == Thread.State.NEW) {
+                gw.close();
+            } else {
+                drain.join(15_000);
+            }
+        }
+    }
+
     @Test
     void shouldSendTwoGoAwaysOnDrainAndLetOpenStreamsFinish() throws Exception {
         try (H2Backend a = new H2Backend("a", pki.backend, List.of(pki.clusterA.rootCert()))) {
-            // drain() ends with the gateway closed, so it is not closed again here unless the drain never ran.
             RunningGateway gw = gateway(a, "http2: {drainNotice: 300ms}\ntimeouts: {drain: 10s}");
-            Thread drain = new Thread(() -> gw.gateway().drain());
-            try (H2Client client = client(gw)) {
-                assertThat(client.call("/echo").get(5, TimeUnit.SECONDS).body()).isEqualTo("a");
-                CompletableFuture<H2Client.Reply> inFlight = client.call("/stream/100"); // ~1 s of messages
-                await().atMost(Duration.ofSeconds(5)).until(() -> a.openStreams.get() == 1);
-                long start = System.nanoTime();
-                drain.start();
-                await().atMost(Duration.ofSeconds(5)).until(() -> client.goAways.get() == 2);
-                // The notice refuses nothing yet; the final one names the in-flight stream (the client's second).
-                assertThat(client.goAwayStreamIds).containsExactly(Integer.MAX_VALUE, 5);
-                H2Client.Reply r = inFlight.get(10, TimeUnit.SECONDS);
-                assertThat(r.body().lines()).hasSize(100);
-                assertThat(r.trailer("grpc-status")).isEqualTo("0");
-                await().atMost(Duration.ofSeconds(2)).until(() -> !client.isOpen());
-                assertThat(gw.counter("meshgate.http2.goaways", "listener", LISTENER, "direction", "sent")).isEqualTo(2);
-                drain.join(10_000);
-                assertThat(drain.isAlive()).isFalse();
-                assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(8));
-            } finally {
-                if (drain.getState() == Thread.State.NEW) {
-                    gw.close();
-                } else {
-                    drain.join(15_000);
+            withDrainThread(gw, drain -> {
+                try (H2Client client = client(gw)) {
+                    assertThat(client.call("/echo").get(5, TimeUnit.SECONDS).body()).isEqualTo("a");
+                    CompletableFuture<H2Client.Reply> inFlight = client.call("/stream/100"); // ~1 s of messages
+                    await().atMost(Duration.ofSeconds(5)).until(() -> a.openStreams.get() == 1);
+                    long start = System.nanoTime();
+                    drain.start();
+                    await().atMost(Duration.ofSeconds(5)).until(() -> client.goAways.get() == 2);
+                    // The notice refuses nothing yet; the final one names the in-flight stream (the client's second).
+                    assertThat(client.goAwayStreamIds).containsExactly(Integer.MAX_VALUE, 5);
+                    H2Client.Reply r = inFlight.get(10, TimeUnit.SECONDS);
+                    assertThat(r.body().lines()).hasSize(100);
+                    assertThat(r.trailer("grpc-status")).isEqualTo("0");
+                    await().atMost(Duration.ofSeconds(2)).until(() -> !client.isOpen());
+                    assertThat(gw.counter("meshgate.http2.goaways", "listener", LISTENER, "direction", "sent")).isEqualTo(2);
+                    drain.join(10_000);
+                    assertThat(drain.isAlive()).isFalse();
+                    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(8));
                 }
-            }
+            });
         }
     }
 
@@ -157,25 +175,20 @@ class Http2FlowControlAndDrainTest {
     void shouldCloseAConnectionWhoseStreamOutlivesTheDrainTimeoutWhenItEnds() throws Exception {
         try (H2Backend a = new H2Backend("a", pki.backend, List.of(pki.clusterA.rootCert()))) {
             RunningGateway gw = gateway(a, "http2: {drainNotice: 100ms}\ntimeouts: {drain: 2s}");
-            Thread drain = new Thread(() -> gw.gateway().drain());
-            try (H2Client client = client(gw)) {
-                CompletableFuture<H2Client.Reply> endless = client.call("/stream/3000"); // ~30 s of messages
-                await().atMost(Duration.ofSeconds(5)).until(() -> a.openStreams.get() == 1);
-                long start = System.nanoTime();
-                drain.start();
-                drain.join(20_000);
-                Duration took = Duration.ofNanos(System.nanoTime() - start);
-                assertThat(drain.isAlive()).isFalse();
-                assertThat(took).as("the drain's 2 s, not twice that").isLessThan(Duration.ofMillis(3_500));
-                await().atMost(Duration.ofSeconds(5)).until(() -> !client.isOpen());
-                assertThat(endless.isDone()).isTrue();
-            } finally {
-                if (drain.getState() == Thread.State.NEW) {
-                    gw.close();
-                } else {
-                    drain.join(15_000);
+            withDrainThread(gw, drain -> {
+                try (H2Client client = client(gw)) {
+                    CompletableFuture<H2Client.Reply> endless = client.call("/stream/3000"); // ~30 s of messages
+                    await().atMost(Duration.ofSeconds(5)).until(() -> a.openStreams.get() == 1);
+                    long start = System.nanoTime();
+                    drain.start();
+                    drain.join(20_000);
+                    Duration took = Duration.ofNanos(System.nanoTime() - start);
+                    assertThat(drain.isAlive()).isFalse();
+                    assertThat(took).as("the drain's 2 s, not twice that").isLessThan(Duration.ofMillis(3_500));
+                    await().atMost(Duration.ofSeconds(5)).until(() -> !client.isOpen());
+                    assertThat(endless.isDone()).isTrue();
                 }
-            }
+            });
         }
     }
 
