@@ -8,6 +8,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.epoll.AbstractEpollStreamChannel;
 import io.netty.channel.unix.Socket;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
@@ -37,6 +38,12 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
     private boolean spliced;
     /** The handler of the other direction, on the peer. */
     private RelayHandler opposite;
+    /** The peer's socket when reads may be sent to it directly ({@link #sendNow}); null otherwise. */
+    private Socket directTo;
+    /** The peer's meter, told of what {@link #sendNow} sends; null when the peer has none. */
+    private TrafficMeter directMeter;
+    /** A read of this read loop went into the peer's outbound buffer and waits for the flush. */
+    private boolean queued;
 
     private RelayHandler(Channel peer, boolean spliced, int spliceAt) {
         this.peer = peer;
@@ -56,6 +63,8 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
         ba.opposite = ab;
         a.pipeline().addLast(MeshgateHandlerNames.RELAY, ab);
         b.pipeline().addLast(MeshgateHandlerNames.RELAY, ba);
+        ab.allowDirectSends();
+        ba.allowDirectSends();
         if (spliced) {
             Splicing.start(a, b);
             Splicing.start(b, a);
@@ -64,16 +73,33 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
         Reading.set(b, true);
     }
 
+    /**
+     * A copying direction whose peer is a native epoll socket carrying nothing but the relay (no
+     * TLS of meshgate's own: passthrough) may send reads to the peer's socket itself.
+     */
+    private void allowDirectSends() {
+        if (!spliced && peer instanceof AbstractEpollStreamChannel epoll && epoll.fd() instanceof Socket socket
+                && peer.pipeline().first() == opposite && peer.pipeline().last() == opposite) {
+            directTo = socket;
+            directMeter = peer.config().getMessageSizeEstimator() instanceof TrafficMeter meter ? meter : null;
+        }
+    }
+
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        boolean bulk = msg instanceof ByteBuf read && read.readableBytes() >= spliceAt;
+        if (!bulk && msg instanceof ByteBuf read && sendNow(read)) {
+            return; // all of it is in the kernel
+        }
         peer.write(msg, peer.voidPromise());
+        queued = true;
         if (spliced) {
             return;
         }
         Channel self = ctx.channel();
         if (!peer.isWritable()) {
             Reading.set(self, false);
-        } else if (msg instanceof ByteBuf buf && buf.readableBytes() >= spliceAt && self.config().isAutoRead()) {
+        } else if (bulk && self.config().isAutoRead()) {
             // A streaming direction: the kernel takes over from the next read. Netty queues the
             // spliced bytes behind the ones just written, so the order on the wire holds.
             spliced = true;
@@ -83,9 +109,52 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * Sends {@code read} straight to the peer's socket when nothing waits in the peer's outbound
+     * buffer: for the small messages most connections carry, Netty's write path (the pipeline, an
+     * outbound-buffer entry, the pending-bytes accounting, the flush) costs more user-space CPU than
+     * the send itself. Only the last read of a read loop qualifies (a buffer the read did not fill,
+     * after which Netty reads no more this turn), so a loop of bulk reads still ends in one gathering
+     * write. What the kernel does not take at once goes the usual way, behind what it took; an error
+     * is left to that usual way too, which meets it again and handles it as for any write.
+     *
+     * @return true when all of {@code read} was sent (and released)
+     */
+    private boolean sendNow(ByteBuf read) {
+        Socket socket = directTo;
+        if (socket == null || queued || read.writableBytes() == 0 || !read.hasMemoryAddress() || !read.isReadable()) {
+            return false;
+        }
+        ChannelOutboundBuffer waiting = peer.unsafe().outboundBuffer();
+        if (waiting == null || !waiting.isEmpty() || !peer.isActive() || socket.isOutputShutdown()) {
+            return false;
+        }
+        int sent;
+        try {
+            sent = socket.sendAddress(read.memoryAddress(), read.readerIndex(), read.writerIndex());
+        } catch (IOException | RuntimeException e) { // reset, broken pipe, closed: see above
+            return false;
+        }
+        if (sent <= 0) {
+            return false;
+        }
+        if (directMeter != null) {
+            directMeter.sent(sent);
+        }
+        if (sent < read.readableBytes()) {
+            read.skipBytes(sent);
+            return false;
+        }
+        read.release();
+        return true;
+    }
+
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-        peer.flush();
+        if (queued || spliced) {
+            queued = false;
+            peer.flush();
+        }
     }
 
     @Override

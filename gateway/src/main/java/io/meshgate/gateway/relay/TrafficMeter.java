@@ -107,6 +107,12 @@ public final class TrafficMeter implements MessageSizeEstimator, MessageSizeEsti
         } else {
             return 0;
         }
+        sent(n);
+        return n;
+    }
+
+    /** Counts {@code n} bytes written past Netty's outbound buffer (the relay's direct send). */
+    void sent(int n) {
         if (n > 0) {
             if (perConnection) {
                 WRITTEN.getAndAdd(this, (long) n);
@@ -116,6 +122,5 @@ public final class TrafficMeter implements MessageSizeEstimator, MessageSizeEsti
                 activity.touch();
             }
         }
-        return n;
     }
 }

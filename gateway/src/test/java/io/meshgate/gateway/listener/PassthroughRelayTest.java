@@ -231,6 +231,41 @@ class PassthroughRelayTest {
 
     @ParameterizedTest
     @EnumSource(RelayMode.class)
+    void shouldKeepSmallWritesInOrderAndCountEveryByteWhileTheReaderLags(RelayMode mode) throws Exception {
+        // Small reads are sent to the other socket at once unless something waits before them;
+        // a lagging reader makes those sends partial and queues the rest, mixing both ways.
+        byte[] data = new byte[16 * 1024 * 1024];
+        new Random(7).nextBytes(data);
+        byte[] hello = tls.clientHello(TlsPeers.SNI);
+        RawBackend.Behaviour smallWrites = (s, r) -> {
+            new java.io.DataInputStream(s.getInputStream()).readFully(new byte[hello.length]);
+            OutputStream out = s.getOutputStream();
+            Random sizes = new Random(11);
+            for (int at = 0; at < data.length; ) {
+                int n = Math.min(data.length - at, 1 + sizes.nextInt(3000));
+                out.write(data, at, n); // one send per write
+                at += n;
+            }
+            s.shutdownOutput();
+        };
+        try (RawBackend backend = new RawBackend(smallWrites);
+             RunningGateway gw = RunningGateway.start(dir, mode.passthrough(backend.endpoint()))) {
+            try (Socket s = new Socket(gw.address().getAddress(), gw.address().getPort())) {
+                s.setReceiveBufferSize(64 * 1024);
+                s.getOutputStream().write(hello);
+                Thread.sleep(300); // the reader lags behind
+                s.setSoTimeout(30_000);
+                byte[] got = s.getInputStream().readAllBytes(); // up to the backend's FIN
+                assertThat(got.length).isEqualTo(data.length);
+                assertThat(sha256(got)).as("bytes in order").isEqualTo(sha256(data));
+            }
+            await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                    assertThat(gw.bytes("eastwest", "downstream")).isEqualTo(data.length));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(RelayMode.class)
     void shouldNotBufferUnboundedlyForASlowReader(RelayMode mode) throws Exception {
         long total = 256L * 1024 * 1024;
         java.util.concurrent.atomic.AtomicLong sent = new java.util.concurrent.atomic.AtomicLong();
