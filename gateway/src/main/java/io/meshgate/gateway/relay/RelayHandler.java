@@ -75,7 +75,8 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
 
     /**
      * A copying direction whose peer is a native epoll socket carrying nothing but the relay (no
-     * TLS of meshgate's own: passthrough) may send reads to the peer's socket itself.
+     * TLS of meshgate's own: passthrough) may send reads to the peer's socket itself, until it
+     * moves to splice.
      */
     private void allowDirectSends() {
         if (!spliced && peer instanceof AbstractEpollStreamChannel epoll && epoll.fd() instanceof Socket socket
@@ -122,7 +123,7 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
      */
     private boolean sendNow(ByteBuf read) {
         Socket socket = directTo;
-        if (socket == null || queued || read.writableBytes() == 0 || !read.hasMemoryAddress() || !read.isReadable()) {
+        if (socket == null || spliced || queued || read.writableBytes() == 0 || !read.hasMemoryAddress() || !read.isReadable()) {
             return false;
         }
         ChannelOutboundBuffer waiting = peer.unsafe().outboundBuffer();
