@@ -238,7 +238,7 @@ class PassthroughRelayTest {
         new Random(7).nextBytes(data);
         byte[] hello = tls.clientHello(TlsPeers.SNI);
         RawBackend.Behaviour smallWrites = (s, r) -> {
-            new java.io.DataInputStream(s.getInputStream()).readFully(new byte[hello.length]);
+            readExactly(s, hello.length);
             OutputStream out = s.getOutputStream();
             Random sizes = new Random(11);
             for (int at = 0; at < data.length; ) {
@@ -272,7 +272,7 @@ class PassthroughRelayTest {
         byte[] hello = tls.clientHello(TlsPeers.SNI);
         RawBackend.Behaviour flood = (s, r) -> {
             // Take the hello first: closing with unread input would reset the connection.
-            new java.io.DataInputStream(s.getInputStream()).readFully(new byte[hello.length]);
+            readExactly(s, hello.length);
             byte[] chunk = new byte[64 * 1024];
             OutputStream out = s.getOutputStream();
             for (long n = 0; n < total; n += chunk.length) {
