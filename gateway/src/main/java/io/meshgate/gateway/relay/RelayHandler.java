@@ -63,8 +63,8 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
         ba.opposite = ab;
         a.pipeline().addLast(MeshgateHandlerNames.RELAY, ab);
         b.pipeline().addLast(MeshgateHandlerNames.RELAY, ba);
-        ab.allowDirectSends();
-        ba.allowDirectSends();
+        ab.allowDirectSends(a);
+        ba.allowDirectSends(b);
         if (spliced) {
             Splicing.start(a, b);
             Splicing.start(b, a);
@@ -76,13 +76,15 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
     /**
      * A copying direction whose peer is a native epoll socket carrying nothing but the relay (no
      * TLS of meshgate's own: passthrough) may send reads to the peer's socket itself, until it
-     * moves to splice.
+     * moves to splice. Its reads, which then mostly end within the read, take the event loop's
+     * read buffer ({@link LoopReadBuffer}) instead of a pooled one.
      */
-    private void allowDirectSends() {
+    private void allowDirectSends(Channel self) {
         if (!spliced && peer instanceof AbstractEpollStreamChannel epoll && epoll.fd() instanceof Socket socket
                 && peer.pipeline().first() == opposite && peer.pipeline().last() == opposite) {
             directTo = socket;
             directMeter = peer.config().getMessageSizeEstimator() instanceof TrafficMeter meter ? meter : null;
+            self.config().setAllocator(LoopReadBuffer.over(self.config().getAllocator()));
         }
     }
 
