@@ -61,7 +61,7 @@ class LayeringTest {
                 .whereLayer("outcome").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "listener",
                         "upstream", "metrics")
                 .whereLayer("transport").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "listener",
-                        "upstream")
+                        "upstream", "relay")
                 .whereLayer("config").mayOnlyBeAccessedByLayers("cli", "assembly", "admin", "discovery", "warmup",
                         "terminate", "h2", "listener", "upstream", "relay", "metrics", "transport")
                 .withOptionalLayers(true)

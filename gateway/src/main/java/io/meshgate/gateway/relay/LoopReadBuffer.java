@@ -62,6 +62,20 @@ final class LoopReadBuffer implements ByteBufAllocator {
         return SLOTS.get().lend(this);
     }
 
+    /** The loop's buffer ({@link #CAPACITY} bytes) if it is free, else null. */
+    ByteBuf lendOrNull() {
+        return SLOTS.get().lend(this);
+    }
+
+    /**
+     * The memory of the loop's buffer while it is free (not lent), else 0: for a read that is
+     * usually sent on at once. Until the next {@link #lendOrNull} on this thread, the caller may
+     * use it as scratch space; what it read there is kept when that loan comes next.
+     */
+    long idleMemory() {
+        return SLOTS.get().idleMemory(this);
+    }
+
     @Override
     public ByteBuf directBuffer(int initialCapacity) {
         ByteBuf lent = lend(initialCapacity, Integer.MAX_VALUE);
@@ -195,6 +209,20 @@ final class LoopReadBuffer implements ByteBufAllocator {
             }
             out = true;
             return Leaks.aware(buffer);
+        }
+
+        long idleMemory(LoopReadBuffer alloc) {
+            if (closed || (out && buffer.refCnt() != 0)) {
+                return 0;
+            }
+            if (out) {
+                buffer = null; // freed elsewhere: make another
+                out = false;
+            }
+            if (buffer == null) {
+                buffer = new LoanedBuffer(alloc, this);
+            }
+            return buffer.memoryAddress();
         }
 
         /** A loan ended on the owner thread: true if the buffer is taken back (else it is freed). */

@@ -9,6 +9,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelOutboundBuffer;
+import io.meshgate.gateway.transport.EpollInterest;
 import io.netty.channel.epoll.AbstractEpollStreamChannel;
 import io.netty.channel.unix.Socket;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
@@ -24,7 +25,7 @@ import java.io.IOException;
  * under splice Netty drives autoRead itself), propagates a half-close after everything before it
  * was written, and closes both sides on error.
  */
-final class RelayHandler extends ChannelInboundHandlerAdapter {
+final class RelayHandler extends ChannelInboundHandlerAdapter implements EpollInterest.ReadHook {
 
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(RelayHandler.class);
 
@@ -44,6 +45,10 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
     private TrafficMeter directMeter;
     /** A read of this read loop went into the peer's outbound buffer and waits for the flush. */
     private boolean queued;
+    /** Our channel when its plain read events come to {@link #readReady} first; null otherwise. */
+    private Channel self;
+    /** {@link #self}'s socket. */
+    private Socket selfSocket;
 
     private RelayHandler(Channel peer, boolean spliced, int spliceAt) {
         this.peer = peer;
@@ -77,7 +82,8 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
      * A copying direction whose peer is a native epoll socket carrying nothing but the relay (no
      * TLS of meshgate's own: passthrough) may send reads to the peer's socket itself, until it
      * moves to splice. Its reads, which then mostly end within the read, take the event loop's
-     * read buffer ({@link LoopReadBuffer}) instead of a pooled one.
+     * read buffer ({@link LoopReadBuffer}) instead of a pooled one; when our own pipeline holds
+     * nothing but this handler either, its plain read events come to {@link #readReady} first.
      */
     private void allowDirectSends(Channel self) {
         if (!spliced && peer instanceof AbstractEpollStreamChannel epoll && epoll.fd() instanceof Socket socket
@@ -85,7 +91,61 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
             directTo = socket;
             directMeter = peer.config().getMessageSizeEstimator() instanceof TrafficMeter meter ? meter : null;
             self.config().setAllocator(LoopReadBuffer.over(self.config().getAllocator()));
+            // Our own reads may skip the pipeline too when it holds nothing but us (no TLS of ours to decrypt them).
+            if (self instanceof AbstractEpollStreamChannel own && own.fd() instanceof Socket ownSocket
+                    && self.pipeline().first() == this && self.pipeline().last() == this
+                    && self.config().getAllocator() instanceof LoopReadBuffer && EpollInterest.hookReads(self, this)) {
+                this.self = self;
+                this.selfSocket = ownSocket;
+            }
         }
+    }
+
+    /**
+     * A plain read event on our channel, before Netty's read loop sees it: when the read can be
+     * sent on at once ({@link #sendNow}'s conditions), read it into the loop's buffer and send it,
+     * without the read loop, the pipeline and its events. A read that cannot go at once continues
+     * the usual way as the channel's read (through the pipeline, then Netty's read loop if the
+     * buffer was filled); end of stream, and every state but plain relaying, is left to the channel.
+     */
+    @Override
+    public boolean readReady() {
+        Channel ch = self;
+        if (ch == null || spliced || !ch.config().isAutoRead() || selfSocket.isInputShutdown() || !peerTakesSendsNow()) {
+            return false;
+        }
+        LoopReadBuffer loop = (LoopReadBuffer) ch.alloc();
+        long memory = loop.idleMemory();
+        if (memory == 0) {
+            return false; // the loop's buffer waits for a slow peer: Netty's read takes a pooled one
+        }
+        // Read into the loop's buffer without lending it: a read sent whole never becomes a ByteBuf.
+        int n;
+        try {
+            n = selfSocket.recvAddress(memory, 0, LoopReadBuffer.CAPACITY);
+        } catch (IOException | RuntimeException e) { // a reset: as a failed read, through the pipeline
+            ch.pipeline().fireExceptionCaught(e);
+            return true;
+        }
+        if (n <= 0) {
+            return n == 0; // 0: nothing there after all; -1: end of stream, which the channel reads again and handles
+        }
+        int sent = 0;
+        if (n < spliceAt && n < LoopReadBuffer.CAPACITY) {
+            sent = send(memory, 0, n);
+            if (sent == n) {
+                return true;
+            }
+        }
+        // The rest goes the usual way, as the channel's read: lent now, holding what was read.
+        ByteBuf buf = loop.lendOrNull();
+        buf.writerIndex(n).readerIndex(Math.max(sent, 0));
+        ch.pipeline().fireChannelRead(buf);
+        if (n == LoopReadBuffer.CAPACITY && ch.isOpen()) {
+            return false; // filled: there may be more, which Netty's read loop takes (ending in readComplete)
+        }
+        ch.pipeline().fireChannelReadComplete();
+        return true;
     }
 
     @Override
@@ -128,21 +188,12 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
         if (socket == null || spliced || queued || read.writableBytes() == 0 || !read.hasMemoryAddress() || !read.isReadable()) {
             return false;
         }
-        ChannelOutboundBuffer waiting = peer.unsafe().outboundBuffer();
-        if (waiting == null || !waiting.isEmpty() || !peer.isActive() || socket.isOutputShutdown()) {
+        if (!peerTakesSendsNow()) {
             return false;
         }
-        int sent;
-        try {
-            sent = socket.sendAddress(read.memoryAddress(), read.readerIndex(), read.writerIndex());
-        } catch (IOException | RuntimeException e) { // reset, broken pipe, closed: see above
-            return false;
-        }
+        int sent = send(read.memoryAddress(), read.readerIndex(), read.writerIndex());
         if (sent <= 0) {
             return false;
-        }
-        if (directMeter != null) {
-            directMeter.sent(sent);
         }
         if (sent < read.readableBytes()) {
             read.skipBytes(sent);
@@ -150,6 +201,30 @@ final class RelayHandler extends ChannelInboundHandlerAdapter {
         }
         read.release();
         return true;
+    }
+
+    /**
+     * Sends bytes {@code from}..{@code to} at {@code address} to the peer's socket and meters what
+     * went; returns how many went, 0 if none, -1 on an error (left to the usual write path, which
+     * meets it again and handles it as for any write).
+     */
+    private int send(long address, int from, int to) {
+        int sent;
+        try {
+            sent = directTo.sendAddress(address, from, to);
+        } catch (IOException | RuntimeException e) { // reset, broken pipe, closed
+            return -1;
+        }
+        if (sent > 0 && directMeter != null) {
+            directMeter.sent(sent);
+        }
+        return sent;
+    }
+
+    /** Nothing waits in the peer's outbound buffer and its output is open: a send may go straight to its socket. */
+    private boolean peerTakesSendsNow() {
+        ChannelOutboundBuffer waiting = peer.unsafe().outboundBuffer();
+        return directTo != null && waiting != null && waiting.isEmpty() && peer.isActive() && !directTo.isOutputShutdown();
     }
 
     @Override

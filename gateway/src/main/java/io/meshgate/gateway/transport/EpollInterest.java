@@ -1,14 +1,24 @@
 package io.meshgate.gateway.transport;
 
+import io.netty.channel.Channel;
+import io.netty.channel.IoEvent;
 import io.netty.channel.IoHandle;
 import io.netty.channel.IoHandler;
 import io.netty.channel.IoHandlerContext;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.IoOps;
 import io.netty.channel.IoRegistration;
+import io.netty.channel.epoll.AbstractEpollStreamChannel;
+import io.netty.channel.epoll.EpollIoEvent;
+import io.netty.channel.epoll.EpollIoHandle;
 import io.netty.channel.epoll.EpollIoOps;
+import io.netty.channel.unix.FileDescriptor;
 import io.netty.util.concurrent.ThreadAwareExecutor;
 import java.io.UncheckedIOException;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.lang.invoke.VarHandle;
 import java.util.ArrayDeque;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,8 +42,12 @@ import org.slf4j.LoggerFactory;
  * instead: {@code EPOLL_CTL_MOD} with only {@code EPOLLONESHOT}, which asks for nothing and turns
  * the descriptor off after at most one EPOLLERR/EPOLLHUP report (the kernel reports those whatever
  * the mask; the channel ignores a bare hang-up and handles an error as on any registered channel).
+ *
+ * <p>Last, a channel's plain read events (EPOLLIN and nothing else) can go to a {@link ReadHook}
+ * first ({@link #hookReads}): the relay reads and sends a small message itself there, without
+ * Netty's read loop and pipeline, and leaves every other case to the channel.
  */
-final class EpollInterest implements IoHandler {
+public final class EpollInterest implements IoHandler {
 
     private static final Logger log = LoggerFactory.getLogger(EpollInterest.class);
 
@@ -41,6 +55,41 @@ final class EpollInterest implements IoHandler {
     static final int EPOLLONESHOT = 1 << 30;
     private static final EpollIoOps PARKED = EpollIoOps.valueOf(EPOLLONESHOT);
     private static final int NOT_ADDED = -1;
+    private static final int EPOLLIN = EpollIoOps.EPOLLIN.value();
+
+    /** Netty 4.2.18's inner classes this reaches into; absent (null): no hooks, channels read as usual. */
+    private static final MethodHandle REGISTRATION;
+    private static final Class<?> WRAPPED_OWNER;
+    private static final VarHandle WRAPPED;
+
+    static {
+        MethodHandle registration = null;
+        Class<?> owner = null;
+        VarHandle wrapped = null;
+        try {
+            Class<?> channel = AbstractEpollStreamChannel.class.getSuperclass(); // AbstractEpollChannel
+            registration = MethodHandles.privateLookupIn(channel, MethodHandles.lookup())
+                    .findVirtual(channel, "registration", MethodType.methodType(IoRegistration.class))
+                    .asType(MethodType.methodType(IoRegistration.class, AbstractEpollStreamChannel.class));
+            owner = Class.forName("io.netty.channel.SingleThreadIoEventLoop$IoRegistrationWrapper");
+            wrapped = MethodHandles.privateLookupIn(owner, MethodHandles.lookup()).findVarHandle(owner, "registration", IoRegistration.class);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            log.debug("read hooks unavailable (Netty's epoll channel or event loop changed): {}", e.toString());
+            wrapped = null;
+        }
+        REGISTRATION = registration;
+        WRAPPED_OWNER = owner;
+        WRAPPED = wrapped;
+    }
+
+    /**
+     * Takes a channel's plain read events before the channel does. Runs on the channel's event
+     * loop; returns true when it handled the event (the channel does not see it), false to leave it
+     * to the channel as if there were no hook (so it must not have consumed anything then).
+     */
+    public interface ReadHook {
+        boolean readReady();
+    }
 
     private final IoHandler epoll;
     private final ThreadAwareExecutor loop;
@@ -88,7 +137,70 @@ final class EpollInterest implements IoHandler {
 
     @Override
     public IoRegistration register(IoHandle handle) throws Exception {
-        return new Registration(epoll.register(handle), handle);
+        if (handle instanceof EpollIoHandle channel) {
+            Hooked hooked = new Hooked(channel);
+            return new Registration(epoll.register(hooked), handle, hooked);
+        }
+        return new Registration(epoll.register(handle), handle, null);
+    }
+
+    /**
+     * Gives {@code ch}'s plain read events to {@code hook} first, from now on (event loop only);
+     * false when {@code ch} does not run on an event loop of this handler (nothing changes then).
+     */
+    public static boolean hookReads(Channel ch, ReadHook hook) {
+        if (WRAPPED == null || !(ch instanceof AbstractEpollStreamChannel epoll) || !ch.eventLoop().inEventLoop()) {
+            return false;
+        }
+        Object registration;
+        try {
+            registration = (IoRegistration) REGISTRATION.invokeExact(epoll);
+        } catch (Throwable e) {
+            return false;
+        }
+        if (WRAPPED_OWNER.isInstance(registration)) { // Netty's event loop hands channels its wrapper of ours
+            registration = (Object) WRAPPED.get(registration);
+        }
+        if (registration instanceof Registration r && r.hooked != null && r.isValid()) {
+            r.hooked.hook = hook;
+            return true;
+        }
+        return false;
+    }
+
+    /** What the kernel's events for one channel go to: its hook for plain reads, if any, else the channel. */
+    private static final class Hooked implements EpollIoHandle {
+        private final EpollIoHandle channel;
+        /** Event loop only. */
+        private ReadHook hook;
+
+        Hooked(EpollIoHandle channel) {
+            this.channel = channel;
+        }
+
+        @Override
+        public FileDescriptor fd() {
+            return channel.fd();
+        }
+
+        @Override
+        public void handle(IoRegistration registration, IoEvent event) {
+            ReadHook h = hook;
+            if (h != null && ((EpollIoEvent) event).ops().value() == EPOLLIN && h.readReady()) {
+                return;
+            }
+            channel.handle(registration, event);
+        }
+
+        @Override
+        public void close() throws Exception {
+            channel.close();
+        }
+
+        @Override
+        public String toString() {
+            return channel.toString();
+        }
     }
 
     @Override
@@ -120,15 +232,18 @@ final class EpollInterest implements IoHandler {
     private final class Registration implements IoRegistration {
         private final IoRegistration epoll;
         private final IoHandle handle;
+        /** The channel's side of the registration with Netty's handler (null for a non-epoll handle). */
+        private final Hooked hooked;
         /** The interest the kernel has; {@link #NOT_ADDED} until the descriptor is first added. */
         private int kernel = NOT_ADDED;
         /** The interest to give the kernel at the end of the turn ({@code NONE}: not added, or parked). */
         private EpollIoOps wanted = EpollIoOps.NONE;
         private boolean queued;
 
-        Registration(IoRegistration epoll, IoHandle handle) {
+        Registration(IoRegistration epoll, IoHandle handle, Hooked hooked) {
             this.epoll = epoll;
             this.handle = handle;
+            this.hooked = hooked;
         }
 
         @Override
