@@ -1,7 +1,6 @@
 package io.meshgate.gateway.relay;
 
 import io.netty.channel.Channel;
-import io.netty.util.concurrent.ScheduledFuture;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
@@ -9,19 +8,23 @@ import java.util.concurrent.TimeUnit;
  * Closes a relayed connection when no byte moved in either direction for the idle timeout.
  * Works for the copying relay and for splice alike, because it is fed by {@link TrafficMeter}
  * (writes) instead of pipeline events, and costs one counter increment per write: a check runs
- * a few times per timeout and closes after enough quiet checks in a row.
+ * a few times per timeout and closes after enough quiet checks in a row. The checks of a loop's
+ * connections are run by its {@link IdleWatch}, not as scheduled tasks of the loop.
  */
 public final class IdleTimeout implements Runnable {
 
     private static final int CHECKS_PER_TIMEOUT = 4;
 
     private final Channel downstream;
-    private final long checkNanos;
+    final long checkNanos;
     private long writes;
     private long writesAtLastCheck = -1;
     private int quietChecks;
     private Channel upstream;
-    private ScheduledFuture<?> task;
+    private IdleWatch watch;
+    /** The watch's bookkeeping: where this is in its list (-1: not watched), and when it checks next. */
+    int index = -1;
+    long nextCheck;
 
     public IdleTimeout(Channel downstream, Duration idle) {
         this.downstream = downstream;
@@ -33,12 +36,13 @@ public final class IdleTimeout implements Runnable {
         writes++;
     }
 
-    /** Starts watching once both sides exist; a no-op for a zero timeout. */
+    /** Starts watching once both sides exist (on the downstream's event loop); a no-op for a zero timeout. */
     public void start(Channel upstreamChannel) {
         this.upstream = upstreamChannel;
-        if (checkNanos > 0 && task == null) {
-            task = downstream.eventLoop().scheduleAtFixedRate(this, checkNanos, checkNanos, TimeUnit.NANOSECONDS);
-            downstream.closeFuture().addListener(f -> task.cancel(false));
+        if (checkNanos > 0 && watch == null && downstream.isOpen()) {
+            watch = IdleWatch.of(downstream.eventLoop());
+            watch.add(this);
+            downstream.closeFuture().addListener(f -> watch.remove(this));
         }
     }
 
@@ -50,7 +54,7 @@ public final class IdleTimeout implements Runnable {
             return;
         }
         if (++quietChecks >= CHECKS_PER_TIMEOUT) {
-            task.cancel(false);
+            watch.remove(this);
             downstream.close();
             if (upstream != null) {
                 upstream.close();
