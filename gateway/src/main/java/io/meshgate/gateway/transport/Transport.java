@@ -133,7 +133,10 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
         return new ReflectiveChannelFactory<>(socketChannel);
     }
 
+    /** Event loops of this transport; on epoll they wait without a timeout while nothing is scheduled ({@link UntimedWaitLoop}). */
     public EventLoopGroup newGroup(int threads, String threadName) {
-        return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(threadName, true), ioHandlerFactory);
+        DefaultThreadFactory factory = new DefaultThreadFactory(threadName, true);
+        return canSplice ? UntimedWaitLoop.group(threads, factory, ioHandlerFactory)
+                : new MultiThreadIoEventLoopGroup(threads, factory, ioHandlerFactory);
     }
 }
