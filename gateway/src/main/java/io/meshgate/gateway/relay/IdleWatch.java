@@ -4,9 +4,8 @@ import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.FastThreadLocal;
 import java.util.ArrayList;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -21,8 +20,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class IdleWatch {
 
-    private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(
-            new DefaultThreadFactory("meshgate-idle-timer", true));
+    private static final ScheduledThreadPoolExecutor TIMER = timer();
 
     private static final FastThreadLocal<IdleWatch> WATCHES = new FastThreadLocal<>() {
         @Override
@@ -37,6 +35,12 @@ final class IdleWatch {
     /** Nanoseconds between sweeps: the shortest check interval watched so far. */
     private long period = Long.MAX_VALUE;
     private ScheduledFuture<?> ticks;
+
+    private static ScheduledThreadPoolExecutor timer() {
+        ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, new DefaultThreadFactory("meshgate-idle-timer", true));
+        timer.setRemoveOnCancelPolicy(true); // a loop's stopped ticks leave nothing behind
+        return timer;
+    }
 
     private IdleWatch(EventLoop loop) {
         this.loop = loop;
