@@ -28,7 +28,8 @@ public final class IdleTimeout implements Runnable {
 
     public IdleTimeout(Channel downstream, Duration idle) {
         this.downstream = downstream;
-        this.checkNanos = Math.max(TimeUnit.MILLISECONDS.toNanos(10), idle.toNanos() / CHECKS_PER_TIMEOUT);
+        // Zero: no idle timeout (it used to become a 10 ms check, closing every connection within 40 ms).
+        this.checkNanos = idle.isZero() ? 0 : Math.max(TimeUnit.MILLISECONDS.toNanos(10), idle.toNanos() / CHECKS_PER_TIMEOUT);
     }
 
     /** Called on every write (event loop only). */

@@ -1,5 +1,6 @@
 package io.meshgate.gateway.relay;
 
+import io.meshgate.gateway.transport.EpollInterest;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -9,7 +10,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelOutboundBuffer;
-import io.meshgate.gateway.transport.EpollInterest;
 import io.netty.channel.epoll.AbstractEpollStreamChannel;
 import io.netty.channel.unix.Socket;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
@@ -137,7 +137,8 @@ final class RelayHandler extends ChannelInboundHandlerAdapter implements EpollIn
                 return true;
             }
         }
-        // The rest goes the usual way, as the channel's read: lent now, holding what was read.
+        // The rest goes the usual way, as the channel's read: lent now, holding what was read (the
+        // buffer is still free: nothing on this thread borrowed it since idleMemory()).
         ByteBuf buf = loop.lendOrNull();
         buf.writerIndex(n).readerIndex(Math.max(sent, 0));
         ch.pipeline().fireChannelRead(buf);

@@ -87,6 +87,16 @@ class IdleTimeoutTest {
         await().atMost(Duration.ofSeconds(5)).until(() -> !second.isOpen());
     }
 
+    @Test
+    void aZeroTimeoutWatchesNothing() throws Exception {
+        Channel ch = channel();
+        loop.submit(() -> new IdleTimeout(ch, Duration.ZERO).start(null)).sync();
+        assertThat(loop.submit(() -> IdleWatch.of(loop).size()).get()).isZero();
+        Thread.sleep(200); // what a 10 ms check would have closed within 40 ms
+        assertThat(ch.isOpen()).isTrue();
+        ch.close().sync();
+    }
+
     private Channel channel() {
         LocalChannel ch = new LocalChannel();
         loop.register(ch).syncUninterruptibly();
