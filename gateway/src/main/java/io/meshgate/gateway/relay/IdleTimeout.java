@@ -11,7 +11,7 @@ import java.util.concurrent.TimeUnit;
  * a few times per timeout and closes after enough quiet checks in a row. The checks of a loop's
  * connections are run by its {@link IdleWatch}, not as scheduled tasks of the loop.
  */
-public final class IdleTimeout implements Runnable {
+public final class IdleTimeout {
 
     private static final int CHECKS_PER_TIMEOUT = 4;
 
@@ -47,8 +47,8 @@ public final class IdleTimeout implements Runnable {
         }
     }
 
-    @Override
-    public void run() {
+    /** One check, run by the watch every {@link #checkNanos}. */
+    void check() {
         if (writes != writesAtLastCheck) {
             writesAtLastCheck = writes;
             quietChecks = 0;

@@ -100,7 +100,7 @@ final class IdleWatch {
             IdleTimeout t = watched.get(i);
             if (now + early - t.nextCheck >= 0) {
                 t.nextCheck = now + t.checkNanos;
-                t.run();
+                t.check();
             }
         }
     }

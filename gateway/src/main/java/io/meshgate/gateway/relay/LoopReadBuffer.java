@@ -47,7 +47,7 @@ final class LoopReadBuffer implements ByteBufAllocator {
     }
 
     /** The allocator lending loop buffers to reads and leaving everything else to {@code fallback}. */
-    static ByteBufAllocator over(ByteBufAllocator fallback) {
+    static LoopReadBuffer over(ByteBufAllocator fallback) {
         if (fallback instanceof LoopReadBuffer already) {
             return already;
         }
@@ -59,7 +59,7 @@ final class LoopReadBuffer implements ByteBufAllocator {
         if (initialCapacity > CAPACITY || maxCapacity < CAPACITY) {
             return null;
         }
-        return SLOTS.get().lend(this);
+        return lendOrNull();
     }
 
     /** The loop's buffer ({@link #CAPACITY} bytes) if it is free, else null. */
@@ -195,6 +195,21 @@ final class LoopReadBuffer implements ByteBufAllocator {
         }
 
         ByteBuf lend(LoopReadBuffer alloc) {
+            LoanedBuffer free = free(alloc);
+            if (free == null) {
+                return null;
+            }
+            out = true;
+            return Leaks.aware(free);
+        }
+
+        long idleMemory(LoopReadBuffer alloc) {
+            LoanedBuffer free = free(alloc);
+            return free == null ? 0 : free.memoryAddress();
+        }
+
+        /** The thread's buffer if it is not out on loan (made anew if it never was, or was freed elsewhere), else null. */
+        private LoanedBuffer free(LoopReadBuffer alloc) {
             if (closed) {
                 return null;
             }
@@ -203,26 +218,12 @@ final class LoopReadBuffer implements ByteBufAllocator {
                     return null; // still out
                 }
                 buffer = null; // freed elsewhere (released off this thread, or grown): make another
-            }
-            if (buffer == null) {
-                buffer = new LoanedBuffer(alloc, this);
-            }
-            out = true;
-            return Leaks.aware(buffer);
-        }
-
-        long idleMemory(LoopReadBuffer alloc) {
-            if (closed || (out && buffer.refCnt() != 0)) {
-                return 0;
-            }
-            if (out) {
-                buffer = null; // freed elsewhere: make another
                 out = false;
             }
             if (buffer == null) {
                 buffer = new LoanedBuffer(alloc, this);
             }
-            return buffer.memoryAddress();
+            return buffer;
         }
 
         /** A loan ended on the owner thread: true if the buffer is taken back (else it is freed). */

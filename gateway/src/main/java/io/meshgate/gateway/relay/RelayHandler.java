@@ -49,6 +49,8 @@ final class RelayHandler extends ChannelInboundHandlerAdapter implements EpollIn
     private Channel self;
     /** {@link #self}'s socket. */
     private Socket selfSocket;
+    /** {@link #self}'s allocator, lending the event loop's read buffer; set with {@link #directTo}. */
+    private LoopReadBuffer readBuffer;
 
     private RelayHandler(Channel peer, boolean spliced, int spliceAt) {
         this.peer = peer;
@@ -90,11 +92,11 @@ final class RelayHandler extends ChannelInboundHandlerAdapter implements EpollIn
                 && peer.pipeline().first() == opposite && peer.pipeline().last() == opposite) {
             directTo = socket;
             directMeter = peer.config().getMessageSizeEstimator() instanceof TrafficMeter meter ? meter : null;
-            self.config().setAllocator(LoopReadBuffer.over(self.config().getAllocator()));
+            readBuffer = LoopReadBuffer.over(self.config().getAllocator());
+            self.config().setAllocator(readBuffer);
             // Our own reads may skip the pipeline too when it holds nothing but us (no TLS of ours to decrypt them).
             if (self instanceof AbstractEpollStreamChannel own && own.fd() instanceof Socket ownSocket
-                    && self.pipeline().first() == this && self.pipeline().last() == this
-                    && self.config().getAllocator() instanceof LoopReadBuffer && EpollInterest.hookReads(self, this)) {
+                    && self.pipeline().first() == this && self.pipeline().last() == this && EpollInterest.hookReads(self, this)) {
                 this.self = self;
                 this.selfSocket = ownSocket;
             }
@@ -114,8 +116,7 @@ final class RelayHandler extends ChannelInboundHandlerAdapter implements EpollIn
         if (ch == null || spliced || !ch.config().isAutoRead() || selfSocket.isInputShutdown() || !peerTakesSendsNow()) {
             return false;
         }
-        LoopReadBuffer loop = (LoopReadBuffer) ch.alloc();
-        long memory = loop.idleMemory();
+        long memory = readBuffer.idleMemory();
         if (memory == 0) {
             return false; // the loop's buffer waits for a slow peer: Netty's read takes a pooled one
         }
@@ -139,7 +140,7 @@ final class RelayHandler extends ChannelInboundHandlerAdapter implements EpollIn
         }
         // The rest goes the usual way, as the channel's read: lent now, holding what was read (the
         // buffer is still free: nothing on this thread borrowed it since idleMemory()).
-        ByteBuf buf = loop.lendOrNull();
+        ByteBuf buf = readBuffer.lendOrNull();
         buf.writerIndex(n).readerIndex(Math.max(sent, 0));
         ch.pipeline().fireChannelRead(buf);
         if (n == LoopReadBuffer.CAPACITY && ch.isOpen()) {
@@ -185,11 +186,8 @@ final class RelayHandler extends ChannelInboundHandlerAdapter implements EpollIn
      * @return true when all of {@code read} was sent (and released)
      */
     private boolean sendNow(ByteBuf read) {
-        Socket socket = directTo;
-        if (socket == null || spliced || queued || read.writableBytes() == 0 || !read.hasMemoryAddress() || !read.isReadable()) {
-            return false;
-        }
-        if (!peerTakesSendsNow()) {
+        if (spliced || queued || read.writableBytes() == 0 || !read.hasMemoryAddress() || !read.isReadable()
+                || !peerTakesSendsNow()) {
             return false;
         }
         int sent = send(read.memoryAddress(), read.readerIndex(), read.writerIndex());

@@ -136,7 +136,7 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
     /** Event loops of this transport; on epoll they wait without a timeout while nothing is scheduled ({@link UntimedWaitLoop}). */
     public EventLoopGroup newGroup(int threads, String threadName) {
         DefaultThreadFactory factory = new DefaultThreadFactory(threadName, true);
-        return canSplice ? UntimedWaitLoop.group(threads, factory, ioHandlerFactory)
+        return serverChannel == EpollServerSocketChannel.class ? UntimedWaitLoop.group(threads, factory, ioHandlerFactory)
                 : new MultiThreadIoEventLoopGroup(threads, factory, ioHandlerFactory);
     }
 }
