@@ -3,11 +3,9 @@ package io.meshgate.gateway.listener;
 import io.meshgate.gateway.config.HostPort;
 import io.meshgate.gateway.outcome.Outcome;
 import io.meshgate.gateway.transport.Transport;
-import io.meshgate.gateway.upstream.EndpointDialer;
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ServerChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
@@ -43,21 +41,18 @@ public final class Listener {
 
     /** Binds (blocking, at start-up only); throws when the address is taken. */
     public void bind(EventLoopGroup group) throws InterruptedException {
-        ServerBootstrap b = new ServerBootstrap()
-                .group(group)
-                .channel(transport.serverChannel())
-                .option(ChannelOption.SO_BACKLOG, 4096)
-                .option(ChannelOption.SO_REUSEADDR, true)
-                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, EndpointDialer.WATER_MARK)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        accept(ch);
-                    }
-                });
-        transport.inheritedOptions(b); // SO_KEEPALIVE; TCP_NODELAY is Netty's default
-        serverChannel = b.bind(address.toSocketAddress()).sync().channel();
+        ServerChannel server = transport.newServerChannel();
+        server.config().setOption(ChannelOption.SO_BACKLOG, 4096);
+        server.config().setOption(ChannelOption.SO_REUSEADDR, true);
+        server.pipeline().addLast(new Acceptor(context.name(), group, transport, this::accept));
+        group.register(server).sync();
+        try {
+            server.bind(address.toSocketAddress()).sync();
+        } catch (Throwable e) { // Netty's sync() rethrows the bind's IOException unchecked
+            server.close();
+            throw e;
+        }
+        serverChannel = server;
     }
 
     private void accept(SocketChannel ch) {

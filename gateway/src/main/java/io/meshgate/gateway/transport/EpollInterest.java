@@ -1,5 +1,6 @@
 package io.meshgate.gateway.transport;
 
+import io.netty.channel.AbstractChannel;
 import io.netty.channel.Channel;
 import io.netty.channel.IoEvent;
 import io.netty.channel.IoHandle;
@@ -61,6 +62,9 @@ public final class EpollInterest implements IoHandler {
     private static final MethodHandle REGISTRATION;
     private static final Class<?> WRAPPED_OWNER;
     private static final VarHandle WRAPPED;
+    /** A channel's {@code Unsafe} (the handle Netty registers) to its channel; absent (null): descriptors are removed before they close. */
+    private static final VarHandle UNSAFE_CHANNEL;
+    private static final Class<?> UNSAFE;
 
     static {
         MethodHandle registration = null;
@@ -80,6 +84,23 @@ public final class EpollInterest implements IoHandler {
         REGISTRATION = registration;
         WRAPPED_OWNER = owner;
         WRAPPED = wrapped;
+        VarHandle unsafeChannel = null;
+        Class<?> unsafe = null;
+        try {
+            // The unsafe is an inner class of AbstractChannel: javac's field for its enclosing channel.
+            unsafe = Class.forName("io.netty.channel.AbstractChannel$AbstractUnsafe");
+            unsafeChannel = MethodHandles.privateLookupIn(unsafe, MethodHandles.lookup())
+                    .findVarHandle(unsafe, "this$0", AbstractChannel.class);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            log.debug("descriptors are removed from epoll before they close (Netty's channel changed): {}", e.toString());
+        }
+        UNSAFE = unsafe;
+        UNSAFE_CHANNEL = unsafeChannel;
+    }
+
+    /** The channel whose {@code Unsafe} is {@code handle}, or null. */
+    private static Channel channelOf(IoHandle handle) {
+        return UNSAFE_CHANNEL != null && UNSAFE.isInstance(handle) ? (Channel) UNSAFE_CHANNEL.get(handle) : null;
     }
 
     /**
@@ -139,9 +160,9 @@ public final class EpollInterest implements IoHandler {
     public IoRegistration register(IoHandle handle) throws Exception {
         if (handle instanceof EpollIoHandle channel) {
             Hooked hooked = new Hooked(channel);
-            return new Registration(epoll.register(hooked), handle, hooked);
+            return new Registration(epoll.register(hooked), handle, hooked, channelOf(handle));
         }
-        return new Registration(epoll.register(handle), handle, null);
+        return new Registration(epoll.register(handle), handle, null, null);
     }
 
     /**
@@ -234,16 +255,19 @@ public final class EpollInterest implements IoHandler {
         private final IoHandle handle;
         /** The channel's side of the registration with Netty's handler (null for a non-epoll handle). */
         private final Hooked hooked;
+        /** The registered channel (null: not a channel, or not reachable on this Netty version). */
+        private final Channel channel;
         /** The interest the kernel has; {@link #NOT_ADDED} until the descriptor is first added. */
         private int kernel = NOT_ADDED;
         /** The interest to give the kernel at the end of the turn ({@code NONE}: not added, or parked). */
         private EpollIoOps wanted = EpollIoOps.NONE;
         private boolean queued;
 
-        Registration(IoRegistration epoll, IoHandle handle, Hooked hooked) {
+        Registration(IoRegistration epoll, IoHandle handle, Hooked hooked, Channel channel) {
             this.epoll = epoll;
             this.handle = handle;
             this.hooked = hooked;
+            this.channel = channel;
         }
 
         @Override
@@ -313,7 +337,28 @@ public final class EpollInterest implements IoHandler {
                 // first as it would have been, so that removal succeeds (no ENOENT, no exception).
                 apply();
             }
+            closeFirstIfClosing();
             return epoll.cancel();
+        }
+
+        /**
+         * A channel's close cancels its registration just before it closes the descriptor, and
+         * Netty's cancel removes a descriptor that is still open ({@code EPOLL_CTL_DEL}): a system call
+         * per socket, two per relayed connection, which the close makes anyway (a closed descriptor
+         * leaves every epoll set; meshgate neither forks nor duplicates sockets). When the cancel is
+         * a close's (the channel is no longer active, and it is on its loop), the descriptor is
+         * closed here first; the channel's own close then finds it closed. meshgate never
+         * deregisters a channel other than by closing it; an active channel is removed as before.
+         */
+        private void closeFirstIfClosing() {
+            if (channel != null && hooked != null && !channel.isActive() && epoll.isValid()
+                    && loop.isExecutorThread(Thread.currentThread())) {
+                try {
+                    hooked.fd().close();
+                } catch (java.io.IOException e) {
+                    log.debug("closing {} failed: {}", handle, e.toString()); // Netty's close reports it again
+                }
+            }
         }
 
         @Override

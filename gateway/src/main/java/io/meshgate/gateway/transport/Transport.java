@@ -1,7 +1,7 @@
 package io.meshgate.gateway.transport;
 
 import io.meshgate.gateway.config.GatewaySpec;
-import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.ChannelConfig;
 import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -108,17 +108,29 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
     }
 
     /**
-     * Options every accepted connection starts with that the listening socket can hand down: on
-     * epoll SO_KEEPALIVE is set once on the listener (the kernel copies it to each accepted socket),
-     * elsewhere on each accepted socket. TCP_NODELAY is not set here: every Netty transport enables
-     * it on its sockets by default (setting it again cost one more setsockopt per socket).
+     * A listening socket (not yet registered or bound) with the options every accepted connection
+     * can inherit from it: on epoll SO_KEEPALIVE is set once on the listener (the kernel copies it to
+     * each accepted socket); elsewhere {@link #childOptions} sets it on each accepted socket.
+     * TCP_NODELAY is set by neither: every Netty transport enables it on its sockets by default
+     * (setting it again cost one more setsockopt per socket).
      */
-    public void inheritedOptions(ServerBootstrap bootstrap) {
-        if (serverChannel == EpollServerSocketChannel.class) {
-            bootstrap.option(LISTENER_KEEPALIVE, 1);
-        } else {
-            bootstrap.childOption(ChannelOption.SO_KEEPALIVE, true);
+    public ServerChannel newServerChannel() {
+        ServerChannel channel = new ReflectiveChannelFactory<>(serverChannel).newChannel();
+        if (keepAliveInherited()) {
+            channel.config().setOption(LISTENER_KEEPALIVE, 1);
         }
+        return channel;
+    }
+
+    /** The options an accepted connection does not inherit from {@link #newServerChannel}'s socket. */
+    public void childOptions(ChannelConfig accepted) {
+        if (!keepAliveInherited()) {
+            accepted.setOption(ChannelOption.SO_KEEPALIVE, true);
+        }
+    }
+
+    private boolean keepAliveInherited() {
+        return serverChannel == EpollServerSocketChannel.class;
     }
 
     /**

@@ -11,6 +11,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.ServerChannel;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.SocketChannel;
 import java.io.InputStream;
@@ -50,15 +51,18 @@ class TransportSocketsTest {
     private void assertOptions(Transport transport) throws Exception {
         EventLoopGroup group = group(transport);
         CompletableFuture<SocketChannel> accepted = new CompletableFuture<>();
-        ServerBootstrap server = new ServerBootstrap().group(group).channel(transport.serverChannel())
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        accepted.complete(ch);
-                    }
-                });
-        transport.inheritedOptions(server);
-        Channel listener = server.bind("127.0.0.1", 0).sync().channel();
+        ServerChannel listener = transport.newServerChannel();
+        listener.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                SocketChannel ch = (SocketChannel) msg;
+                transport.childOptions(ch.config());
+                group.register(ch);
+                accepted.complete(ch);
+            }
+        });
+        group.register(listener).sync();
+        listener.bind(new InetSocketAddress("127.0.0.1", 0)).sync();
         InetSocketAddress address = (InetSocketAddress) listener.localAddress();
         Channel upstream = new Bootstrap().group(group).channelFactory(transport.upstreamChannels(address))
                 .option(ChannelOption.SO_KEEPALIVE, true)
@@ -117,6 +121,39 @@ class TransportSocketsTest {
         }
         assertThat(errors).isEmpty();
         listener.close().sync();
+    }
+
+    /**
+     * A close closes the descriptor before its registration goes (no EPOLL_CTL_DEL of its own), but
+     * only a close's: an active channel taken off its loop stays open and reads again once back.
+     */
+    @Test
+    void aDeregisteredActiveChannelStaysOpenAndReadsAgainOnceRegistered() throws Exception {
+        Transport transport = Transport.epoll();
+        EventLoopGroup group = group(transport);
+        java.util.concurrent.BlockingQueue<String> reads = new java.util.concurrent.LinkedBlockingQueue<>();
+        try (java.net.ServerSocket peer = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            InetSocketAddress address = (InetSocketAddress) peer.getLocalSocketAddress();
+            Channel ch = new Bootstrap().group(group).channelFactory(transport.upstreamChannels(address))
+                    .handler(new ChannelInboundHandlerAdapter() {
+                        @Override
+                        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                            reads.add(((io.netty.buffer.ByteBuf) msg).toString(StandardCharsets.US_ASCII));
+                            io.netty.util.ReferenceCountUtil.release(msg);
+                        }
+                    }).connect(address).sync().channel();
+            try (Socket accepted = peer.accept()) {
+                ch.deregister().sync();
+                assertThat(ch.isOpen()).isTrue();
+                group.register(ch).sync();
+                accepted.getOutputStream().write("again".getBytes(StandardCharsets.US_ASCII));
+                assertThat(reads.poll(10, TimeUnit.SECONDS)).isEqualTo("again");
+                ch.close().sync();
+                accepted.setSoTimeout(10_000);
+                assertThat(accepted.getInputStream().read()).isEqualTo(-1); // closed, FIN sent
+                assertThat(((io.netty.channel.epoll.AbstractEpollStreamChannel) ch).fd().isOpen()).isFalse();
+            }
+        }
     }
 
     private EventLoopGroup group(Transport transport) {
