@@ -56,7 +56,7 @@ class LayeringTest {
                 .whereLayer("upstream").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "listener")
                 .whereLayer("relay").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "listener")
                 .whereLayer("metrics").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "listener",
-                        "upstream")
+                        "upstream", "relay")
                 .whereLayer("accesslog").mayOnlyBeAccessedByLayers("assembly", "terminate", "h2", "listener")
                 .whereLayer("outcome").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "listener",
                         "upstream", "metrics")

@@ -4,6 +4,7 @@ import io.meshgate.gateway.outcome.Outcome;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
 import java.util.EnumMap;
@@ -18,10 +19,10 @@ public final class ListenerMetrics {
 
     private final Map<Outcome, Counter> outcomes = new EnumMap<>(Outcome.class);
     private final AtomicInteger active = new AtomicInteger();
-    private final Counter bytesToUpstream;
-    private final Counter bytesToDownstream;
-    private final Counter splicedToUpstream;
-    private final Counter splicedToDownstream;
+    private final ByteCounter bytesToUpstream;
+    private final ByteCounter bytesToDownstream;
+    private final ByteCounter splicedToUpstream;
+    private final ByteCounter splicedToDownstream;
     private final Timer upstreamConnect;
     private final Counter upstreamConnectFailures;
     private final MeterRegistry registry;
@@ -73,24 +74,23 @@ public final class ListenerMetrics {
         return active;
     }
 
-    private Counter relayCounter(String name, String description, String direction) {
-        return Counter.builder(name).baseUnit("bytes").description(description)
-                .tags("listener", listener, "direction", direction).register(registry);
+    private ByteCounter relayCounter(String name, String description, String direction) {
+        return ByteCounter.register(registry, name, description, Tags.of("listener", listener, "direction", direction));
     }
 
-    public Counter splicedToUpstream() {
+    public ByteCounter splicedToUpstream() {
         return splicedToUpstream;
     }
 
-    public Counter splicedToDownstream() {
+    public ByteCounter splicedToDownstream() {
         return splicedToDownstream;
     }
 
-    public Counter bytesToUpstream() {
+    public ByteCounter bytesToUpstream() {
         return bytesToUpstream;
     }
 
-    public Counter bytesToDownstream() {
+    public ByteCounter bytesToDownstream() {
         return bytesToDownstream;
     }
 

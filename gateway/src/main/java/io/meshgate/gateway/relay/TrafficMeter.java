@@ -1,6 +1,6 @@
 package io.meshgate.gateway.relay;
 
-import io.micrometer.core.instrument.Counter;
+import io.meshgate.gateway.metrics.ByteCounter;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufHolder;
 import io.netty.channel.FileRegion;
@@ -43,8 +43,8 @@ public final class TrafficMeter implements MessageSizeEstimator, MessageSizeEsti
         }
     }
 
-    private final Counter bytes;
-    private final Counter spliced;
+    private final ByteCounter bytes;
+    private final ByteCounter spliced;
     private final IdleTimeout activity;
     /** Whether {@link #written} is kept: only the access log reads it, so without one the hot path skips the atomic add. */
     private final boolean perConnection;
@@ -53,7 +53,7 @@ public final class TrafficMeter implements MessageSizeEstimator, MessageSizeEsti
     private volatile long written;
 
     /** A meter that keeps no per-connection total (channels shared by many connections: pooled upstreams). */
-    public TrafficMeter(Counter bytes, Counter spliced, IdleTimeout activity) {
+    public TrafficMeter(ByteCounter bytes, ByteCounter spliced, IdleTimeout activity) {
         this(bytes, spliced, activity, false);
     }
 
@@ -63,7 +63,7 @@ public final class TrafficMeter implements MessageSizeEstimator, MessageSizeEsti
      * @param activity      the connection's idle timeout, told of every write; may be null
      * @param perConnection keep this channel's total for {@link #writtenOn} (the access log is on)
      */
-    public TrafficMeter(Counter bytes, Counter spliced, IdleTimeout activity, boolean perConnection) {
+    public TrafficMeter(ByteCounter bytes, ByteCounter spliced, IdleTimeout activity, boolean perConnection) {
         this.bytes = bytes;
         this.spliced = spliced;
         this.activity = activity;

@@ -5,6 +5,7 @@ import io.meshgate.gateway.config.ConfigLoader;
 import io.meshgate.gateway.config.MeshgateConfig;
 import io.meshgate.gateway.listener.Listener;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -92,8 +93,10 @@ public final class RunningGateway implements AutoCloseable {
         return counter("meshgate.relay.spliced.bytes", listener, direction);
     }
 
+    /** A relay byte counter: a function counter summed from the event loops' cells. */
     private double counter(String name, String listener, String direction) {
-        Counter c = gateway.metrics().registry().find(name).tags("listener", listener, "direction", direction).counter();
+        FunctionCounter c = gateway.metrics().registry().find(name).tags("listener", listener, "direction", direction)
+                .functionCounter();
         return c == null ? 0 : c.count();
     }
 
