@@ -1,6 +1,7 @@
 package io.meshgate.gateway.listener;
 
 import io.meshgate.gateway.outcome.Outcome;
+import io.meshgate.gateway.transport.LoopDeadlines;
 import io.meshgate.tls.hello.ClientHelloReader;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
@@ -8,8 +9,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Stage 1: accumulates the first flight until it holds a complete ClientHello, without consuming
@@ -27,7 +26,7 @@ public final class ClientHelloHandler extends ChannelInboundHandlerAdapter {
     /** Whether a hello without SNI hears {@code missing_extension}: the gateway is the TLS server (terminate mode). */
     private final boolean alert;
     private ByteBuf cumulation;
-    private ScheduledFuture<?> timeout;
+    private LoopDeadlines.Timeout timeout;
 
     /** For a passthrough listener: a refused connection is closed, as a TCP proxy does. */
     public ClientHelloHandler(Connection connection) {
@@ -53,7 +52,7 @@ public final class ClientHelloHandler extends ChannelInboundHandlerAdapter {
     public void handlerAdded(ChannelHandlerContext ctx) {
         long nanos = connection.listener().limits().clientHelloTimeout().toNanos();
         if (nanos > 0) {
-            timeout = ctx.executor().schedule(() -> connection.refuse(Outcome.TIMEOUT), nanos, TimeUnit.NANOSECONDS);
+            timeout = LoopDeadlines.start(ctx.channel().eventLoop(), nanos, () -> connection.refuse(Outcome.TIMEOUT));
         }
     }
 
@@ -124,7 +123,7 @@ public final class ClientHelloHandler extends ChannelInboundHandlerAdapter {
 
     private void cancelTimeout() {
         if (timeout != null) {
-            timeout.cancel(false);
+            timeout.cancel();
             timeout = null;
         }
     }

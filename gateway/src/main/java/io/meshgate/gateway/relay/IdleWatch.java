@@ -1,11 +1,10 @@
 package io.meshgate.gateway.relay;
 
+import io.meshgate.gateway.transport.LoopDeadlines;
 import io.netty.channel.EventLoop;
-import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.FastThreadLocal;
 import java.util.ArrayList;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -20,7 +19,6 @@ import java.util.concurrent.TimeUnit;
  */
 final class IdleWatch {
 
-    private static final ScheduledThreadPoolExecutor TIMER = timer();
 
     private static final FastThreadLocal<IdleWatch> WATCHES = new FastThreadLocal<>() {
         @Override
@@ -35,12 +33,6 @@ final class IdleWatch {
     /** Nanoseconds between sweeps: the shortest check interval watched so far. */
     private long period = Long.MAX_VALUE;
     private ScheduledFuture<?> ticks;
-
-    private static ScheduledThreadPoolExecutor timer() {
-        ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, new DefaultThreadFactory("meshgate-idle-timer", true));
-        timer.setRemoveOnCancelPolicy(true); // a loop's stopped ticks leave nothing behind
-        return timer;
-    }
 
     private IdleWatch(EventLoop loop) {
         this.loop = loop;
@@ -108,7 +100,7 @@ final class IdleWatch {
     private void startTicks() {
         stopTicks();
         // On the timer thread; a loop that shut down rejects the sweep, which ends this schedule.
-        ticks = TIMER.scheduleAtFixedRate(() -> loop.execute(sweep), period, period, TimeUnit.NANOSECONDS);
+        ticks = LoopDeadlines.timer().scheduleAtFixedRate(() -> loop.execute(sweep), period, period, TimeUnit.NANOSECONDS);
     }
 
     private void stopTicks() {

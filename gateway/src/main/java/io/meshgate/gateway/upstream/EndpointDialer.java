@@ -1,5 +1,6 @@
 package io.meshgate.gateway.upstream;
 
+import io.meshgate.gateway.transport.LoopDeadlines;
 import io.meshgate.gateway.transport.Transport;
 import io.meshgate.gateway.metrics.ListenerMetrics;
 import io.meshgate.routing.Endpoint;
@@ -10,6 +11,7 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.ChannelPromise;
+import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.MessageSizeEstimator;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.util.concurrent.Future;
@@ -17,6 +19,7 @@ import io.netty.util.concurrent.Promise;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Opens a TCP connection to one candidate of an {@link UpstreamTarget} on a given event loop: it
@@ -36,7 +39,8 @@ public final class EndpointDialer {
     private final EndpointPicker picker;
     private final ListenerMetrics metrics;
     private final int connectAttempts;
-    private final int connectTimeoutMillis;
+    /** {@code timeouts.connect}; zero: none. Timed by the loop's {@link LoopDeadlines}, not Netty's per-channel scheduled task. */
+    private final long connectTimeoutNanos;
 
     public EndpointDialer(Transport transport, EndpointPicker picker, ListenerMetrics metrics, int connectAttempts,
                           Duration connectTimeout) {
@@ -44,7 +48,7 @@ public final class EndpointDialer {
         this.picker = picker;
         this.metrics = metrics;
         this.connectAttempts = connectAttempts;
-        this.connectTimeoutMillis = (int) Math.min(Integer.MAX_VALUE, connectTimeout.toMillis());
+        this.connectTimeoutNanos = connectTimeout.toNanos();
     }
 
     /** Chooses where each connection (or HTTP request, or h2 stream) starts; counts active upstream connections. */
@@ -101,12 +105,17 @@ public final class EndpointDialer {
             failed(loop, target, tried, meter, handler, result, e);
             return;
         }
+        LoopDeadlines.Timeout timeout = connectTimeoutNanos > 0 && !connect.isDone()
+                ? LoopDeadlines.start(loop, connectTimeoutNanos, () -> timedOut(connect, endpoint)) : null;
         result.addListener(r -> {
             if (r.isCancelled()) {
                 connect.cancel(false);
             }
         });
         connect.addListener((ChannelFuture f) -> {
+            if (timeout != null) {
+                timeout.cancel();
+            }
             if (result.isDone()) { // abandoned by the caller meanwhile
                 f.channel().close();
                 return;
@@ -118,6 +127,14 @@ public final class EndpointDialer {
                 failed(loop, target, tried, meter, handler, result, f.cause());
             }
         });
+    }
+
+    /** {@code timeouts.connect} passed before the connect completed: fails it as Netty's own timeout would, and closes the socket. */
+    private void timedOut(ChannelFuture connect, Endpoint endpoint) {
+        if (connect instanceof ChannelPromise promise && promise.tryFailure(new ConnectTimeoutException(
+                "connection timed out after " + TimeUnit.NANOSECONDS.toMillis(connectTimeoutNanos) + " ms: " + endpoint.socketAddress()))) {
+            connect.channel().close();
+        }
     }
 
     private void failed(EventLoop loop, UpstreamTarget target, int tried, MessageSizeEstimator meter,
@@ -142,7 +159,7 @@ public final class EndpointDialer {
         Channel channel = transport.upstreamChannels(address).newChannel();
         try {
             ChannelConfig config = channel.config();
-            config.setConnectTimeoutMillis(connectTimeoutMillis);
+            config.setConnectTimeoutMillis(0); // timed by attempt(): Netty's would schedule a task on the loop per connect
             // TCP_NODELAY is every Netty transport's default: setting it again is a syscall more
             config.setOption(ChannelOption.SO_KEEPALIVE, true);
             config.setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);

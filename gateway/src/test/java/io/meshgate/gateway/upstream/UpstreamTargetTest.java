@@ -114,4 +114,66 @@ class UpstreamTargetTest {
             registry.close();
         }
     }
+
+    /**
+     * {@code timeouts.connect}: an endpoint that never answers the SYN (a listener whose accept
+     * queue is full: Linux drops the SYN) fails the attempt after the timeout, not before and not
+     * much later, and the dial moves on to the next candidate; on epoll the timeout is the loop's
+     * deadline sweep, elsewhere the loop's schedule.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"epoll", "nio"})
+    @Timeout(value = 30, unit = TimeUnit.SECONDS)
+    void shouldGiveUpOnAnEndpointThatDoesNotAnswerAfterTheConnectTimeout(String kind) throws Exception {
+        Transport transport = kind.equals("epoll") ? Transport.epoll() : Transport.nio();
+        EventLoopGroup group = transport.newGroup(1, "dialer-test");
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        List<Socket> clients = new ArrayList<>();
+        List<Socket> accepted = new ArrayList<>();
+        try (ServerSocket full = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+             ServerSocket open = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            boolean queueFull = false;
+            for (int i = 0; i < 8 && !queueFull; i++) { // fill the accept queue (backlog 1): later SYNs are dropped
+                Socket c = new Socket();
+                clients.add(c);
+                try {
+                    c.connect(full.getLocalSocketAddress(), 200);
+                } catch (java.net.SocketTimeoutException e) {
+                    queueFull = true;
+                }
+            }
+            assertThat(queueFull).as("the listener's accept queue is full").isTrue();
+            Endpoint silent = Endpoint.of("127.0.0.1", full.getLocalPort());
+            Endpoint listening = Endpoint.of("127.0.0.1", open.getLocalPort());
+            ListenerMetrics metrics = new ListenerMetrics(registry, "test");
+            EndpointDialer dialer = new EndpointDialer(transport, new EndpointPicker(BalancingPolicy.ROUND_ROBIN), metrics, 2,
+                    Duration.ofMillis(400));
+            long start = System.nanoTime();
+            Future<EndpointDialer.Dialed> f = dialer.dial(group.next(), List.of(silent, listening), 2,
+                    new DefaultMessageSizeEstimator(0), new Sharable()).await();
+            long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+
+            assertThat(f.isSuccess()).as("%s", f.cause()).isTrue();
+            open.setSoTimeout(10_000);
+            accepted.add(open.accept());
+            assertThat(f.getNow().endpoint()).isEqualTo(listening);
+            assertThat(millis).as("gave up on the silent endpoint after the timeout").isBetween(400L, 3_000L);
+            assertThat(registry.get("meshgate.upstream.connect.failures").counter().count()).isEqualTo(1.0);
+            f.getNow().channel().close().sync();
+
+            Future<EndpointDialer.Dialed> alone = dialer.dial(group.next(), List.of(silent), 1,
+                    new DefaultMessageSizeEstimator(0), new Sharable()).await();
+            assertThat(alone.cause()).isInstanceOf(io.netty.channel.ConnectTimeoutException.class)
+                    .hasMessageContaining("400 ms");
+        } finally {
+            for (Socket s : clients) {
+                s.close();
+            }
+            for (Socket s : accepted) {
+                s.close();
+            }
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+            registry.close();
+        }
+    }
 }

@@ -1,0 +1,180 @@
+package io.meshgate.gateway.transport;
+
+import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.FastThreadLocal;
+import java.util.ArrayList;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The per-connection deadlines of one event loop (a ClientHello still awaited, a connect in
+ * progress), kept in a list the loop sweeps instead of a task each in the loop's own schedule.
+ * Netty's loop reads the clock three times per turn while its schedule holds any task and waits
+ * with a kernel timer then; a short connection scheduled and cancelled two such tasks, so a loop
+ * taking new connections always had some. Here one shared timer thread hands each loop with
+ * deadlines a sweep every eighth of its shortest timeout: a deadline fires at most that much late
+ * (never early), and the loop's schedule stays empty.
+ *
+ * <p>Confined to its loop, but for the timer thread's {@code execute} of the sweep.
+ */
+public final class LoopDeadlines {
+
+    /** Sweeps per timeout: how late a deadline may fire, as a share of its timeout. */
+    static final int SWEEPS_PER_TIMEOUT = 8;
+    /** The shortest sweep interval, whatever the timeout. */
+    static final long MIN_PERIOD_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+
+    private static final ScheduledThreadPoolExecutor TIMER = newTimer();
+
+    private static final FastThreadLocal<LoopDeadlines> OF_LOOP = new FastThreadLocal<>() {
+        @Override
+        protected void onRemoval(LoopDeadlines deadlines) {
+            deadlines.stopTicks(); // the loop's thread ends
+        }
+    };
+
+    private final EventLoop loop;
+    private final Runnable sweep = this::sweep;
+    private final ArrayList<Deadline> pending = new ArrayList<>();
+    private long period = Long.MAX_VALUE;
+    private ScheduledFuture<?> ticks;
+    /** Sweeps in a row that found nothing pending: ticks stop after two (a loop between connections keeps them). */
+    private int emptySweeps;
+
+    private LoopDeadlines(EventLoop loop) {
+        this.loop = loop;
+    }
+
+    /** The one timer thread of the gateway's loop-side timeouts (daemon; cancelled ticks leave nothing behind). */
+    public static ScheduledThreadPoolExecutor timer() {
+        return TIMER;
+    }
+
+    private static ScheduledThreadPoolExecutor newTimer() {
+        ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, new DefaultThreadFactory("meshgate-timer", true));
+        timer.setRemoveOnCancelPolicy(true);
+        return timer;
+    }
+
+    /** A pending timeout: {@link #cancel} keeps its action from running. */
+    public interface Timeout {
+        /** On the timeout's loop; a no-op once the action ran or the timeout was cancelled. */
+        void cancel();
+    }
+
+    /**
+     * Runs {@code action} on {@code loop} (the calling thread's) once {@code nanos} (positive) have
+     * passed, unless cancelled first: swept by the loop on meshgate's epoll loops, a task of the
+     * loop's schedule on any other (NIO, io_uring, a test's embedded loop).
+     */
+    public static Timeout start(EventLoop loop, long nanos, Runnable action) {
+        if (loop instanceof UntimedWaitLoop && loop.inEventLoop()) {
+            return of(loop).add(nanos, action);
+        }
+        ScheduledFuture<?> task = loop.schedule(action, nanos, TimeUnit.NANOSECONDS);
+        return () -> task.cancel(false);
+    }
+
+    /** The deadlines of {@code loop}, which must be the calling thread's. */
+    static LoopDeadlines of(EventLoop loop) {
+        LoopDeadlines deadlines = OF_LOOP.get();
+        if (deadlines == null) {
+            deadlines = new LoopDeadlines(loop);
+            OF_LOOP.set(deadlines);
+        }
+        return deadlines;
+    }
+
+    /** Runs {@code action} on this loop once {@code nanos} (positive) have passed, unless the returned deadline is cancelled first. */
+    Deadline add(long nanos, Runnable action) {
+        Deadline d = new Deadline(this, System.nanoTime() + nanos, action);
+        d.index = pending.size();
+        pending.add(d);
+        emptySweeps = 0;
+        long wanted = Math.max(MIN_PERIOD_NANOS, nanos / SWEEPS_PER_TIMEOUT);
+        if (wanted < period || ticks == null) {
+            period = Math.min(period, wanted);
+            startTicks();
+        }
+        return d;
+    }
+
+    /** Deadlines pending (loop only). */
+    int size() {
+        return pending.size();
+    }
+
+    /** Whether the timer thread hands this loop sweeps now (loop only). */
+    boolean ticking() {
+        return ticks != null;
+    }
+
+    private void remove(Deadline d) {
+        int i = d.index;
+        if (i < 0) {
+            return;
+        }
+        Deadline last = pending.remove(pending.size() - 1);
+        if (last != d) {
+            pending.set(i, last);
+            last.index = i;
+        }
+        d.index = -1;
+    }
+
+    private void sweep() {
+        if (pending.isEmpty()) {
+            if (++emptySweeps >= 2) {
+                stopTicks(); // an idle loop is not woken; the next deadline starts them again
+            }
+            return;
+        }
+        emptySweeps = 0;
+        long now = System.nanoTime();
+        // From the end: an expired deadline leaves, moving the last one (seen already) into its place.
+        for (int i = pending.size() - 1; i >= 0; i--) {
+            if (i >= pending.size()) {
+                continue; // an action cancelled other deadlines
+            }
+            Deadline d = pending.get(i);
+            if (now - d.due >= 0) {
+                remove(d);
+                d.action.run();
+            }
+        }
+    }
+
+    private void startTicks() {
+        stopTicks();
+        // On the timer thread; a loop that shut down rejects the sweep, which ends this schedule.
+        ticks = TIMER.scheduleAtFixedRate(() -> loop.execute(sweep), period, period, TimeUnit.NANOSECONDS);
+    }
+
+    private void stopTicks() {
+        if (ticks != null) {
+            ticks.cancel(false);
+            ticks = null;
+        }
+    }
+
+    /** One pending deadline. */
+    static final class Deadline implements Timeout {
+        private final LoopDeadlines owner;
+        private final long due;
+        private final Runnable action;
+        private int index = -1;
+
+        private Deadline(LoopDeadlines owner, long due, Runnable action) {
+            this.owner = owner;
+            this.due = due;
+            this.action = action;
+        }
+
+        @Override
+        public void cancel() {
+            owner.remove(this);
+        }
+    }
+}
