@@ -66,7 +66,8 @@ public final class UpstreamConnector extends ChannelInboundHandlerAdapter {
     private final Origination origination;
     /** Connect as soon as the stage is added instead of waiting for the first bytes (server-speaks-first services). */
     private final boolean eager;
-    private CompositeByteBuf pending;
+    /** What the downstream sent before the upstream existed: one read as it came, a composite from the second on. */
+    private ByteBuf pending;
     private boolean connecting;
     /** The downstream half-closed before the relay existed (epoll reads to EOF on RDHUP even with autoRead off). */
     private boolean inputShutdown;
@@ -105,9 +106,11 @@ public final class UpstreamConnector extends ChannelInboundHandlerAdapter {
             return;
         }
         if (pending == null) {
-            pending = ctx.alloc().compositeBuffer();
+            pending = buf; // usually all there is: the relay may then send it straight from this buffer
+        } else {
+            CompositeByteBuf more = pending instanceof CompositeByteBuf c ? c : ctx.alloc().compositeBuffer().addComponent(true, pending);
+            pending = more.addComponent(true, buf);
         }
-        pending.addComponent(true, buf);
         if (connecting) {
             // More bytes before the upstream is there: hold them (this read, at most) and read no
             // more until the relay starts, which turns reading on again.
@@ -163,17 +166,14 @@ public final class UpstreamConnector extends ChannelInboundHandlerAdapter {
 
     private void connected(ChannelHandlerContext ctx, Channel upstream) {
         connection.outcome(Outcome.ROUTED);
-        if (pending != null) {
-            ByteBuf first = pending;
-            pending = null;
-            upstream.writeAndFlush(first);
-        }
+        ByteBuf first = pending;
+        pending = null;
         idle.start(upstream);
         if (upstream.pipeline().get(PendingUpstream.class) != null) {
             upstream.pipeline().remove(PendingUpstream.INSTANCE); // the relay handles the upstream from here
         }
         ctx.pipeline().remove(this);
-        relay.start(ctx.channel(), upstream);
+        relay.start(ctx.channel(), upstream, first); // the relay sends the first flight before anything else
         if (inputShutdown) {
             // Replay the FIN for the relay now that it can pass it on (after the bytes before it).
             ctx.channel().pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);

@@ -1,5 +1,6 @@
 package io.meshgate.gateway.relay;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 
 /**
@@ -21,8 +22,8 @@ public final class AutoSpliceRelay implements Relay {
     }
 
     @Override
-    public void start(Channel downstream, Channel upstream) {
-        RelayHandler.install(downstream, upstream, false, threshold);
+    public void start(Channel downstream, Channel upstream, ByteBuf firstFlight) {
+        RelayHandler.install(downstream, upstream, false, threshold, firstFlight);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.meshgate.gateway.relay;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 
 /**
@@ -12,10 +13,11 @@ public interface Relay {
 
     /**
      * Starts relaying. Both channels are active, on the same event loop, reading on or off (the
-     * relay sets it);
-     * the upstream has already been sent the downstream's buffered first flight.
+     * relay sets it). {@code firstFlight} (may be null) is what the downstream sent before the
+     * upstream existed (the ClientHello): the relay sends it first, as the downstream's first read,
+     * and releases it.
      */
-    void start(Channel downstream, Channel upstream);
+    void start(Channel downstream, Channel upstream, ByteBuf firstFlight);
 
     /** A label for logs and {@code /debug}: {@code copy} or {@code splice}. */
     String name();

@@ -63,7 +63,7 @@ final class RelayHandler extends ChannelInboundHandlerAdapter implements EpollIn
      * or copying until a read of {@code spliceAt} bytes or more moves that direction to splice
      * ({@link #NEVER} to always copy).
      */
-    static void install(Channel a, Channel b, boolean spliced, int spliceAt) {
+    static void install(Channel a, Channel b, boolean spliced, int spliceAt, ByteBuf firstFlight) {
         RelayHandler ab = new RelayHandler(b, spliced, spliceAt);
         RelayHandler ba = new RelayHandler(a, spliced, spliceAt);
         ab.opposite = ba;
@@ -72,6 +72,13 @@ final class RelayHandler extends ChannelInboundHandlerAdapter implements EpollIn
         b.pipeline().addLast(MeshgateHandlerNames.RELAY, ba);
         ab.allowDirectSends(a);
         ba.allowDirectSends(b);
+        if (firstFlight != null) {
+            // As a's first read: straight to b's socket when it takes all of it (the hello, usually),
+            // else b's write path; before any splice, so it stays first on the wire.
+            ChannelHandlerContext ctx = a.pipeline().context(ab);
+            ab.channelRead(ctx, firstFlight);
+            ab.channelReadComplete(ctx);
+        }
         if (spliced) {
             Splicing.start(a, b);
             Splicing.start(b, a);

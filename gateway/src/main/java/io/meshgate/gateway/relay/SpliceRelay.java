@@ -1,5 +1,6 @@
 package io.meshgate.gateway.relay;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 
 /**
@@ -11,8 +12,8 @@ import io.netty.channel.Channel;
 public final class SpliceRelay implements Relay {
 
     @Override
-    public void start(Channel downstream, Channel upstream) {
-        RelayHandler.install(downstream, upstream, true, RelayHandler.NEVER);
+    public void start(Channel downstream, Channel upstream, ByteBuf firstFlight) {
+        RelayHandler.install(downstream, upstream, true, RelayHandler.NEVER, firstFlight);
     }
 
     @Override
