@@ -1,11 +1,9 @@
 package io.meshgate.gateway.relay;
 
-import io.meshgate.gateway.transport.LoopDeadlines;
+import io.meshgate.gateway.transport.LoopTicks;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.FastThreadLocal;
 import java.util.ArrayList;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The idle checks of one event loop's relayed connections, started by one timer thread for all
@@ -19,23 +17,19 @@ import java.util.concurrent.TimeUnit;
  */
 final class IdleWatch {
 
-
     private static final FastThreadLocal<IdleWatch> WATCHES = new FastThreadLocal<>() {
         @Override
         protected void onRemoval(IdleWatch watch) {
-            watch.stopTicks(); // the loop's thread ends
+            watch.ticks.stop(); // the loop's thread ends
         }
     };
 
-    private final EventLoop loop;
-    private final Runnable sweep = this::sweep;
     private final ArrayList<IdleTimeout> watched = new ArrayList<>();
-    /** Nanoseconds between sweeps: the shortest check interval watched so far. */
-    private long period = Long.MAX_VALUE;
-    private ScheduledFuture<?> ticks;
+    /** Sweeps every shortest check interval watched so far. */
+    private final LoopTicks ticks;
 
     private IdleWatch(EventLoop loop) {
-        this.loop = loop;
+        this.ticks = new LoopTicks(loop, this::sweep);
     }
 
     /** The watch of {@code loop}, which is the calling thread's. */
@@ -53,10 +47,7 @@ final class IdleWatch {
         timeout.index = watched.size();
         watched.add(timeout);
         timeout.nextCheck = System.nanoTime() + timeout.checkNanos;
-        if (timeout.checkNanos < period || ticks == null) {
-            period = Math.min(period, timeout.checkNanos);
-            startTicks();
-        }
+        ticks.atLeastEvery(timeout.checkNanos);
     }
 
     void remove(IdleTimeout timeout) {
@@ -79,11 +70,11 @@ final class IdleWatch {
 
     private void sweep() {
         if (watched.isEmpty()) {
-            stopTicks(); // nothing to watch: an idle gateway is not woken (the next add starts them again)
+            ticks.stop(); // nothing to watch: an idle gateway is not woken (the next add starts them again)
             return;
         }
         long now = System.nanoTime();
-        long early = period / 2; // the timer's ticks and the loop's turns are not exact: due within half a sweep counts
+        long early = ticks.period() / 2; // the timer's ticks and the loop's turns are not exact: due within half a sweep counts
         // From the end: a check that closes its connection removes it, moving the last entry (seen already) here.
         for (int i = watched.size() - 1; i >= 0; i--) {
             if (i >= watched.size()) {
@@ -94,19 +85,6 @@ final class IdleWatch {
                 t.nextCheck = now + t.checkNanos;
                 t.check();
             }
-        }
-    }
-
-    private void startTicks() {
-        stopTicks();
-        // On the timer thread; a loop that shut down rejects the sweep, which ends this schedule.
-        ticks = LoopDeadlines.timer().scheduleAtFixedRate(() -> loop.execute(sweep), period, period, TimeUnit.NANOSECONDS);
-    }
-
-    private void stopTicks() {
-        if (ticks != null) {
-            ticks.cancel(false);
-            ticks = null;
         }
     }
 }

@@ -1,11 +1,9 @@
 package io.meshgate.gateway.transport;
 
 import io.netty.channel.EventLoop;
-import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.FastThreadLocal;
 import java.util.ArrayList;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -26,36 +24,20 @@ public final class LoopDeadlines {
     /** The shortest sweep interval, whatever the timeout. */
     static final long MIN_PERIOD_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
-    private static final ScheduledThreadPoolExecutor TIMER = newTimer();
-
     private static final FastThreadLocal<LoopDeadlines> OF_LOOP = new FastThreadLocal<>() {
         @Override
         protected void onRemoval(LoopDeadlines deadlines) {
-            deadlines.stopTicks(); // the loop's thread ends
+            deadlines.ticks.stop(); // the loop's thread ends
         }
     };
 
-    private final EventLoop loop;
-    private final Runnable sweep = this::sweep;
     private final ArrayList<Deadline> pending = new ArrayList<>();
-    private long period = Long.MAX_VALUE;
-    private ScheduledFuture<?> ticks;
+    private final LoopTicks ticks;
     /** Sweeps in a row that found nothing pending: ticks stop after two (a loop between connections keeps them). */
     private int emptySweeps;
 
     private LoopDeadlines(EventLoop loop) {
-        this.loop = loop;
-    }
-
-    /** The one timer thread of the gateway's loop-side timeouts (daemon; cancelled ticks leave nothing behind). */
-    public static ScheduledThreadPoolExecutor timer() {
-        return TIMER;
-    }
-
-    private static ScheduledThreadPoolExecutor newTimer() {
-        ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, new DefaultThreadFactory("meshgate-timer", true));
-        timer.setRemoveOnCancelPolicy(true);
-        return timer;
+        this.ticks = new LoopTicks(loop, this::sweep);
     }
 
     /** A pending timeout: {@link #cancel} keeps its action from running. */
@@ -93,11 +75,7 @@ public final class LoopDeadlines {
         d.index = pending.size();
         pending.add(d);
         emptySweeps = 0;
-        long wanted = Math.max(MIN_PERIOD_NANOS, nanos / SWEEPS_PER_TIMEOUT);
-        if (wanted < period || ticks == null) {
-            period = Math.min(period, wanted);
-            startTicks();
-        }
+        ticks.atLeastEvery(Math.max(MIN_PERIOD_NANOS, nanos / SWEEPS_PER_TIMEOUT));
         return d;
     }
 
@@ -108,7 +86,7 @@ public final class LoopDeadlines {
 
     /** Whether the timer thread hands this loop sweeps now (loop only). */
     boolean ticking() {
-        return ticks != null;
+        return ticks.ticking();
     }
 
     private void remove(Deadline d) {
@@ -127,7 +105,7 @@ public final class LoopDeadlines {
     private void sweep() {
         if (pending.isEmpty()) {
             if (++emptySweeps >= 2) {
-                stopTicks(); // an idle loop is not woken; the next deadline starts them again
+                ticks.stop(); // an idle loop is not woken; the next deadline starts them again
             }
             return;
         }
@@ -143,19 +121,6 @@ public final class LoopDeadlines {
                 remove(d);
                 d.action.run();
             }
-        }
-    }
-
-    private void startTicks() {
-        stopTicks();
-        // On the timer thread; a loop that shut down rejects the sweep, which ends this schedule.
-        ticks = TIMER.scheduleAtFixedRate(() -> loop.execute(sweep), period, period, TimeUnit.NANOSECONDS);
-    }
-
-    private void stopTicks() {
-        if (ticks != null) {
-            ticks.cancel(false);
-            ticks = null;
         }
     }
 
