@@ -65,6 +65,8 @@ public final class EpollInterest implements IoHandler {
     /** A channel's {@code Unsafe} (the handle Netty registers) to its channel; absent (null): descriptors are removed before they close. */
     private static final VarHandle UNSAFE_CHANNEL;
     private static final Class<?> UNSAFE;
+    /** {@code AbstractEpollChannel.inputClosedSeenErrorOnRead}; absent (null): a finished input keeps EPOLLIN until Netty clears it. */
+    private static final VarHandle INPUT_FINISHED;
 
     static {
         MethodHandle registration = null;
@@ -96,6 +98,28 @@ public final class EpollInterest implements IoHandler {
         }
         UNSAFE = unsafe;
         UNSAFE_CHANNEL = unsafeChannel;
+        VarHandle inputFinished = null;
+        try {
+            Class<?> channel = AbstractEpollStreamChannel.class.getSuperclass(); // AbstractEpollChannel
+            inputFinished = MethodHandles.privateLookupIn(channel, MethodHandles.lookup())
+                    .findVarHandle(channel, "inputClosedSeenErrorOnRead", boolean.class);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            log.debug("a finished input keeps its read interest one turn longer (Netty's epoll channel changed): {}", e.toString());
+        }
+        INPUT_FINISHED = inputFinished;
+    }
+
+    /**
+     * True when {@code ch}'s input is finished for good: shut down, with its end of stream read and
+     * reported. Netty 4.2.18 keeps EPOLLIN in such a channel's interest when it reads on (autoRead),
+     * and only clears it at the next read event, which the kernel reports at once (a finished input is
+     * always readable): an {@code epoll_ctl} and a loop turn per connection whose peer closed first.
+     * Such a channel never reads again (its read event only clears the interest), so the kernel need
+     * not be asked for it.
+     */
+    private static boolean inputFinished(Channel ch) {
+        return INPUT_FINISHED != null && ch instanceof AbstractEpollStreamChannel epoll && epoll.isInputShutdown()
+                && (boolean) INPUT_FINISHED.get(epoll);
     }
 
     /** The channel whose {@code Unsafe} is {@code handle}, or null. */
@@ -306,9 +330,12 @@ public final class EpollInterest implements IoHandler {
 
         private long submitNow(EpollIoOps ops) {
             EpollIoOps target = ops;
-            if (ops.value() == 0) { // EpollIoOps.NONE
+            if (channel != null && target.contains(EpollIoOps.EPOLLIN) && inputFinished(channel)) {
+                target = target.without(EpollIoOps.EPOLLIN); // it would only clear the interest
+            }
+            if (target.value() == 0) { // EpollIoOps.NONE
                 if (kernel == NOT_ADDED) {
-                    return 0; // never added: nothing to take away
+                    return ops.value(); // never added: nothing to take away
                 }
                 target = PARKED; // added: park it rather than remove it
             }

@@ -124,6 +124,68 @@ class TransportSocketsTest {
     }
 
     /**
+     * Once a channel's input is finished (shut down, its end of stream read and reported) the kernel
+     * is no longer asked for its read events: Netty 4.2.18 leaves EPOLLIN in the interest of a
+     * channel that reads on and clears it only at the next read event, which a finished input
+     * reports at once (an epoll_ctl and a loop turn per connection). The read hook sees every plain
+     * read event the kernel reports for the channel.
+     */
+    @Test
+    void aFinishedInputIsNotPolledForReadsAgain() throws Exception {
+        Transport transport = Transport.epoll();
+        EventLoopGroup group = group(transport);
+        java.util.concurrent.atomic.AtomicInteger readEventsAfterEnd = new java.util.concurrent.atomic.AtomicInteger();
+        CompletableFuture<Channel> finished = new CompletableFuture<>();
+        ServerBootstrap server = new ServerBootstrap().group(group).channel(transport.serverChannel())
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childHandler(new ChannelInboundHandlerAdapter() {
+                    @Override
+                    public void channelActive(ChannelHandlerContext ctx) {
+                        io.netty.channel.socket.DuplexChannel ch = (io.netty.channel.socket.DuplexChannel) ctx.channel();
+                        assertThat(EpollInterest.hookReads(ch, () -> {
+                            if (ch.isInputShutdown()) {
+                                readEventsAfterEnd.incrementAndGet();
+                            }
+                            return false; // the channel reads as usual
+                        })).isTrue();
+                        ctx.fireChannelActive();
+                    }
+
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        io.netty.util.ReferenceCountUtil.release(msg);
+                    }
+
+                    @Override
+                    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                        if (evt instanceof io.netty.channel.socket.ChannelInputShutdownReadComplete) {
+                            finished.complete(ctx.channel());
+                        }
+                    }
+                });
+        Channel listener = server.bind("127.0.0.1", 0).sync().channel();
+        InetSocketAddress address = (InetSocketAddress) listener.localAddress();
+        try (Socket client = new Socket(address.getAddress(), address.getPort())) {
+            client.getOutputStream().write("x".getBytes(StandardCharsets.US_ASCII));
+            client.shutdownOutput();
+            Channel child = finished.get(10, TimeUnit.SECONDS);
+            // Several loop turns: each would report the finished input again if it were polled.
+            for (int i = 0; i < 5; i++) {
+                child.eventLoop().schedule(() -> { }, 20, TimeUnit.MILLISECONDS).sync();
+            }
+            assertThat(readEventsAfterEnd.get()).isZero();
+            // Writing still works, and the close ends the connection.
+            child.writeAndFlush(Unpooled.copiedBuffer("still here", StandardCharsets.US_ASCII)).sync();
+            client.setSoTimeout(10_000);
+            InputStream in = client.getInputStream();
+            assertThat(new String(in.readNBytes(10), StandardCharsets.US_ASCII)).isEqualTo("still here");
+            child.close().sync();
+            assertThat(in.read()).isEqualTo(-1);
+        }
+        listener.close().sync();
+    }
+
+    /**
      * A close closes the descriptor before its registration goes (no EPOLL_CTL_DEL of its own), but
      * only a close's: an active channel taken off its loop stays open and reads again once back.
      */
