@@ -41,18 +41,21 @@ final class Acceptor extends ChannelInboundHandlerAdapter implements ChannelFutu
     private final EventLoopGroup group;
     private final Transport transport;
     private final Consumer<SocketChannel> pipeline;
+    private final Runnable failed;
 
     /**
      * @param listener  the listener's name, for the log
      * @param group     the loops accepted connections run on (one each, in turn)
      * @param transport the accepted sockets' transport (the options they do not inherit)
      * @param pipeline  makes an accepted connection's pipeline (on its loop, before it is active)
+     * @param failed    counts a failed accept (the listener's metric)
      */
-    Acceptor(String listener, EventLoopGroup group, Transport transport, Consumer<SocketChannel> pipeline) {
+    Acceptor(String listener, EventLoopGroup group, Transport transport, Consumer<SocketChannel> pipeline, Runnable failed) {
         this.listener = listener;
         this.group = group;
         this.transport = transport;
         this.pipeline = pipeline;
+        this.failed = failed;
     }
 
     @Override
@@ -91,6 +94,7 @@ final class Acceptor extends ChannelInboundHandlerAdapter implements ChannelFutu
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        failed.run();
         ChannelConfig config = ctx.channel().config();
         if (config.isAutoRead()) {
             config.setAutoRead(false);

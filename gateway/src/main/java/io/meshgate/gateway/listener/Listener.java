@@ -44,7 +44,7 @@ public final class Listener {
         ServerChannel server = transport.newServerChannel();
         server.config().setOption(ChannelOption.SO_BACKLOG, 4096);
         server.config().setOption(ChannelOption.SO_REUSEADDR, true);
-        server.pipeline().addLast(new Acceptor(context.name(), group, transport, this::accept));
+        server.pipeline().addLast(new Acceptor(context.name(), group, transport, this::accept, context.metrics()::acceptFailed));
         group.register(server).sync();
         try {
             server.bind(address.toSocketAddress()).sync();

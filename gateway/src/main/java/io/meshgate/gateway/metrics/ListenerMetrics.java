@@ -25,6 +25,7 @@ public final class ListenerMetrics {
     private final ByteCounter splicedToDownstream;
     private final Timer upstreamConnect;
     private final Counter upstreamConnectFailures;
+    private final Counter acceptFailures;
     private final MeterRegistry registry;
     private final String listener;
     private final java.util.concurrent.ConcurrentHashMap<String, Counter> byCluster = new java.util.concurrent.ConcurrentHashMap<>();
@@ -58,6 +59,9 @@ public final class ListenerMetrics {
                 .register(registry);
         upstreamConnectFailures = Counter.builder("meshgate.upstream.connect.failures")
                 .description("Failed attempts to connect to an endpoint (each try counts)")
+                .tag("listener", listener).register(registry);
+        acceptFailures = Counter.builder("meshgate.accept.failures")
+                .description("Accepts that failed (e.g. the descriptor limit reached); accepting pauses for a second after each")
                 .tag("listener", listener).register(registry);
     }
 
@@ -111,5 +115,10 @@ public final class ListenerMetrics {
 
     public void upstreamConnectFailed() {
         upstreamConnectFailures.increment();
+    }
+
+    /** An accept failed (the listener pauses accepting). */
+    public void acceptFailed() {
+        acceptFailures.increment();
     }
 }

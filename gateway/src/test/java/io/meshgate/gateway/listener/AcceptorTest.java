@@ -35,6 +35,7 @@ class AcceptorTest {
 
     private final List<EventLoopGroup> groups = new CopyOnWriteArrayList<>();
     private final List<ServerChannel> servers = new CopyOnWriteArrayList<>();
+    private final java.util.concurrent.atomic.AtomicInteger acceptFailures = new java.util.concurrent.atomic.AtomicInteger();
 
     @AfterEach
     void stop() {
@@ -77,6 +78,7 @@ class AcceptorTest {
         });
         server.eventLoop().submit(() -> server.pipeline().fireExceptionCaught(new IOException("accept(..) failed: Too many open files"))).sync();
         assertThat(server.config().isAutoRead()).isFalse();
+        assertThat(acceptFailures.get()).isEqualTo(1);
         await().atMost(Duration.ofSeconds(5)).until(() -> server.config().isAutoRead());
         assertThat(reachedTail).isNotDone();
     }
@@ -86,7 +88,7 @@ class AcceptorTest {
         EventLoopGroup group = transport.newGroup(threads, "acceptor-test");
         groups.add(group);
         ServerChannel server = transport.newServerChannel();
-        server.pipeline().addLast(new Acceptor("test", group, transport, pipeline));
+        server.pipeline().addLast(new Acceptor("test", group, transport, pipeline, acceptFailures::incrementAndGet));
         group.register(server).sync();
         server.bind(new InetSocketAddress("127.0.0.1", 0)).sync();
         servers.add(server);
