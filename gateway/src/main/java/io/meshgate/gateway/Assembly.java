@@ -13,6 +13,8 @@ import io.meshgate.gateway.listener.DownstreamPipeline;
 import io.meshgate.gateway.listener.Listener;
 import io.meshgate.gateway.listener.ListenerContext;
 import io.meshgate.gateway.listener.PassthroughPipeline;
+import io.meshgate.gateway.listener.DirectPath;
+import io.meshgate.gateway.direct.DirectPassthrough;
 import io.meshgate.gateway.metrics.GatewayMetrics;
 import io.meshgate.gateway.metrics.ListenerMetrics;
 import io.meshgate.gateway.relay.AutoSpliceRelay;
@@ -120,7 +122,8 @@ final class Assembly {
     Listener warmupListener(Router router) {
         ListenerContext context = context("warmup", Integer.MAX_VALUE, new ListenerMetrics(GatewayMetrics.throwaway(), "warmup"),
                 router, new EndpointPicker(spec.balancing().policy()), AccessLog.OFF);
-        return new Listener(context, new HostPort("127.0.0.1", 0), transport, PassthroughPipeline.passthrough());
+        return new Listener(context, new HostPort("127.0.0.1", 0), transport,
+                PassthroughPipeline.passthrough().direct(directPath(null))); // the path the listeners will run
     }
 
     /**
@@ -159,10 +162,21 @@ final class Assembly {
     /** The listener's pipeline: the one place a mode is chosen. */
     private DownstreamPipeline pipeline(ListenerSpec l, Optional<TlsMaterialSource> tls) {
         return switch (l.mode()) {
-            case PASSTHROUGH -> PassthroughPipeline.passthrough();
-            case EGRESS -> PassthroughPipeline.egress(spec.discovery().egressPolicy());
+            case PASSTHROUGH -> PassthroughPipeline.passthrough().direct(directPath(null));
+            case EGRESS -> PassthroughPipeline.egress(spec.discovery().egressPolicy()).direct(directPath(spec.discovery().egressPolicy()));
             case TERMINATE -> new TerminatePipeline(termination(l.name(), tls.orElseThrow(), registry));
         };
+    }
+
+    /**
+     * {@code runtime.directPassthrough}: a passthrough ({@code egress} null) or egress listener's
+     * connections run without Netty channels where the transport allows (epoll); null when off.
+     */
+    private DirectPath directPath(Router.EgressPolicy egress) {
+        if (!spec.runtime().directPassthrough()) {
+            return null;
+        }
+        return (server, context, group) -> DirectPassthrough.install(server, context, group, egress);
     }
 
     private Termination termination(String listener, TlsMaterialSource tls, MeterRegistry meters) {

@@ -37,6 +37,7 @@ class LayeringTest {
                 .layer("warmup").definedBy("io.meshgate.gateway.warmup..")
                 .layer("terminate").definedBy("io.meshgate.gateway.terminate..")
                 .layer("h2").definedBy("io.meshgate.gateway.h2..")
+                .layer("direct").definedBy("io.meshgate.gateway.direct..")
                 .layer("listener").definedBy("io.meshgate.gateway.listener..")
                 .layer("upstream").definedBy("io.meshgate.gateway.upstream..")
                 .layer("relay").definedBy("io.meshgate.gateway.relay..")
@@ -52,18 +53,19 @@ class LayeringTest {
                 .whereLayer("warmup").mayOnlyBeAccessedByLayers("assembly")
                 .whereLayer("terminate").mayOnlyBeAccessedByLayers("assembly")
                 .whereLayer("h2").mayOnlyBeAccessedByLayers("assembly", "terminate")
-                .whereLayer("listener").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2")
-                .whereLayer("upstream").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "listener")
-                .whereLayer("relay").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "listener")
+                .whereLayer("direct").mayOnlyBeAccessedByLayers("assembly")
+                .whereLayer("listener").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "direct")
+                .whereLayer("upstream").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "listener", "direct")
+                .whereLayer("relay").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "listener", "direct")
                 .whereLayer("metrics").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "listener",
-                        "upstream", "relay")
-                .whereLayer("accesslog").mayOnlyBeAccessedByLayers("assembly", "terminate", "h2", "listener")
+                        "upstream", "relay", "direct")
+                .whereLayer("accesslog").mayOnlyBeAccessedByLayers("assembly", "terminate", "h2", "listener", "direct")
                 .whereLayer("outcome").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "listener",
-                        "upstream", "metrics")
+                        "upstream", "metrics", "direct")
                 .whereLayer("transport").mayOnlyBeAccessedByLayers("assembly", "warmup", "terminate", "h2", "listener",
-                        "upstream", "relay")
+                        "upstream", "relay", "direct")
                 .whereLayer("config").mayOnlyBeAccessedByLayers("cli", "assembly", "admin", "discovery", "warmup",
-                        "terminate", "h2", "listener", "upstream", "relay", "metrics", "transport")
+                        "terminate", "h2", "listener", "upstream", "relay", "metrics", "transport", "direct")
                 .withOptionalLayers(true)
                 .check(MESHGATE);
     }

@@ -92,7 +92,8 @@ public final class ConfigBinder {
         Optional<FederationSpec> federation = federation(raw.trust().federation(), discovery);
         return new GatewaySpec(raw.clusterDomain(), listeners, admin, tls, discovery, timeouts, limits, balancing,
                 runtime.workers() > 0 ? runtime : new RuntimeSpec(java.lang.Runtime.getRuntime().availableProcessors(),
-                        runtime.transport(), runtime.splice(), runtime.spliceThreshold(), runtime.warmup(), runtime.busyPoll()),
+                        runtime.transport(), runtime.splice(), runtime.spliceThreshold(), runtime.warmup(), runtime.busyPoll(),
+                        runtime.directPassthrough()),
                 accessLog, http2, federation);
     }
 
@@ -388,7 +389,7 @@ public final class ConfigBinder {
             throw new ConfigException("runtime.busyPoll: not available with runtime.transport: io_uring (use epoll or nio)");
         }
         return new RuntimeSpec(raw.workers(), transport, SpliceMode.valueOf(raw.splice().name()), raw.spliceThreshold(),
-                warmup, busyPoll);
+                warmup, busyPoll, raw.directPassthrough());
     }
 
     /**

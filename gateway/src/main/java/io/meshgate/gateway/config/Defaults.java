@@ -36,6 +36,11 @@ public final class Defaults {
      * two full TLS records queued at once.
      */
     public static final int SPLICE_THRESHOLD = 32 * 1024;
+    /**
+     * {@code runtime.directPassthrough}: passthrough and egress listeners on epoll handle their
+     * sockets without Netty channels (about a fifth less CPU per short connection).
+     */
+    public static final boolean DIRECT_PASSTHROUGH = true;
     public static final String WARMUP = "2s";
     public static final String BUSY_POLL = "0s";
 

@@ -32,7 +32,7 @@ public record MeshgateConfig(
         timeouts = timeouts == null ? new Timeouts(null, null, null, null, null) : timeouts;
         limits = limits == null ? new Limits(null, null) : limits;
         loadBalancing = loadBalancing == null ? new LoadBalancing(null, null) : loadBalancing;
-        runtime = runtime == null ? new Runtime(null, null, null, null, null, null, null, null) : runtime;
+        runtime = runtime == null ? new Runtime(null, null, null, null, null, null, null, null, null) : runtime;
         http2 = http2 == null ? new Http2(null, null, null, null, null, null, null, null, null, null, null, null, null, null) : http2;
         trust = trust == null ? new Trust(null) : trust;
     }
@@ -314,11 +314,13 @@ public record MeshgateConfig(
      * @param busyPoll        how long an event loop polls without blocking after work ({@code 0s}: off)
      * @param warmupConnections warm-up: connections to complete, however long past {@code warmup} that takes
      * @param warmupMax       warm-up: the longest it may delay binding, whatever it has completed
+     * @param directPassthrough passthrough and egress listeners on epoll handle their sockets without Netty channels
      */
     public record Runtime(Integer workers, Transport transport, Splice splice, Integer spliceThreshold, String warmup,
-                          String busyPoll, Integer warmupConnections, String warmupMax) {
+                          String busyPoll, Integer warmupConnections, String warmupMax, Boolean directPassthrough) {
         public Runtime {
             workers = workers == null ? Defaults.WORKERS : workers;
+            directPassthrough = directPassthrough == null ? Defaults.DIRECT_PASSTHROUGH : directPassthrough;
             transport = transport == null ? Transport.AUTO : transport;
             splice = splice == null ? Splice.AUTO : splice;
             spliceThreshold = spliceThreshold == null ? Defaults.SPLICE_THRESHOLD : spliceThreshold;
@@ -334,7 +336,8 @@ public record MeshgateConfig(
 
         /** The same runtime without the warm-up (tests that start many gateways). */
         public Runtime withoutWarmup() {
-            return new Runtime(workers, transport, splice, spliceThreshold, "0s", busyPoll, warmupConnections, warmupMax);
+            return new Runtime(workers, transport, splice, spliceThreshold, "0s", busyPoll, warmupConnections, warmupMax,
+                    directPassthrough);
         }
     }
 

@@ -26,6 +26,8 @@ public final class Listener {
     private final DownstreamPipeline pipeline;
     private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private Channel serverChannel;
+    /** Takes the connections when they run without Netty channels; null: they run the pipeline. */
+    private DirectPath.Running direct;
 
     public Listener(ListenerContext context, HostPort address, Transport transport, DownstreamPipeline pipeline) {
         this.context = context;
@@ -46,6 +48,10 @@ public final class Listener {
         server.config().setOption(ChannelOption.SO_REUSEADDR, true);
         server.pipeline().addLast(new Acceptor(context.name(), group, transport, this::accept, context.metrics()::acceptFailed));
         group.register(server).sync();
+        if (pipeline instanceof PassthroughPipeline p && p.direct() != null) {
+            // Before binding, so every connection takes it; null where it cannot run (not epoll).
+            direct = p.direct().install(server, context, group);
+        }
         try {
             server.bind(address.toSocketAddress()).sync();
         } catch (Throwable e) { // Netty's sync() rethrows the bind's IOException unchecked
@@ -95,7 +101,13 @@ public final class Listener {
     }
 
     public int openConnections() {
-        return connections.size();
+        // Without channels, the active gauge is the count (every connection is accepted by the direct path).
+        return direct != null ? context.metrics().active().get() : connections.size();
+    }
+
+    /** Whether the connections run without Netty channels (the direct passthrough path). */
+    public boolean direct() {
+        return direct != null;
     }
 
     /**
@@ -133,5 +145,8 @@ public final class Listener {
     public void closeConnections() {
         connections.forEach(ch -> ch.pipeline().fireUserEventTriggered(CLOSE_NOW)); // runs before the close on each loop
         connections.close().awaitUninterruptibly();
+        if (direct != null) {
+            direct.closeConnections();
+        }
     }
 }

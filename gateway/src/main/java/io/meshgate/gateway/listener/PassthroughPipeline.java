@@ -15,19 +15,41 @@ public final class PassthroughPipeline implements DownstreamPipeline {
 
     /** Null for passthrough. */
     private final Router.EgressPolicy egress;
+    /** Runs the listener's connections without Netty channels where it can; null: always this pipeline. */
+    private final DirectPath direct;
 
-    private PassthroughPipeline(Router.EgressPolicy egress) {
+    private PassthroughPipeline(Router.EgressPolicy egress, DirectPath direct) {
         this.egress = egress;
+        this.direct = direct;
     }
 
     /** {@code mode: passthrough}: local endpoints only. */
     public static PassthroughPipeline passthrough() {
-        return new PassthroughPipeline(null);
+        return new PassthroughPipeline(null, null);
     }
 
     /** {@code mode: egress}: local endpoints, else a remote cluster's east-west gateway by {@code policy} (SNI unchanged). */
     public static PassthroughPipeline egress(Router.EgressPolicy policy) {
-        return new PassthroughPipeline(java.util.Objects.requireNonNull(policy));
+        return new PassthroughPipeline(java.util.Objects.requireNonNull(policy), null);
+    }
+
+    /**
+     * This pipeline, for a listener whose connections run without Netty channels where
+     * {@code path} can take them ({@code runtime.directPassthrough}); these handlers serve where
+     * it cannot (null: always these handlers).
+     */
+    public PassthroughPipeline direct(DirectPath path) {
+        return new PassthroughPipeline(egress, path);
+    }
+
+    /** The channel-free path for the listener's connections; null: none. */
+    public DirectPath direct() {
+        return direct;
+    }
+
+    /** The egress policy; null for passthrough (local endpoints only). */
+    public Router.EgressPolicy egressPolicy() {
+        return egress;
     }
 
     @Override

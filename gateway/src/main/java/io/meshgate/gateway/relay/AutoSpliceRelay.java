@@ -21,6 +21,11 @@ public final class AutoSpliceRelay implements Relay {
         this.threshold = threshold;
     }
 
+    /** A read of this many bytes or more moves its direction to splice. */
+    public int threshold() {
+        return threshold;
+    }
+
     @Override
     public void start(Channel downstream, Channel upstream, ByteBuf firstFlight) {
         RelayHandler.install(downstream, upstream, false, threshold, firstFlight);

@@ -60,6 +60,10 @@ public final class EpollInterest implements IoHandler {
 
     /** Netty 4.2.18's inner classes this reaches into; absent (null): no hooks, channels read as usual. */
     private static final MethodHandle REGISTRATION;
+    /** As {@link #REGISTRATION}, for a server channel (direct passthrough). */
+    private static final MethodHandle SERVER_REGISTRATION;
+    /** The handler of the current event loop thread (set in {@link #initialize}). */
+    private static final io.netty.util.concurrent.FastThreadLocal<EpollInterest> CURRENT = new io.netty.util.concurrent.FastThreadLocal<>();
     private static final Class<?> WRAPPED_OWNER;
     private static final VarHandle WRAPPED;
     /** A channel's {@code Unsafe} (the handle Netty registers) to its channel; absent (null): descriptors are removed before they close. */
@@ -70,6 +74,7 @@ public final class EpollInterest implements IoHandler {
 
     static {
         MethodHandle registration = null;
+        MethodHandle serverRegistration = null;
         Class<?> owner = null;
         VarHandle wrapped = null;
         try {
@@ -77,6 +82,9 @@ public final class EpollInterest implements IoHandler {
             registration = MethodHandles.privateLookupIn(channel, MethodHandles.lookup())
                     .findVirtual(channel, "registration", MethodType.methodType(IoRegistration.class))
                     .asType(MethodType.methodType(IoRegistration.class, AbstractEpollStreamChannel.class));
+            serverRegistration = MethodHandles.privateLookupIn(channel, MethodHandles.lookup())
+                    .findVirtual(channel, "registration", MethodType.methodType(IoRegistration.class))
+                    .asType(MethodType.methodType(IoRegistration.class, io.netty.channel.epoll.AbstractEpollServerChannel.class));
             owner = Class.forName("io.netty.channel.SingleThreadIoEventLoop$IoRegistrationWrapper");
             wrapped = MethodHandles.privateLookupIn(owner, MethodHandles.lookup()).findVarHandle(owner, "registration", IoRegistration.class);
         } catch (ReflectiveOperationException | RuntimeException e) {
@@ -84,6 +92,7 @@ public final class EpollInterest implements IoHandler {
             wrapped = null;
         }
         REGISTRATION = registration;
+        SERVER_REGISTRATION = serverRegistration;
         WRAPPED_OWNER = owner;
         WRAPPED = wrapped;
         VarHandle unsafeChannel = null;
@@ -203,6 +212,11 @@ public final class EpollInterest implements IoHandler {
         } catch (Throwable e) {
             return false;
         }
+        return hook(registration, hook);
+    }
+
+    /** Hooks the read events of a channel's registration with this handler, if it is one. */
+    private static boolean hook(Object registration, ReadHook hook) {
         if (WRAPPED_OWNER.isInstance(registration)) { // Netty's event loop hands channels its wrapper of ours
             registration = (Object) WRAPPED.get(registration);
         }
@@ -211,6 +225,37 @@ public final class EpollInterest implements IoHandler {
             return true;
         }
         return false;
+    }
+
+    /**
+     * Direct passthrough: gives a server channel's plain read events (a connection to
+     * accept) to {@code hook} first (event loop only); false when that is not possible here.
+     */
+    public static boolean hookServerReads(io.netty.channel.epoll.AbstractEpollServerChannel ch, ReadHook hook) {
+        if (WRAPPED == null || SERVER_REGISTRATION == null || !ch.eventLoop().inEventLoop()) {
+            return false;
+        }
+        Object registration;
+        try {
+            registration = (IoRegistration) SERVER_REGISTRATION.invokeExact(ch);
+        } catch (Throwable e) {
+            return false;
+        }
+        return hook(registration, hook);
+    }
+
+    /**
+     * Direct passthrough: registers {@code handle} with the handler of the calling
+     * event loop thread, without the event loop's promise and registration wrapper; its interest
+     * changes are queued like a channel's. Null when the calling thread is not an event loop of
+     * this handler. Cancel closes nothing: close the descriptor first, then cancel (no EPOLL_CTL_DEL).
+     */
+    public static IoRegistration registerDirect(EpollIoHandle handle) throws Exception {
+        EpollInterest current = CURRENT.getIfExists();
+        if (current == null) {
+            return null;
+        }
+        return current.new Registration(current.epoll.register(handle), handle, null, null);
     }
 
     /** What the kernel's events for one channel go to: its hook for plain reads, if any, else the channel. */
@@ -251,6 +296,7 @@ public final class EpollInterest implements IoHandler {
     @Override
     public void initialize() {
         epoll.initialize();
+        CURRENT.set(this);
     }
 
     @Override
@@ -359,7 +405,8 @@ public final class EpollInterest implements IoHandler {
 
         @Override
         public boolean cancel() {
-            if (queued && kernel == NOT_ADDED && loop.isExecutorThread(Thread.currentThread())) {
+            if (queued && kernel == NOT_ADDED && loop.isExecutorThread(Thread.currentThread())
+                    && (!(handle instanceof EpollIoHandle h) || h.fd().isOpen())) { // closed first: never to be added
                 // Netty removes the descriptor at cancel whether or not it was ever added; add it
                 // first as it would have been, so that removal succeeds (no ENOENT, no exception).
                 apply();

@@ -66,6 +66,11 @@ public final class EndpointDialer {
         return connectAttempts;
     }
 
+    /** {@code timeouts.connect} in nanoseconds, per attempt; zero: none. */
+    public long connectTimeoutNanos() {
+        return connectTimeoutNanos;
+    }
+
     /**
      * Connects on {@code loop} to the target's candidates in its order, up to its attempts; the
      * channel starts with autoRead off, {@code meter} as its size estimator and {@code handler} in

@@ -54,6 +54,7 @@ class PassthroughRelayTest {
         try (RunningGateway gw = RunningGateway.start(dir, mode.passthrough("127.0.0.1:" + tlsBackend.getPort()))) {
             assertThat(gw.gateway().listeners().get(0).context().relay().name()).isEqualTo(mode.relay());
             assertThat(gw.gateway().listeners().get(0).transport().busyPoll().isZero()).isEqualTo(!mode.busyPolls());
+            assertThat(gw.gateway().listeners().get(0).direct()).as("direct path").isEqualTo(mode.direct());
             byte[] payload = "hello through the east-west gateway".getBytes();
             assertThat(tls.echo(gw.address(), TlsPeers.SNI, payload, null)).isEqualTo(payload);
             await().atMost(Duration.ofSeconds(5)).until(() -> gw.outcomes("eastwest", "routed") == 1);
@@ -63,7 +64,7 @@ class PassthroughRelayTest {
             });
             if (mode.copiesOnly()) {
                 assertThat(gw.splicedBytes("eastwest", "downstream")).isZero();
-            } else if (mode == RelayMode.SPLICE) {
+            } else if (mode == RelayMode.SPLICE || mode == RelayMode.SPLICE_CHANNELS) {
                 assertThat(gw.splicedBytes("eastwest", "downstream")).isGreaterThan(0);
             }
         }

@@ -2,7 +2,11 @@ package io.meshgate.gateway.testing;
 
 import java.util.Map;
 
-/** The relay configurations every data-path behaviour must hold under. */
+/**
+ * The relay configurations every data-path behaviour must hold under. On epoll, passthrough
+ * connections run without Netty channels by default ({@code runtime.directPassthrough}); the
+ * {@code *_CHANNELS} modes run the same suite through the Netty pipelines.
+ */
 public enum RelayMode {
     SPLICE("splice", Map.of("transport", "epoll", "splice", "always", "workers", 2)),
     /** Copies until a read of 1 KiB moves a direction to splice: every bulk test crosses over mid-stream. */
@@ -13,7 +17,14 @@ public enum RelayMode {
     AUTO_SPLICE_BUSY_POLL("auto", Map.of("transport", "epoll", "splice", "auto", "spliceThreshold", 1024, "workers", 2,
             "busyPoll", "200us")),
     /** {@link #COPY_NIO} with event loops that poll 200 µs after work before they block. */
-    COPY_NIO_BUSY_POLL("copy", Map.of("transport", "nio", "workers", 2, "busyPoll", "200us"));
+    COPY_NIO_BUSY_POLL("copy", Map.of("transport", "nio", "workers", 2, "busyPoll", "200us")),
+    /** {@link #SPLICE} through Netty channels and pipelines. */
+    SPLICE_CHANNELS("splice", Map.of("transport", "epoll", "splice", "always", "workers", 2, "directPassthrough", false)),
+    /** {@link #AUTO_SPLICE} through Netty channels and pipelines. */
+    AUTO_SPLICE_CHANNELS("auto", Map.of("transport", "epoll", "splice", "auto", "spliceThreshold", 1024, "workers", 2,
+            "directPassthrough", false)),
+    /** {@link #COPY_EPOLL} through Netty channels and pipelines. */
+    COPY_EPOLL_CHANNELS("copy", Map.of("transport", "epoll", "splice", "off", "workers", 2, "directPassthrough", false));
 
     private final String relay;
     /** The {@code runtime} keys of this mode. */
@@ -26,17 +37,28 @@ public enum RelayMode {
 
     /** True when a bulk stream must (at least partly) move through the kernel in this mode. */
     public boolean splicesBulk() {
-        return this == SPLICE || this == AUTO_SPLICE || this == AUTO_SPLICE_BUSY_POLL;
+        return this == SPLICE || this == AUTO_SPLICE || this == AUTO_SPLICE_BUSY_POLL || this == SPLICE_CHANNELS
+                || this == AUTO_SPLICE_CHANNELS;
     }
 
     /** True when no byte ever moves through the kernel in this mode. */
     public boolean copiesOnly() {
-        return this == COPY_EPOLL || this == COPY_NIO || this == COPY_NIO_BUSY_POLL;
+        return this == COPY_EPOLL || this == COPY_NIO || this == COPY_NIO_BUSY_POLL || this == COPY_EPOLL_CHANNELS;
+    }
+
+    /** True when passthrough connections run without Netty channels in this mode (epoll, {@code runtime.directPassthrough} on). */
+    public boolean direct() {
+        return "epoll".equals(runtime.get("transport")) && !Boolean.FALSE.equals(runtime.get("directPassthrough"));
     }
 
     /** True when the event loops busy-poll in this mode. */
     public boolean busyPolls() {
         return this == AUTO_SPLICE_BUSY_POLL || this == COPY_NIO_BUSY_POLL;
+    }
+
+    /** The {@code runtime} keys of this mode. */
+    public Map<String, Object> runtime() {
+        return runtime;
     }
 
     /** The relay name the gateway must report in this mode. */

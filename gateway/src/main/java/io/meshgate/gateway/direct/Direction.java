@@ -1,0 +1,245 @@
+package io.meshgate.gateway.direct;
+
+import io.meshgate.gateway.metrics.ByteCounter;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import java.io.IOException;
+
+/**
+ * One direction of a direct connection's relay, {@link #from} → {@link #to}: it copies through the
+ * loop's read buffer, or splices through a pipe of its own (from the start, or from its first read
+ * of the splice threshold or more). What the destination does not take at once waits here
+ * ({@link #pending} bytes, or bytes left in the pipe) and the source is not read while that is
+ * above the bound: at most {@link #HIGH_WATER} plus one read copied, one pipe spliced. The source's
+ * FIN is passed on once nothing waits. Every send is counted (listener meters, the connection's
+ * total for its access log entry, its idle timeout). Event loop only.
+ */
+final class Direction {
+
+    /** Copying: the source is not read while this much waits for the destination. */
+    static final int HIGH_WATER = 64 * 1024;
+    /** Reads per event at most (to the end when the source's FIN was reported). */
+    private static final int MAX_READS = 16;
+    /** {@link #spliceAt}: splice from the start. */
+    static final int SPLICE_ALWAYS = 0;
+    /** {@link #spliceAt}: never splice. */
+    static final int SPLICE_NEVER = Integer.MAX_VALUE;
+
+    private final DirectConnection connection;
+    final Side from;
+    /** The destination; the upstream's changes while connect attempts fail. */
+    Side to;
+    private final ByteCounter bytes;
+    private final ByteCounter spliced;
+    /** A read of this many bytes moves the direction to splice ({@link #SPLICE_ALWAYS}, {@link #SPLICE_NEVER}). */
+    private final int spliceAt;
+    private boolean splicing;
+    private SplicePipe pipe;
+    /** Copied bytes the destination has not taken yet. */
+    private ByteBuf pending;
+    /** Bytes sent to the destination. */
+    long sent;
+
+    Direction(DirectConnection connection, Side from, Side to, ByteCounter bytes, ByteCounter spliced, int spliceAt, ByteBuf first) {
+        this.connection = connection;
+        this.from = from;
+        this.to = to;
+        this.bytes = bytes;
+        this.spliced = spliced;
+        this.spliceAt = spliceAt;
+        this.splicing = spliceAt == SPLICE_ALWAYS;
+        this.pending = first;
+    }
+
+    private boolean toReady() {
+        return to != null && to.ready;
+    }
+
+    /** Bytes wait for the destination (copied, or in the pipe). */
+    boolean waiting() {
+        return pending != null || pipe != null && pipe.held() > 0;
+    }
+
+    /** Whether the source is to be read now: not at its end, and not too much waiting for the destination. */
+    boolean readable() {
+        if (from.eof) {
+            return false;
+        }
+        if (splicing && toReady()) {
+            return !waiting(); // a pipe's worth at most
+        }
+        return pending == null || pending.readableBytes() < HIGH_WATER;
+    }
+
+    /** Whether the destination is to be told when it takes bytes again. */
+    boolean wantsWrite() {
+        return toReady() && waiting();
+    }
+
+    /** Both ends of this direction are done: its FIN was read and passed on. */
+    boolean finished() {
+        return from.eof && to.shutOut;
+    }
+
+    /** Spliced from now on (tests). */
+    boolean splicing() {
+        return splicing;
+    }
+
+    /** The source is readable; {@code toEnd}: its FIN was reported, read up to it. */
+    void read(boolean toEnd) {
+        if (splicing && toReady()) {
+            splice(toEnd);
+        } else {
+            copy(toEnd);
+        }
+    }
+
+    private void copy(boolean toEnd) {
+        ByteBuf scratch = DirectPassthrough.scratch();
+        long memory = scratch.memoryAddress();
+        for (int i = 0; i < MAX_READS || toEnd; i++) {
+            int n = RawSocket.recv(from.intValue(), memory, 0, DirectPassthrough.SCRATCH);
+            if (n < 0) {
+                if (!RawSocket.again(n)) {
+                    connection.failed(from, "recv", n); // reset
+                }
+                return;
+            }
+            if (n == 0) {
+                ended();
+                return;
+            }
+            if (pending == null && toReady()) {
+                int taken = send(memory, 0, n);
+                if (taken < 0) {
+                    return; // closed
+                }
+                if (taken < n) {
+                    pending = ByteBufAllocator.DEFAULT.directBuffer(Math.max(n - taken, 4096))
+                            .writeBytes(scratch.setIndex(taken, n));
+                }
+            } else {
+                if (pending == null) {
+                    pending = ByteBufAllocator.DEFAULT.directBuffer(Math.max(n, 4096));
+                }
+                pending.writeBytes(scratch.setIndex(0, n));
+            }
+            if (n >= spliceAt && toReady()) {
+                splicing = true; // what is pending goes first: the source is read again (spliced) once it is out
+                if (!waiting()) {
+                    splice(toEnd);
+                }
+                return;
+            }
+            if (n < DirectPassthrough.SCRATCH && !toEnd || !readable()) {
+                return; // drained, as far as one read tells; or enough waits
+            }
+        }
+    }
+
+    private void splice(boolean toEnd) {
+        if (pipe == null) {
+            try {
+                pipe = SplicePipe.open();
+            } catch (IOException e) {
+                connection.failed(from, "pipe: " + e.getMessage());
+                return;
+            }
+        }
+        for (int i = 0; i < MAX_READS || toEnd; i++) {
+            int n = pipe.fill(from.intValue());
+            if (n < 0) {
+                if (!RawSocket.again(n)) {
+                    connection.failed(from, "splice", n);
+                }
+                return;
+            }
+            if (n == 0) {
+                ended();
+                return;
+            }
+            if (!drainPipe() || pipe.held() > 0) {
+                return; // closed, or the destination is full: EPOLLOUT resumes
+            }
+        }
+    }
+
+    /** The source's end of stream: passed on once nothing waits (else when it is sent). */
+    private void ended() {
+        from.eof = true;
+        if (!waiting() && toReady()) {
+            connection.shutOutput(to);
+        }
+    }
+
+    /** The destination takes bytes again (EPOLLOUT), or just connected: sends what waits, then the FIN if it came. */
+    void flush() {
+        if (pending != null) {
+            int taken = send(pending.memoryAddress(), pending.readerIndex(), pending.writerIndex());
+            if (taken < 0) {
+                return;
+            }
+            pending.skipBytes(taken);
+            if (pending.isReadable()) {
+                return;
+            }
+            pending.release();
+            pending = null;
+        }
+        if (pipe != null && pipe.held() > 0 && (!drainPipe() || pipe.held() > 0)) {
+            return;
+        }
+        if (from.eof && !to.shutOut) {
+            connection.shutOutput(to);
+        }
+    }
+
+    /** False when the connection closed. */
+    private boolean drainPipe() {
+        int n = pipe.drain(to.intValue());
+        if (n < 0) {
+            connection.failed(to, "splice", n);
+            return false;
+        }
+        if (n > 0) {
+            counted(n);
+            spliced.increment(n);
+        }
+        return true;
+    }
+
+    /** Bytes the destination took (0: none now), or -1 when it failed and the connection is closed. */
+    private int send(long memory, int offset, int limit) {
+        int res = RawSocket.send(to.intValue(), memory, offset, limit);
+        if (res >= 0) {
+            if (res > 0) {
+                counted(res);
+            }
+            return res;
+        }
+        if (RawSocket.again(res)) {
+            return 0;
+        }
+        connection.failed(to, "send", res);
+        return -1;
+    }
+
+    private void counted(int n) {
+        sent += n;
+        bytes.increment(n);
+        connection.touch();
+    }
+
+    /** At close: frees what waits and the pipe. */
+    void release() {
+        if (pending != null) {
+            pending.release();
+            pending = null;
+        }
+        if (pipe != null) {
+            pipe.close();
+            pipe = null;
+        }
+    }
+}
