@@ -2,7 +2,7 @@
 # Idle-connection memory of a passthrough gateway: starts the built meshgate jar with one
 # passthrough route to a local backend that accepts and holds connections, measures the gateway's
 # resident memory (VmRSS) at rest, opens N connections that each send a real TLS ClientHello for the
-# route's SNI (so every one is routed and relayed: two sockets, two channels in the gateway) and stay
+# route's SNI (so every one is routed and relayed: two sockets in the gateway) and stay
 # idle, then measures VmRSS again and prints the cost per connection.
 #
 #   docs/bench/idle-connections.sh [N]            # N defaults to 10000
