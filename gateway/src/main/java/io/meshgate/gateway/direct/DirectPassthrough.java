@@ -40,7 +40,7 @@ import org.slf4j.LoggerFactory;
 /**
  * A passthrough (or egress) listener on native epoll whose connections run without any Netty
  * channel: the listener's epoll server channel stays bound, but its accept events come here first
- * ({@link EpollInterest#hookServerReads}), and each accepted descriptor becomes a
+ * ({@link EpollInterest#hookReads}), and each accepted descriptor becomes a
  * {@link DirectConnection} on an event loop of the group, which does what the channel pipeline does
  * (hello, route, dial, relay by {@code runtime.splice}, timeouts, outcomes, access log) at less CPU
  * per connection. {@link #closeConnections()} closes them at the end of a drain; the listener's
@@ -135,7 +135,7 @@ public final class DirectPassthrough implements EpollInterest.ReadHook, DirectPa
             log.debug("listener={}: direct passthrough not installed: {}", context.name(), e.toString());
             return false;
         }
-        return EpollInterest.hookServerReads(epoll, this);
+        return EpollInterest.hookReads(epoll, this);
     }
 
     private static int spliceAt(Relay relay) {

@@ -81,11 +81,6 @@ final class Direction {
         return from.eof && to.shutOut;
     }
 
-    /** Spliced from now on (tests). */
-    boolean splicing() {
-        return splicing;
-    }
-
     /** The source is readable; {@code toEnd}: its FIN was reported, read up to it. */
     void read(boolean toEnd) {
         if (splicing && toReady()) {

@@ -11,7 +11,6 @@ final class OpenConnections {
 
     final EventLoop loop;
     private DirectConnection head;
-    private int size;
 
     OpenConnections(EventLoop loop) {
         this.loop = loop;
@@ -24,7 +23,6 @@ final class OpenConnections {
             head.prev = c;
         }
         head = c;
-        size++;
     }
 
     void remove(DirectConnection c) {
@@ -41,11 +39,6 @@ final class OpenConnections {
         }
         c.prev = null;
         c.next = null;
-        size--;
-    }
-
-    int size() {
-        return size;
     }
 
     /** Closes every listed connection (each close removes it). */

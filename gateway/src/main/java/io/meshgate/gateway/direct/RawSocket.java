@@ -110,18 +110,17 @@ final class RawSocket {
     }
 
     static void setTcpNoDelay(int fd) throws java.io.IOException {
-        try {
-            SET_NODELAY.invokeExact(fd, 1);
-        } catch (java.io.IOException | RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable e) {
-            throw new IllegalStateException(e);
-        }
+        turnOn(SET_NODELAY, fd);
     }
 
     static void setKeepAlive(int fd) throws java.io.IOException {
+        turnOn(SET_KEEPALIVE, fd);
+    }
+
+    /** Sets a boolean socket option, {@code setter} being one of Socket's {@code (int fd, int value)} natives. */
+    private static void turnOn(MethodHandle setter, int fd) throws java.io.IOException {
         try {
-            SET_KEEPALIVE.invokeExact(fd, 1);
+            setter.invokeExact(fd, 1);
         } catch (java.io.IOException | RuntimeException | Error e) {
             throw e;
         } catch (Throwable e) {

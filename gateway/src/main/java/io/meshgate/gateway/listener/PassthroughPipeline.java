@@ -47,11 +47,6 @@ public final class PassthroughPipeline implements DownstreamPipeline {
         return direct;
     }
 
-    /** The egress policy; null for passthrough (local endpoints only). */
-    public Router.EgressPolicy egressPolicy() {
-        return egress;
-    }
-
     @Override
     public void assemble(SocketChannel ch, Connection connection) {
         ListenerContext listener = connection.listener();

@@ -9,6 +9,7 @@ import io.netty.channel.IoHandlerContext;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.IoOps;
 import io.netty.channel.IoRegistration;
+import io.netty.channel.epoll.AbstractEpollServerChannel;
 import io.netty.channel.epoll.AbstractEpollStreamChannel;
 import io.netty.channel.epoll.EpollIoEvent;
 import io.netty.channel.epoll.EpollIoHandle;
@@ -58,10 +59,11 @@ public final class EpollInterest implements IoHandler {
     private static final int NOT_ADDED = -1;
     private static final int EPOLLIN = EpollIoOps.EPOLLIN.value();
 
-    /** Netty 4.2.18's inner classes this reaches into; absent (null): no hooks, channels read as usual. */
+    /**
+     * Netty 4.2.18's inner classes this reaches into; absent (null): no hooks, channels read as usual.
+     * {@code REGISTRATION}: an epoll channel's (stream or server) registration, taking any {@code Channel}.
+     */
     private static final MethodHandle REGISTRATION;
-    /** As {@link #REGISTRATION}, for a server channel (direct passthrough). */
-    private static final MethodHandle SERVER_REGISTRATION;
     /** The handler of the current event loop thread (set in {@link #initialize}). */
     private static final io.netty.util.concurrent.FastThreadLocal<EpollInterest> CURRENT = new io.netty.util.concurrent.FastThreadLocal<>();
     private static final Class<?> WRAPPED_OWNER;
@@ -74,17 +76,13 @@ public final class EpollInterest implements IoHandler {
 
     static {
         MethodHandle registration = null;
-        MethodHandle serverRegistration = null;
         Class<?> owner = null;
         VarHandle wrapped = null;
         try {
             Class<?> channel = AbstractEpollStreamChannel.class.getSuperclass(); // AbstractEpollChannel
             registration = MethodHandles.privateLookupIn(channel, MethodHandles.lookup())
                     .findVirtual(channel, "registration", MethodType.methodType(IoRegistration.class))
-                    .asType(MethodType.methodType(IoRegistration.class, AbstractEpollStreamChannel.class));
-            serverRegistration = MethodHandles.privateLookupIn(channel, MethodHandles.lookup())
-                    .findVirtual(channel, "registration", MethodType.methodType(IoRegistration.class))
-                    .asType(MethodType.methodType(IoRegistration.class, io.netty.channel.epoll.AbstractEpollServerChannel.class));
+                    .asType(MethodType.methodType(IoRegistration.class, Channel.class)); // callers check the channel's class
             owner = Class.forName("io.netty.channel.SingleThreadIoEventLoop$IoRegistrationWrapper");
             wrapped = MethodHandles.privateLookupIn(owner, MethodHandles.lookup()).findVarHandle(owner, "registration", IoRegistration.class);
         } catch (ReflectiveOperationException | RuntimeException e) {
@@ -92,7 +90,6 @@ public final class EpollInterest implements IoHandler {
             wrapped = null;
         }
         REGISTRATION = registration;
-        SERVER_REGISTRATION = serverRegistration;
         WRAPPED_OWNER = owner;
         WRAPPED = wrapped;
         VarHandle unsafeChannel = null;
@@ -199,24 +196,21 @@ public final class EpollInterest implements IoHandler {
     }
 
     /**
-     * Gives {@code ch}'s plain read events to {@code hook} first, from now on (event loop only);
-     * false when {@code ch} does not run on an event loop of this handler (nothing changes then).
+     * Gives {@code ch}'s plain read events to {@code hook} first, from now on (event loop only):
+     * a stream channel's (data to read), or a server channel's (a connection to accept); false when
+     * {@code ch} is neither or does not run on an event loop of this handler (nothing changes then).
      */
     public static boolean hookReads(Channel ch, ReadHook hook) {
-        if (WRAPPED == null || !(ch instanceof AbstractEpollStreamChannel epoll) || !ch.eventLoop().inEventLoop()) {
+        if (WRAPPED == null || !(ch instanceof AbstractEpollStreamChannel || ch instanceof AbstractEpollServerChannel)
+                || !ch.eventLoop().inEventLoop()) {
             return false;
         }
         Object registration;
         try {
-            registration = (IoRegistration) REGISTRATION.invokeExact(epoll);
+            registration = (IoRegistration) REGISTRATION.invokeExact(ch);
         } catch (Throwable e) {
             return false;
         }
-        return hook(registration, hook);
-    }
-
-    /** Hooks the read events of a channel's registration with this handler, if it is one. */
-    private static boolean hook(Object registration, ReadHook hook) {
         if (WRAPPED_OWNER.isInstance(registration)) { // Netty's event loop hands channels its wrapper of ours
             registration = (Object) WRAPPED.get(registration);
         }
@@ -225,23 +219,6 @@ public final class EpollInterest implements IoHandler {
             return true;
         }
         return false;
-    }
-
-    /**
-     * Direct passthrough: gives a server channel's plain read events (a connection to
-     * accept) to {@code hook} first (event loop only); false when that is not possible here.
-     */
-    public static boolean hookServerReads(io.netty.channel.epoll.AbstractEpollServerChannel ch, ReadHook hook) {
-        if (WRAPPED == null || SERVER_REGISTRATION == null || !ch.eventLoop().inEventLoop()) {
-            return false;
-        }
-        Object registration;
-        try {
-            registration = (IoRegistration) SERVER_REGISTRATION.invokeExact(ch);
-        } catch (Throwable e) {
-            return false;
-        }
-        return hook(registration, hook);
     }
 
     /**
