@@ -49,9 +49,6 @@ final class DirectConnection implements Runnable, IdleTimeout.Target {
     private static final int RDHUP = EpollIoOps.EPOLLRDHUP.value();
     private static final int ERR = EpollIoOps.EPOLLERR.value();
     private static final int HUP = 0x10; // EPOLLHUP (Linux ABI)
-    private static final EpollIoOps OPS_IN = EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLRDHUP);
-    private static final EpollIoOps OPS_OUT = EpollIoOps.EPOLLOUT;
-    private static final EpollIoOps OPS_IN_OUT = OPS_IN.with(EpollIoOps.EPOLLOUT);
 
     private final DirectPassthrough listener;
     private final ListenerContext context;
@@ -87,6 +84,10 @@ final class DirectConnection implements Runnable, IdleTimeout.Target {
     private IdleTimeout idle;
     private boolean connected;
     private boolean closed;
+    /** {@link #resume} is queued on the loop. */
+    private boolean resumeQueued;
+    /** Reads on after a direction stopped at its reads-per-turn bound (made at the first). */
+    private Runnable resume;
     private Outcome outcome;
 
     /** The accepting loop: counted active already. */
@@ -113,7 +114,6 @@ final class DirectConnection implements Runnable, IdleTimeout.Target {
         if (nanos > 0) {
             helloTimeout = LoopDeadlines.start(loop, nanos, this::helloTimedOut);
         }
-        settle();
     }
 
     /** The loop refused the connection (it shuts down): closed without having run. */
@@ -131,74 +131,101 @@ final class DirectConnection implements Runnable, IdleTimeout.Target {
                 r = ((IoEventLoop) loop).register(side).getNow();
             }
             side.registration = r;
-            return r != null;
+            if (r == null) {
+                return false;
+            }
+            side.watch();
+            return true;
         } catch (Exception e) {
             debug("registering a socket failed: {}", e.toString());
             return false;
         }
     }
 
-    /** An event for {@code side}: {@code ops} as epoll reported them (possibly stale: a reused descriptor number). */
+    /**
+     * An event for {@code side}: {@code ops} as epoll reported them, edge-triggered (possibly stale: a
+     * reused descriptor number). What it tells is kept on the side; then everything that can move does.
+     */
     void event(Side side, int ops) {
-        if (closed) {
-            return;
+        if (closed || side != down && side != up) {
+            return; // else: an earlier connect attempt's socket, closed
         }
         try {
-            if (side == down && reader != null) {
-                if ((ops & (IN | RDHUP | HUP | ERR)) != 0) {
-                    readHello();
-                }
-            } else if (side == up && !up.ready) {
-                if ((ops & (OUT | ERR | HUP)) != 0) {
+            if ((ops & (IN | RDHUP | HUP | ERR)) != 0) {
+                side.inReady = true;
+                side.rdhup |= (ops & (RDHUP | HUP)) != 0;
+            }
+            if ((ops & (OUT | ERR | HUP)) != 0) {
+                side.outReady = true;
+            }
+            if (side == up && !up.ready) {
+                if (up.outReady) {
                     finishConnect();
                 }
-            } else if (side == down || side == up) {
-                if ((ops & ERR) != 0) {
-                    int err = RawSocket.finishConnect(side.intValue()); // SO_ERROR
-                    if (err < 0) {
-                        failed(side, "socket", err);
-                        return;
-                    }
+            } else if ((ops & ERR) != 0 && reader == null) {
+                int err = RawSocket.finishConnect(side.intValue()); // SO_ERROR
+                if (err < 0) {
+                    failed(side, "socket", err);
+                    return;
                 }
-                Direction from = side == down ? toUp : toDown;
-                Direction to = side == down ? toDown : toUp;
-                if ((ops & OUT) != 0 && to != null && to.wantsWrite()) {
-                    to.flush();
-                }
-                if (!closed && (ops & (IN | RDHUP | HUP)) != 0 && from != null && from.readable()) {
-                    from.read((ops & (RDHUP | HUP)) != 0);
-                }
-            } // else: an earlier connect attempt's socket, closed
-            settle();
+            }
+            pump();
         } catch (RuntimeException e) {
             debug("failed: {}", e.toString());
             close();
         }
     }
 
+    /** Everything that can move now: the hello, then each direction (what waits, then what is to read); then {@link #settle()}. */
+    private void pump() {
+        if (!closed && reader != null && down.inReady) {
+            readHello();
+        }
+        if (!closed && toUp != null) {
+            toUp.pump();
+        }
+        if (!closed && toDown != null) {
+            toDown.pump();
+        }
+        settle();
+    }
+
+    boolean closed() {
+        return closed;
+    }
+
+    /** Reads the hello's bytes until it is complete or refused, or the socket is drained. */
     private void readHello() {
-        ByteBuf buf = hello != null ? hello : DirectPassthrough.scratch().clear();
-        if (hello != null && hello.writableBytes() < 1024) {
-            hello.ensureWritable(4096);
-        }
-        int n = RawSocket.recv(down.intValue(), buf.memoryAddress(), buf.writerIndex(), buf.capacity());
-        if (n <= 0) {
-            if (n == 0) {
-                close(); // end of stream before the hello was complete: bad_hello
-            } else if (!RawSocket.again(n)) {
-                failed(down, "recv", n);
+        while (!closed && reader != null && down.inReady) {
+            ByteBuf buf = hello != null ? hello : DirectPassthrough.scratch().clear();
+            if (hello != null && hello.writableBytes() < 1024) {
+                hello.ensureWritable(4096);
             }
-            return;
-        }
-        buf.writerIndex(buf.writerIndex() + n);
-        switch (reader.read(buf)) {
-            case NEED_MORE -> {
-                if (hello == null) {
-                    hello = ByteBufAllocator.DEFAULT.directBuffer(Math.max(2048, n * 2)).writeBytes(buf);
+            int room = buf.capacity() - buf.writerIndex();
+            int n = RawSocket.recv(down.intValue(), buf.memoryAddress(), buf.writerIndex(), buf.capacity());
+            if (n <= 0) {
+                if (n == 0) {
+                    close(); // end of stream before the hello was complete: bad_hello
+                } else if (RawSocket.again(n)) {
+                    down.inReady = false;
+                } else {
+                    failed(down, "recv", n);
                 }
+                return;
             }
-            case REFUSED -> refuse(Outcome.BAD_HELLO);
-            case COMPLETE -> helloComplete(buf);
+            if (n < room && !down.rdhup) {
+                down.inReady = false; // drained, as far as one read tells (after a FIN, read on to it)
+            }
+            buf.writerIndex(buf.writerIndex() + n);
+            switch (reader.read(buf)) {
+                case NEED_MORE -> {
+                    if (hello == null) {
+                        hello = ByteBufAllocator.DEFAULT.directBuffer(Math.max(2048, n * 2)).writeBytes(buf);
+                    }
+                }
+                case REFUSED -> refuse(Outcome.BAD_HELLO);
+                case COMPLETE -> helloComplete(buf);
+            }
         }
     }
 
@@ -294,6 +321,7 @@ final class DirectConnection implements Runnable, IdleTimeout.Target {
             byte[] native16 = ipv6 ? ip.getAddress() : NativeInetAddress.ipv4MappedIpv6Address(ip.getAddress());
             int res = RawSocket.connect(fd, ipv6, native16, ipv6 ? ((Inet6Address) ip).getScopeId() : 0, address.getPort());
             if (res >= 0) {
+                up.outReady = true;
                 connected();
             } else if (res == RawSocket.EINPROGRESS) {
                 long nanos = listener.connectTimeoutNanos;
@@ -305,7 +333,7 @@ final class DirectConnection implements Runnable, IdleTimeout.Target {
                 attemptFailed(RawSocket.describe("connect", res));
                 return;
             }
-            settle();
+            pump();
         } catch (RuntimeException e) {
             debug("failed: {}", e.toString());
             close();
@@ -372,9 +400,15 @@ final class DirectConnection implements Runnable, IdleTimeout.Target {
         }
     }
 
-    /** Passes a FIN on: {@code to}'s output is shut down. */
+    /**
+     * Passes a FIN on: {@code to}'s output is shut down. When this finishes the connection (the other
+     * way finished already), the close that follows at once sends the FIN: no {@code shutdown}.
+     */
     void shutOutput(Side to) {
         to.shutOut = true;
+        if (to.eof && (to == up ? down : up).shutOut) {
+            return;
+        }
         int res = RawSocket.shutdownOutput(to.intValue());
         if (res < 0) {
             failed(to, "shutdown", res);
@@ -395,7 +429,11 @@ final class DirectConnection implements Runnable, IdleTimeout.Target {
         close();
     }
 
-    /** After an event or a task: closes when both directions finished, else gives the kernel what each socket waits for. */
+    /**
+     * After an event or a task: closes when both directions finished; else, when a direction stopped
+     * at its reads-per-turn bound with bytes left (no edge will come for them), reads on in a task of
+     * the loop, after the other connections' events.
+     */
     private void settle() {
         if (closed) {
             return;
@@ -404,15 +442,24 @@ final class DirectConnection implements Runnable, IdleTimeout.Target {
             close();
             return;
         }
-        boolean read = reader != null || toUp != null && toUp.readable();
-        down.interest(ops(read, toDown != null && toDown.wantsWrite()));
-        if (up != null) {
-            up.interest(up.ready ? ops(toDown.readable(), toUp.wantsWrite()) : OPS_OUT);
+        if (!resumeQueued && (toUp != null && toUp.more() || toDown != null && toDown.more())) {
+            if (resume == null) {
+                resume = this::resumed;
+            }
+            resumeQueued = true;
+            try {
+                loop.execute(resume);
+            } catch (RejectedExecutionException e) {
+                close(); // the loop shuts down
+            }
         }
     }
 
-    private static EpollIoOps ops(boolean read, boolean write) {
-        return read ? (write ? OPS_IN_OUT : OPS_IN) : (write ? OPS_OUT : EpollIoOps.NONE);
+    private void resumed() {
+        resumeQueued = false;
+        if (!closed) {
+            guarded(this::pump);
+        }
     }
 
     /** The idle timeout passed: nothing moved either way. */

@@ -71,9 +71,22 @@ final class Direction {
         return pending == null || pending.readableBytes() < HIGH_WATER;
     }
 
-    /** Whether the destination is to be told when it takes bytes again. */
-    boolean wantsWrite() {
-        return toReady() && waiting();
+    /**
+     * Moves what it can now: what waits, to a destination that takes bytes; then reads a source that
+     * has some (within the reads-per-turn bound), unless too much waits.
+     */
+    void pump() {
+        if (toReady() && to.outReady && waiting()) {
+            flush();
+        }
+        if (!connection.closed() && from.inReady && readable()) {
+            read(from.rdhup);
+        }
+    }
+
+    /** The source has bytes left that it stopped reading at the reads-per-turn bound. */
+    boolean more() {
+        return from.inReady && readable();
     }
 
     /** Both ends of this direction are done: its FIN was read and passed on. */
@@ -96,7 +109,9 @@ final class Direction {
         for (int i = 0; i < MAX_READS || toEnd; i++) {
             int n = RawSocket.recv(from.intValue(), memory, 0, DirectPassthrough.SCRATCH);
             if (n < 0) {
-                if (!RawSocket.again(n)) {
+                if (RawSocket.again(n)) {
+                    from.inReady = false;
+                } else {
                     connection.failed(from, "recv", n); // reset
                 }
                 return;
@@ -127,8 +142,12 @@ final class Direction {
                 }
                 return;
             }
-            if (n < DirectPassthrough.SCRATCH && !toEnd || !readable()) {
-                return; // drained, as far as one read tells; or enough waits
+            if (n < DirectPassthrough.SCRATCH && !toEnd) {
+                from.inReady = false; // drained, as far as one read tells: more bytes would be a new edge
+                return;
+            }
+            if (!readable()) {
+                return; // enough waits: read on once it is out
             }
         }
     }
@@ -145,7 +164,9 @@ final class Direction {
         for (int i = 0; i < MAX_READS || toEnd; i++) {
             int n = pipe.fill(from.intValue());
             if (n < 0) {
-                if (!RawSocket.again(n)) {
+                if (RawSocket.again(n)) {
+                    from.inReady = false;
+                } else {
                     connection.failed(from, "splice", n);
                 }
                 return;
@@ -163,6 +184,7 @@ final class Direction {
     /** The source's end of stream: passed on once nothing waits (else when it is sent). */
     private void ended() {
         from.eof = true;
+        from.inReady = false;
         if (!waiting() && toReady()) {
             connection.shutOutput(to);
         }
@@ -201,6 +223,9 @@ final class Direction {
             counted(n);
             spliced.increment(n);
         }
+        if (pipe.held() > 0) {
+            to.outReady = false; // full: its next edge says when it takes bytes again
+        }
         return true;
     }
 
@@ -211,9 +236,13 @@ final class Direction {
             if (res > 0) {
                 counted(res);
             }
+            if (res < limit - offset) {
+                to.outReady = false; // full: its next edge says when it takes bytes again
+            }
             return res;
         }
         if (RawSocket.again(res)) {
+            to.outReady = false;
             return 0;
         }
         connection.failed(to, "send", res);

@@ -12,17 +12,28 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One socket of a {@link DirectConnection}: its descriptor, its registration with the loop's epoll
- * handler and the interest last given to it. Events go to the connection; so does Netty's
- * {@link #close()} of the handle (the loop shuts down, an interest change failed): it closes the
- * whole connection. Event loop only.
+ * handler and what the kernel last told of it. The socket is registered once, edge-triggered, for
+ * everything ({@link #ALL}), as nginx does: no interest changes for the hello, the connect,
+ * backpressure or a finished input. The kernel reports each change of state once, so the side keeps
+ * it ({@link #inReady}, {@link #outReady}) until a system call finds the socket drained or full.
+ * Events go to the connection; so does Netty's {@link #close()} of the handle (the loop shuts down,
+ * the registration failed): it closes the whole connection. Event loop only.
  */
 final class Side extends FileDescriptor implements EpollIoHandle {
 
     private static final Logger log = LoggerFactory.getLogger(Side.class);
 
     private final DirectConnection connection;
+    /** The interest of every socket, for its whole life. */
+    static final EpollIoOps ALL = EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLOUT).with(EpollIoOps.EPOLLRDHUP).with(EpollIoOps.EPOLLET);
+
     IoRegistration registration;
-    EpollIoOps submitted;
+    /** Bytes or its end of stream may be read: reported, and no read since found it drained. */
+    boolean inReady;
+    /** Its end of stream (or a hang-up) was reported: read to the end. */
+    boolean rdhup;
+    /** It may take bytes: reported, and no send since found it full. */
+    boolean outReady;
     /** Bytes may be sent to it: always for the downstream, once connected for the upstream. */
     boolean ready;
     /** Its end of stream was read. */
@@ -52,12 +63,9 @@ final class Side extends FileDescriptor implements EpollIoHandle {
         connection.close();
     }
 
-    /** Gives the kernel {@code ops} if they differ from what it was last given (queued until the loop waits again). */
-    void interest(EpollIoOps ops) {
-        if (registration != null && ops != submitted) {
-            submitted = ops;
-            registration.submit(ops);
-        }
+    /** Gives the kernel its interest, once (queued until the loop waits again). */
+    void watch() {
+        registration.submit(ALL);
     }
 
     /** Closes the descriptor, then cancels the registration (a closed descriptor has left the epoll set: no EPOLL_CTL_DEL). */

@@ -65,6 +65,13 @@ final class DirectGateway implements AutoCloseable {
     }
 
 
+    /** The listener's server channel (the direct path takes its accept events). */
+    io.netty.channel.Channel serverChannel() throws ReflectiveOperationException {
+        java.lang.reflect.Field f = Listener.class.getDeclaredField("serverChannel");
+        f.setAccessible(true);
+        return (io.netty.channel.Channel) f.get(listener);
+    }
+
     InetSocketAddress address() {
         return gw.address();
     }

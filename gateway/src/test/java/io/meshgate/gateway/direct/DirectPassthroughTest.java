@@ -6,6 +6,8 @@ import static org.awaitility.Awaitility.await;
 import io.meshgate.gateway.testing.RawBackend;
 import io.meshgate.gateway.testing.RelayMode;
 import io.meshgate.gateway.testing.TlsPeers;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.InputStream;
@@ -16,6 +18,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Timeout;
@@ -224,6 +227,59 @@ class DirectPassthroughTest {
         }
     }
 
+    /**
+     * More bytes queued at the gateway than it reads for one connection in one turn, and nothing else
+     * coming (no new edge on either socket: the server only reads): it reads on by itself. The one
+     * event loop is held while the client sends 6 MiB into the accepted socket's large receive
+     * buffer, then released.
+     */
+    @ParameterizedTest
+    @EnumSource(value = RelayMode.class, names = {"COPY_EPOLL", "SPLICE"})
+    void aBacklogLargerThanOneTurnIsReadOnWithoutANewEdge(RelayMode mode) throws Exception {
+        byte[] payload = new byte[6 * 1024 * 1024];
+        new Random(11).nextBytes(payload);
+        try (RawBackend backend = new RawBackend(RawBackend.RECORD);
+             DirectGateway gw = DirectGateway.start(dir, mode.passthrough(backend.endpoint()).set("runtime.workers", 1))) {
+            Channel server = gw.serverChannel();
+            server.config().setOption(ChannelOption.SO_RCVBUF, 8 * 1024 * 1024); // accepted sockets inherit it
+            try (Socket s = gw.connect()) {
+                s.setSendBufferSize(8 * 1024 * 1024);
+                OutputStream out = s.getOutputStream();
+                out.write(HELLO);
+                await().atMost(Duration.ofSeconds(10)).until(() -> backend.connections().size() == 1
+                        && backend.connections().get(0).size() == HELLO.length); // relaying
+                RawBackend.Received received = backend.connections().get(0);
+                CountDownLatch held = new CountDownLatch(1);
+                CountDownLatch release = new CountDownLatch(1);
+                server.eventLoop().execute(() -> {
+                    held.countDown();
+                    try {
+                        release.await(30, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                });
+                assertThat(held.await(10, TimeUnit.SECONDS)).isTrue();
+                CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
+                    try {
+                        out.write(payload);
+                    } catch (Exception e) {
+                        throw new RuntimeException(e);
+                    }
+                });
+                try {
+                    writer.get(2, TimeUnit.SECONDS); // all of it queued in the kernel's buffers (else: as much as fit)
+                } catch (java.util.concurrent.TimeoutException e) {
+                    // the rest goes as the gateway reads
+                }
+                release.countDown();
+                writer.get(30, TimeUnit.SECONDS);
+                await().atMost(Duration.ofSeconds(20)).until(() -> received.size() == HELLO.length + payload.length);
+                assertThat(Arrays.equals(received.bytes(), concat(HELLO, payload))).isTrue();
+            }
+        }
+    }
+
     private static void roundTrip(DirectGateway gw, byte[] payload) throws Exception {
         try (Socket s = gw.connect()) {
             InputStream in = s.getInputStream();
@@ -254,7 +310,6 @@ class DirectPassthroughTest {
         return all;
     }
 
-    @SuppressWarnings("unused")
     private static void readFully(Socket s, byte[] into) throws Exception {
         new DataInputStream(s.getInputStream()).readFully(into);
     }
