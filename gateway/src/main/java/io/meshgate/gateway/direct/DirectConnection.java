@@ -474,7 +474,7 @@ final class DirectConnection implements Runnable, IdleTimeout.Target {
     /** Records why it closes and closes it, nothing forwarded (for refusals). */
     private void refuse(Outcome o) {
         if (log.isDebugEnabled()) {
-            log.debug("{} {} refused: {} (sni {})", context.name(), peer(), o.label(), serverName);
+            o.logRefusal(log, context.name(), peer(), serverName);
         }
         outcome(o);
         close();

@@ -110,6 +110,12 @@ public final class DirectPassthrough implements EpollInterest.ReadHook, DirectPa
         if (!(server instanceof EpollServerSocketChannel epoll) || !server.isRegistered()) {
             return null;
         }
+        String unavailable = RawSocket.unavailable();
+        if (unavailable != null) {
+            log.info("listener={}: direct passthrough not available with this Netty ({}); its connections use Netty pipelines",
+                    context.name(), unavailable);
+            return null;
+        }
         DirectPassthrough hook = new DirectPassthrough(context, group, (Socket) epoll.fd(), egressOrNull);
         if (hook.open.isEmpty()) {
             return null;
@@ -241,7 +247,7 @@ public final class DirectPassthrough implements EpollInterest.ReadHook, DirectPa
         context.metrics().outcome(Outcome.OVERLOAD);
         context.metrics().active().decrementAndGet();
         if (log.isDebugEnabled()) {
-            log.debug("{} {} refused: {} (sni {})", context.name(), peer(peer), Outcome.OVERLOAD.label(), null);
+            Outcome.OVERLOAD.logRefusal(log, context.name(), peer(peer), null);
         }
         if (context.accessLog().enabled()) {
             context.accessLog().log(new AccessLogEntry(System.currentTimeMillis(), context.name(), peer(peer), null, null, null,

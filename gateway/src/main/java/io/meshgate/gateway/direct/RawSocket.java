@@ -28,25 +28,47 @@ final class RawSocket {
     private static final MethodHandle SET_NODELAY;
     private static final MethodHandle SET_KEEPALIVE;
     private static final MethodHandle SPLICE;
+    /** Why the natives are not reachable (another Netty version), or null when they are. */
+    private static final String UNAVAILABLE;
 
     static {
+        MethodHandle[] h = new MethodHandle[9];
+        String why = null;
         try {
             MethodHandles.Lookup l = MethodHandles.privateLookupIn(Socket.class, MethodHandles.lookup());
-            RECV = l.findStatic(Socket.class, "recvAddress", MethodType.methodType(int.class, int.class, long.class, int.class, int.class));
-            SEND = l.findStatic(Socket.class, "sendAddress", MethodType.methodType(int.class, int.class, long.class, int.class, int.class));
-            SHUTDOWN = l.findStatic(Socket.class, "shutdown", MethodType.methodType(int.class, int.class, boolean.class, boolean.class));
-            CONNECT = l.findStatic(Socket.class, "connect", MethodType.methodType(int.class, int.class, boolean.class, byte[].class, int.class, int.class));
-            FINISH_CONNECT = l.findStatic(Socket.class, "finishConnect", MethodType.methodType(int.class, int.class));
-            NEW_STREAM = l.findStatic(Socket.class, "newSocketStreamFd", MethodType.methodType(int.class, boolean.class));
-            SET_NODELAY = l.findStatic(Socket.class, "setTcpNoDelay", MethodType.methodType(void.class, int.class, int.class));
-            SET_KEEPALIVE = l.findStatic(Socket.class, "setKeepAlive", MethodType.methodType(void.class, int.class, int.class));
+            h[0] = l.findStatic(Socket.class, "recvAddress", MethodType.methodType(int.class, int.class, long.class, int.class, int.class));
+            h[1] = l.findStatic(Socket.class, "sendAddress", MethodType.methodType(int.class, int.class, long.class, int.class, int.class));
+            h[2] = l.findStatic(Socket.class, "shutdown", MethodType.methodType(int.class, int.class, boolean.class, boolean.class));
+            h[3] = l.findStatic(Socket.class, "connect", MethodType.methodType(int.class, int.class, boolean.class, byte[].class, int.class, int.class));
+            h[4] = l.findStatic(Socket.class, "finishConnect", MethodType.methodType(int.class, int.class));
+            h[5] = l.findStatic(Socket.class, "newSocketStreamFd", MethodType.methodType(int.class, boolean.class));
+            h[6] = l.findStatic(Socket.class, "setTcpNoDelay", MethodType.methodType(void.class, int.class, int.class));
+            h[7] = l.findStatic(Socket.class, "setKeepAlive", MethodType.methodType(void.class, int.class, int.class));
             // Native.splice maps EAGAIN to 0, the same answer as a socket's end of stream: the raw native tells them apart.
             MethodHandles.Lookup n = MethodHandles.privateLookupIn(Native.class, MethodHandles.lookup());
-            SPLICE = n.findStatic(Native.class, "splice0",
+            h[8] = n.findStatic(Native.class, "splice0",
                     MethodType.methodType(int.class, int.class, long.class, int.class, long.class, long.class));
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
+        } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+            why = e.toString();
         }
+        RECV = h[0];
+        SEND = h[1];
+        SHUTDOWN = h[2];
+        CONNECT = h[3];
+        FINISH_CONNECT = h[4];
+        NEW_STREAM = h[5];
+        SET_NODELAY = h[6];
+        SET_KEEPALIVE = h[7];
+        SPLICE = h[8];
+        UNAVAILABLE = why;
+    }
+
+    /**
+     * Null when every native this class calls was found; else why not (a Netty version whose private
+     * natives differ): the listeners then keep their Netty pipelines.
+     */
+    static String unavailable() {
+        return UNAVAILABLE;
     }
 
     private RawSocket() {

@@ -120,9 +120,7 @@ public final class Connection {
 
     /** Refuses the connection: records why and closes it without forwarding a byte. */
     public void refuse(Outcome o) {
-        if (log.isDebugEnabled()) {
-            log.debug("{} {} refused: {} (sni {})", listener.name(), downstream.remoteAddress(), o.label(), serverName);
-        }
+        o.logRefusal(log, listener.name(), downstream.remoteAddress(), serverName);
         outcome(o);
         downstream.close();
     }

@@ -1,6 +1,7 @@
 package io.meshgate.gateway.outcome;
 
 import java.util.Locale;
+import org.slf4j.Logger;
 
 /**
  * The fate of one accepted connection, counted once in
@@ -14,5 +15,12 @@ public enum Outcome {
 
     public String label() {
         return label;
+    }
+
+    /** The debug line of a refused connection, the same on every path: {@code <listener> <peer> refused: <label> (sni <name>)}. */
+    public void logRefusal(Logger log, String listener, Object peer, String serverName) {
+        if (log.isDebugEnabled()) {
+            log.debug("{} {} refused: {} (sni {})", listener, peer, label, serverName);
+        }
     }
 }
