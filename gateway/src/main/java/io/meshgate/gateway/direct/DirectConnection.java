@@ -119,9 +119,9 @@ final class DirectConnection implements Runnable, IdleTimeout.Target {
     /** The loop refused the connection (it shuts down): closed without having run. */
     void abandon() {
         closed = true;
-        closeQuietly(down);
         metrics.outcome(Outcome.BAD_HELLO);
         metrics.active().decrementAndGet();
+        closeQuietly(down);
     }
 
     private boolean register(Side side) {

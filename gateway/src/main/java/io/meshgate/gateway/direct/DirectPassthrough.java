@@ -243,9 +243,10 @@ public final class DirectPassthrough implements EpollInterest.ReadHook, DirectPa
 
     private void overloaded(int fd, byte[] peer) {
         long start = System.nanoTime();
-        DirectConnection.closeQuietly(new FileDescriptor(fd));
+        // Counted before the close: whoever sees the close (the caller, a test) then sees the count too.
         context.metrics().outcome(Outcome.OVERLOAD);
         context.metrics().active().decrementAndGet();
+        DirectConnection.closeQuietly(new FileDescriptor(fd));
         if (log.isDebugEnabled()) {
             Outcome.OVERLOAD.logRefusal(log, context.name(), peer(peer), null);
         }
