@@ -162,14 +162,16 @@ final class DirectConnection implements Runnable, IdleTimeout.Target {
                 if (up.outReady) {
                     finishConnect();
                 }
-            } else if ((ops & ERR) != 0 && reader == null) {
+            }
+            pump();
+            if ((ops & ERR) != 0 && side.eof && !side.broken && !closed && reader == null) {
+                // An error on a socket no read will meet (its FIN came before): found here, or never.
+                // Else the reads find it, after the bytes that came before it.
                 int err = RawSocket.finishConnect(side.intValue()); // SO_ERROR
                 if (err < 0) {
                     failed(side, "socket", err);
-                    return;
                 }
             }
-            pump();
         } catch (RuntimeException e) {
             debug("failed: {}", e.toString());
             close();
@@ -421,6 +423,13 @@ final class DirectConnection implements Runnable, IdleTimeout.Target {
             failed(side, RawSocket.describe(call, res));
         } else {
             close();
+        }
+    }
+
+    /** Logs (debug) why a call on {@code side} failed, without closing: the caller decides. */
+    void debugFailure(Side side, String call, int res) {
+        if (log.isDebugEnabled()) {
+            debug("{} side: {}", side == down ? "downstream" : "upstream", RawSocket.describe(call, res));
         }
     }
 

@@ -51,8 +51,9 @@ final class Direction {
         this.pending = first;
     }
 
+    /** The destination takes bytes: connected, and not broken (what waits for a broken one is dropped at the close). */
     private boolean toReady() {
-        return to != null && to.ready;
+        return to != null && to.ready && !to.broken;
     }
 
     /** Bytes wait for the destination (copied, or in the pipe). */
@@ -89,9 +90,9 @@ final class Direction {
         return from.inReady && readable();
     }
 
-    /** Both ends of this direction are done: its FIN was read and passed on. */
+    /** Both ends of this direction are done: its FIN was read and passed on (or the destination broke). */
     boolean finished() {
-        return from.eof && to.shutOut;
+        return from.eof && (to.shutOut || to.broken);
     }
 
     /** The source is readable; {@code toEnd}: its FIN was reported, read up to it. */
@@ -112,7 +113,7 @@ final class Direction {
                 if (RawSocket.again(n)) {
                     from.inReady = false;
                 } else {
-                    connection.failed(from, "recv", n); // reset
+                    broke("recv", n);
                 }
                 return;
             }
@@ -167,7 +168,7 @@ final class Direction {
                 if (RawSocket.again(n)) {
                     from.inReady = false;
                 } else {
-                    connection.failed(from, "splice", n);
+                    broke("splice", n);
                 }
                 return;
             }
@@ -186,6 +187,26 @@ final class Direction {
         from.eof = true;
         from.inReady = false;
         if (!waiting() && toReady()) {
+            passEnd();
+        }
+    }
+
+    /**
+     * A read of the source failed (a reset): what it sent before is still delivered, as an end of
+     * stream would be; then the connection closes instead of passing a FIN on, since the source
+     * takes nothing any more.
+     */
+    private void broke(String call, int res) {
+        from.broken = true;
+        connection.debugFailure(from, call, res);
+        ended();
+    }
+
+    /** Nothing waits after the source's end: its FIN passed on, or the close if the source broke. */
+    private void passEnd() {
+        if (from.broken) {
+            connection.close();
+        } else {
             connection.shutOutput(to);
         }
     }
@@ -208,7 +229,7 @@ final class Direction {
             return;
         }
         if (from.eof && !to.shutOut) {
-            connection.shutOutput(to);
+            passEnd();
         }
     }
 

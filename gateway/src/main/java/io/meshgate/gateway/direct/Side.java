@@ -38,6 +38,8 @@ final class Side extends FileDescriptor implements EpollIoHandle {
     boolean ready;
     /** Its end of stream was read. */
     boolean eof;
+    /** A read of it failed (a reset): {@link #eof} too, and nothing can be sent to it. */
+    boolean broken;
     /** Its output was shut down (the peer's FIN passed on). */
     boolean shutOut;
 

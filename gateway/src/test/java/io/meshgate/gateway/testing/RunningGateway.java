@@ -73,6 +73,13 @@ public final class RunningGateway implements AutoCloseable {
         return c == null ? 0 : c.count();
     }
 
+    /** {@code meshgate_downstream_connections_active{listener}}; -1 when absent. */
+    public double active(String listener) {
+        io.micrometer.core.instrument.Gauge g = gateway.metrics().registry().find("meshgate.downstream.connections.active")
+                .tags("listener", listener).gauge();
+        return g == null ? -1 : g.value();
+    }
+
     /** Any counter by its Micrometer name and tags; 0 when absent. */
     public double counter(String name, String... tags) {
         Counter c = gateway.metrics().registry().find(name).tags(tags).counter();
