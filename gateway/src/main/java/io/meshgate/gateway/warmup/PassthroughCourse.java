@@ -4,6 +4,7 @@ import static io.meshgate.gateway.warmup.Warmup.ANSWERING_PORT;
 import static io.meshgate.gateway.warmup.Warmup.CLOSING_PORT;
 import static io.meshgate.gateway.warmup.Warmup.ECHO_PORT;
 import static io.meshgate.gateway.warmup.Warmup.HOST;
+import static io.meshgate.gateway.warmup.Warmup.RESETTING_PORT;
 
 import io.meshgate.gateway.config.GatewaySpec.WarmupSpec;
 import io.meshgate.gateway.listener.Listener;
@@ -66,13 +67,15 @@ final class PassthroughCourse implements Warmup.Course {
         byte[] closingHello = SyntheticHello.withServerName(OutboundSni.format(HOST, CLOSING_PORT));
         byte[] realHello = SyntheticHello.likeARealClient(OutboundSni.format(HOST, ECHO_PORT));
         byte[] answeredHello = SyntheticHello.likeARealClient(OutboundSni.format(HOST, ANSWERING_PORT));
+        byte[] resetHello = SyntheticHello.likeARealClient(OutboundSni.format(HOST, RESETTING_PORT));
         endpoints = new WarmupEndpoints(group, transport);
         Channel echo = endpoint(Echo::new);
-        Channel closing = endpoint(() -> new ClosingEndpoint(closingHello.length + MESSAGE_BYTES, true));
-        Channel answering = endpoint(() -> new ClosingEndpoint(answeredHello.length + MESSAGE_BYTES, false));
-        shapes = shapes(smallHello, closingHello, realHello, answeredHello);
-        Router router = new Router(List.of(new StaticRoutes(List.of(
-                service(ECHO_PORT, echo), service(CLOSING_PORT, closing), service(ANSWERING_PORT, answering)))));
+        Channel closing = endpoint(() -> new ClosingEndpoint(closingHello.length + MESSAGE_BYTES, true, false));
+        Channel answering = endpoint(() -> new ClosingEndpoint(answeredHello.length + MESSAGE_BYTES, false, false));
+        Channel resetting = endpoint(() -> new ClosingEndpoint(resetHello.length + MESSAGE_BYTES, false, true));
+        shapes = shapes(smallHello, closingHello, realHello, answeredHello, resetHello);
+        Router router = new Router(List.of(new StaticRoutes(List.of(service(ECHO_PORT, echo), service(CLOSING_PORT, closing),
+                service(ANSWERING_PORT, answering), service(RESETTING_PORT, resetting)))));
         return listeners.apply(router);
     }
 
@@ -129,17 +132,23 @@ final class PassthroughCourse implements Warmup.Course {
      * after the same exchange, TLS-like exchanges (the hello alone, its echo, then requests) ended by
      * either side, and one long connection with a burst. Fewer long ones than before (one in 16, eight
      * messages) halved the bytes per connection without losing a path: the short ones run the relay's
-     * read and write too.
+     * read and write too. Last, the faults a gateway meets every minute: an endpoint that resets
+     * right after its answer, a caller that resets once it has its answer. Without them the JIT
+     * compiles the relay as if no read ever failed, and the first reset under load sends it back to
+     * the interpreter.
      */
-    private static List<Shape> shapes(byte[] smallHello, byte[] closingHello, byte[] realHello, byte[] answeredHello) {
+    private static List<Shape> shapes(byte[] smallHello, byte[] closingHello, byte[] realHello, byte[] answeredHello,
+            byte[] resetHello) {
         Shape requestAnswered = new Shape(answeredHello, true, 0, 0, Ending.ENDPOINT_CLOSES, MESSAGE_BYTES);
+        Shape endpointResets = new Shape(resetHello, true, 0, 0, Ending.ENDPOINT_RESETS, MESSAGE_BYTES);
+        Shape callerResets = new Shape(realHello, true, 0, 0, Ending.CALLER_RESETS, realHello.length + MESSAGE_BYTES);
         Shape callerCloses = new Shape(realHello, true, 0, 0, Ending.CALLER_CLOSES, realHello.length + MESSAGE_BYTES);
         Shape handshake = new Shape(smallHello, false, 2, 0, Ending.CALLER_HALF_CLOSES, smallHello.length);
         Shape handshakeClosing = new Shape(closingHello, false, 1, 0, Ending.ENDPOINT_CLOSES, closingHello.length);
         Shape isLong = new Shape(smallHello, false, MESSAGES, BURST_BYTES, Ending.CALLER_HALF_CLOSES, smallHello.length);
         return List.of(isLong, requestAnswered, handshake, requestAnswered, callerCloses, requestAnswered, handshakeClosing,
                 requestAnswered, handshake, requestAnswered, handshakeClosing, requestAnswered, callerCloses, requestAnswered,
-                handshake, requestAnswered);
+                handshake, requestAnswered, endpointResets, callerResets);
     }
 
     /** The endpoint: sends back what it reads, and its FIN after the client's. */
@@ -177,17 +186,19 @@ final class PassthroughCourse implements Warmup.Course {
     /**
      * The endpoint of a request/response service: closes first (the client's FIN comes after) once it
      * has read {@code request} bytes (the hello and a request), after sending back what it read
-     * ({@code echoes}) or a request-sized answer.
+     * ({@code echoes}) or a request-sized answer; {@code resets}: the close is a reset (SO_LINGER 0).
      */
     private static final class ClosingEndpoint extends ChannelInboundHandlerAdapter {
         private final long request;
         private final boolean echoes;
+        private final boolean resets;
         private long read;
         private boolean answered;
 
-        ClosingEndpoint(long request, boolean echoes) {
+        ClosingEndpoint(long request, boolean echoes, boolean resets) {
             this.request = request;
             this.echoes = echoes;
+            this.resets = resets;
         }
 
         @Override
@@ -212,7 +223,7 @@ final class PassthroughCourse implements Warmup.Course {
             if (!echoes) {
                 ctx.write(ctx.alloc().buffer(MESSAGE_BYTES).writeZero(MESSAGE_BYTES));
             }
-            ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(resets ? RESET : ChannelFutureListener.CLOSE);
         }
 
         @Override
@@ -230,6 +241,14 @@ final class PassthroughCourse implements Warmup.Course {
         }
     }
 
+    /** Closes the channel with a reset once the write is out: SO_LINGER 0, then the close. */
+    private static final ChannelFutureListener RESET = f -> reset(f.channel());
+
+    private static void reset(Channel ch) {
+        ch.config().setOption(ChannelOption.SO_LINGER, 0);
+        ch.close();
+    }
+
     /** How a warm-up connection ends. */
     private enum Ending {
         /** The caller shuts its output down once everything came back; the endpoint's FIN follows. */
@@ -237,7 +256,14 @@ final class PassthroughCourse implements Warmup.Course {
         /** The caller closes once everything came back, as a client done with its answer does. */
         CALLER_CLOSES,
         /** The endpoint closes first; the caller closes on its FIN. */
-        ENDPOINT_CLOSES
+        ENDPOINT_CLOSES,
+        /**
+         * The endpoint resets right after its answer. How much of the answer the caller still gets
+         * depends on the race between the two (the reset may overtake it): complete once it ended.
+         */
+        ENDPOINT_RESETS,
+        /** The caller resets once everything came back. */
+        CALLER_RESETS
     }
 
     /**
@@ -294,6 +320,9 @@ final class PassthroughCourse implements Warmup.Course {
             } else if (shape.ending() == Ending.CALLER_CLOSES) {
                 complete = received == expected;
                 ctx.close();
+            } else if (shape.ending() == Ending.CALLER_RESETS) {
+                complete = received == expected;
+                reset(ctx.channel());
             } else if (shape.ending() == Ending.CALLER_HALF_CLOSES && ctx.channel() instanceof DuplexChannel d
                     && !d.isOutputShutdown()) {
                 d.shutdownOutput();
@@ -309,7 +338,9 @@ final class PassthroughCourse implements Warmup.Course {
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof ChannelInputShutdownEvent) {
-                complete = shape.ending() != Ending.CALLER_CLOSES && received == expected && sent >= shape.messages();
+                complete = shape.ending() == Ending.ENDPOINT_RESETS
+                        || shape.ending() != Ending.CALLER_CLOSES && shape.ending() != Ending.CALLER_RESETS
+                        && received == expected && sent >= shape.messages();
                 ctx.close();
                 return;
             }
@@ -318,6 +349,9 @@ final class PassthroughCourse implements Warmup.Course {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (shape.ending() == Ending.ENDPOINT_RESETS) {
+                complete = true; // the reset passed on as one
+            }
             ctx.close();
         }
     }

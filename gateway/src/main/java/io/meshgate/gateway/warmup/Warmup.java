@@ -53,6 +53,8 @@ public final class Warmup {
      * answer and closes first, as most request/response services do.
      */
     static final int ANSWERING_PORT = 8082;
+    /** The service port whose endpoint answers as {@link #ANSWERING_PORT}'s does, then resets (SO_LINGER 0) instead of closing. */
+    static final int RESETTING_PORT = 8083;
 
     /** How often the caller's thread checks whether the warm-up is done. */
     private static final long CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
