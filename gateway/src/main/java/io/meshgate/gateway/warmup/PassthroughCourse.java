@@ -49,6 +49,8 @@ final class PassthroughCourse implements Warmup.Course {
     /** Ping-pong messages per long connection, request/response sized (each also runs the relay's read and write). */
     private static final int MESSAGES = 8;
     private static final int MESSAGE_BYTES = 1024;
+    /** A TLS 1.3 close_notify's size on the wire (an encrypted alert record): what a caller sends last. */
+    private static final byte[] CLOSE_NOTIFY = new byte[24];
     /** One burst per long connection, large enough to move an auto-splice relay to the kernel. */
     private static final int BURST_BYTES = 128 * 1024;
 
@@ -132,7 +134,9 @@ final class PassthroughCourse implements Warmup.Course {
      * after the same exchange, TLS-like exchanges (the hello alone, its echo, then requests) ended by
      * either side, and one long connection with a burst. Fewer long ones than before (one in 16, eight
      * messages) halved the bytes per connection without losing a path: the short ones run the relay's
-     * read and write too. Last, the faults a gateway meets every minute: an endpoint that resets
+     * read and write too. Some callers send a last record after the endpoint's FIN (a TLS client's
+     * close_notify), which the endpoint's closed socket answers with a reset. Last, the faults a
+     * gateway meets every minute: an endpoint that resets
      * right after its answer, a caller that resets once it has its answer. Without them the JIT
      * compiles the relay as if no read ever failed, and the first reset under load sends it back to
      * the interpreter.
@@ -140,15 +144,16 @@ final class PassthroughCourse implements Warmup.Course {
     private static List<Shape> shapes(byte[] smallHello, byte[] closingHello, byte[] realHello, byte[] answeredHello,
             byte[] resetHello) {
         Shape requestAnswered = new Shape(answeredHello, true, 0, 0, Ending.ENDPOINT_CLOSES, MESSAGE_BYTES);
+        Shape requestAnsweredNotified = new Shape(answeredHello, true, 0, 0, Ending.ENDPOINT_CLOSES_CALLER_NOTIFIES, MESSAGE_BYTES);
         Shape endpointResets = new Shape(resetHello, true, 0, 0, Ending.ENDPOINT_RESETS, MESSAGE_BYTES);
         Shape callerResets = new Shape(realHello, true, 0, 0, Ending.CALLER_RESETS, realHello.length + MESSAGE_BYTES);
         Shape callerCloses = new Shape(realHello, true, 0, 0, Ending.CALLER_CLOSES, realHello.length + MESSAGE_BYTES);
         Shape handshake = new Shape(smallHello, false, 2, 0, Ending.CALLER_HALF_CLOSES, smallHello.length);
         Shape handshakeClosing = new Shape(closingHello, false, 1, 0, Ending.ENDPOINT_CLOSES, closingHello.length);
         Shape isLong = new Shape(smallHello, false, MESSAGES, BURST_BYTES, Ending.CALLER_HALF_CLOSES, smallHello.length);
-        return List.of(isLong, requestAnswered, handshake, requestAnswered, callerCloses, requestAnswered, handshakeClosing,
-                requestAnswered, handshake, requestAnswered, handshakeClosing, requestAnswered, callerCloses, requestAnswered,
-                handshake, requestAnswered, endpointResets, callerResets);
+        return List.of(isLong, requestAnswered, handshake, requestAnsweredNotified, callerCloses, requestAnswered, handshakeClosing,
+                requestAnsweredNotified, handshake, requestAnswered, handshakeClosing, requestAnsweredNotified, callerCloses,
+                requestAnswered, handshake, requestAnswered, endpointResets, callerResets);
     }
 
     /** The endpoint: sends back what it reads, and its FIN after the client's. */
@@ -258,6 +263,12 @@ final class PassthroughCourse implements Warmup.Course {
         /** The endpoint closes first; the caller closes on its FIN. */
         ENDPOINT_CLOSES,
         /**
+         * The endpoint closes first; on its FIN the caller sends a last record (as a TLS client's
+         * close_notify) and closes. The endpoint's socket is closed by then: its kernel answers that
+         * record with a reset, which the gateway meets on a socket whose end it already read.
+         */
+        ENDPOINT_CLOSES_CALLER_NOTIFIES,
+        /**
          * The endpoint resets right after its answer. How much of the answer the caller still gets
          * depends on the race between the two (the reset may overtake it): complete once it ended.
          */
@@ -337,6 +348,11 @@ final class PassthroughCourse implements Warmup.Course {
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ChannelInputShutdownEvent && shape.ending() == Ending.ENDPOINT_CLOSES_CALLER_NOTIFIES) {
+                complete = received == expected;
+                ctx.writeAndFlush(Unpooled.wrappedBuffer(CLOSE_NOTIFY)).addListener(ChannelFutureListener.CLOSE);
+                return;
+            }
             if (evt instanceof ChannelInputShutdownEvent) {
                 complete = shape.ending() == Ending.ENDPOINT_RESETS
                         || shape.ending() != Ending.CALLER_CLOSES && shape.ending() != Ending.CALLER_RESETS
