@@ -15,7 +15,10 @@ import io.netty.channel.unix.Socket;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
 import java.io.IOException;
+import java.nio.channels.ClosedChannelException;
 
 /**
  * One direction of a relay, installed on the channel bytes come from. Forwards reads to the peer
@@ -37,6 +40,11 @@ final class RelayHandler extends ChannelInboundHandlerAdapter implements EpollIn
     private final int spliceAt;
     /** This direction is in the kernel: Netty owns reading on our channel, and the FIN leaves a tail. */
     private boolean spliced;
+    /**
+     * This direction's splice failed and the relay ends on a task of its own ({@link #spliceEnded}):
+     * what our channel reads or reports until then is no longer passed on.
+     */
+    private boolean ending;
     /** The handler of the other direction, on the peer. */
     private RelayHandler opposite;
     /** The peer's socket when reads may be sent to it directly ({@link #sendNow}); null otherwise. */
@@ -80,8 +88,8 @@ final class RelayHandler extends ChannelInboundHandlerAdapter implements EpollIn
             ab.channelReadComplete(ctx);
         }
         if (spliced) {
-            Splicing.start(a, b);
-            Splicing.start(b, a);
+            ab.splice(a);
+            ba.splice(b);
         }
         Reading.set(a, true);
         Reading.set(b, true);
@@ -157,8 +165,46 @@ final class RelayHandler extends ChannelInboundHandlerAdapter implements EpollIn
         return true;
     }
 
+    /** Hands this direction to the kernel from our channel's next read on. */
+    private void splice(Channel self) {
+        Splicing.start(self, peer).addListener(f -> spliceEnded(self, f));
+    }
+
+    /**
+     * The splice from our channel ended. It only ends by failing: on a close with
+     * ClosedChannelException (the close handles the rest), else with the error that ended it, a
+     * reset of our channel mostly. Netty 4.2.18 reports that error from inside our channel's read
+     * loop ({@code AbstractEpollStreamChannel.epollInReady}), and that loop, once EPOLLRDHUP was seen,
+     * reads our descriptor once more when this returns, by its number and without its check for a
+     * closed channel. Closed here, that number may already be another connection's (accepted
+     * meanwhile on another event loop): the read took that connection's ClientHello, and the
+     * connection then waited forever. So the relay ends on a task of its own, after that loop.
+     */
+    private void spliceEnded(Channel self, Future<?> f) {
+        if (f.isSuccess() || f.cause() instanceof ClosedChannelException || ending) {
+            return;
+        }
+        ending = true;
+        Throwable cause = f.cause();
+        self.eventLoop().execute(() -> end(self, cause));
+    }
+
+    /** Ends the relay after this direction's splice failed with {@code cause}. */
+    private void end(Channel self, Throwable cause) {
+        if (log.isDebugEnabled()) { // resets are routine: no message is built unless asked for
+            log.debug("{}: splice to {} failed: {}; closing both", self, peer, cause.toString());
+        }
+        closeBoth(self, peer);
+    }
+
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (ending) {
+            // Netty's read loop went on after the splice failed: the relay is closing, and these
+            // bytes came after the failed splice's, which the peer never got either.
+            ReferenceCountUtil.release(msg);
+            return;
+        }
         boolean bulk = msg instanceof ByteBuf read && read.readableBytes() >= spliceAt;
         if (!bulk && msg instanceof ByteBuf read && sendNow(read)) {
             return; // all of it is in the kernel
@@ -176,7 +222,7 @@ final class RelayHandler extends ChannelInboundHandlerAdapter implements EpollIn
             // spliced bytes behind the ones just written, so the order on the wire holds.
             spliced = true;
             self.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true); // SplicedTail needs the half-close
-            Splicing.start(self, peer);
+            splice(self);
             log.trace("{}: bulk stream, splicing to {} from here", self, peer);
         }
     }
@@ -253,6 +299,9 @@ final class RelayHandler extends ChannelInboundHandlerAdapter implements EpollIn
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent && ending) {
+            return; // the end of a stream whose splice failed: no FIN to pass on, the relay is closing
+        }
         if (evt instanceof ChannelInputShutdownEvent) {
             Channel self = ctx.channel();
             log.trace("{}: input shut down, passing the FIN to {}", self, peer);

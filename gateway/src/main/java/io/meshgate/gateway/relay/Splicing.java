@@ -1,9 +1,8 @@
 package io.meshgate.gateway.relay;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.epoll.AbstractEpollStreamChannel;
-import io.netty.util.concurrent.Future;
-import java.nio.channels.ClosedChannelException;
 
 /**
  * Hands one direction of a relay to the kernel: {@code splice(2)} socket → pipe → socket, the
@@ -14,16 +13,14 @@ final class Splicing {
 
     private Splicing() {}
 
+    /**
+     * Splices {@code from} → {@code to} "to the end": the returned future only ever fails, with
+     * {@link java.nio.channels.ClosedChannelException} when a channel closed, else with the error
+     * that ended the splice. Netty reports that error from inside {@code from}'s read loop: see
+     * {@link RelayHandler} for what a listener must not do there.
+     */
     @SuppressWarnings("deprecation") // spliceTo is deprecated in Netty 4.2; the copying relay is the fallback beside it
-    static void start(Channel from, Channel to) {
-        ((AbstractEpollStreamChannel) from).spliceTo((AbstractEpollStreamChannel) to, Integer.MAX_VALUE)
-                .addListener(f -> ended(f, from, to));
-    }
-
-    private static void ended(Future<? super Void> f, Channel a, Channel b) {
-        // A splice "to the end" only ends by failing; on a normal close that is ClosedChannelException.
-        if (!f.isSuccess() && !(f.cause() instanceof ClosedChannelException)) {
-            RelayHandler.closeBoth(a, b);
-        }
+    static ChannelFuture start(Channel from, Channel to) {
+        return ((AbstractEpollStreamChannel) from).spliceTo((AbstractEpollStreamChannel) to, Integer.MAX_VALUE);
     }
 }
