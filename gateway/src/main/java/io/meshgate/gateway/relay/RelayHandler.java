@@ -349,9 +349,24 @@ final class RelayHandler extends ChannelInboundHandlerAdapter implements EpollIn
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         log.trace("{}: inactive, closing {} after its pending writes", ctx.channel(), peer);
+        if (opposite.spliced) {
+            stopSplicingIntoUs();
+        }
         // The other side may still have bytes queued for the peer: deliver them, then close.
         closeWhenWritten(peer);
         ctx.fireChannelInactive();
+    }
+
+    /**
+     * Our channel closed while the peer, which splices into it, stays open until its own queue is
+     * written: it must read no more. Netty 4.2.18 splices a read into the pipe of the target
+     * channel (ours) by the pipe's descriptor number without checking that the target is still
+     * open; our close closed that pipe, and the number may already be another connection's, a
+     * pipe of another relay among them, which would then carry this connection's bytes. Nothing
+     * the peer reads now could reach us anyway.
+     */
+    private void stopSplicingIntoUs() {
+        Reading.set(peer, false);
     }
 
     @Override
