@@ -189,19 +189,46 @@ final class RelayHandler extends ChannelInboundHandlerAdapter implements EpollIn
         self.eventLoop().execute(() -> end(self, cause));
     }
 
-    /** Ends the relay after this direction's splice failed with {@code cause}. */
+    /**
+     * Ends the relay after this direction's splice failed with {@code cause}. The read that met the
+     * failure may have moved bytes into the peer's pipe before it, for which Netty queued no write:
+     * an endpoint's last answer when it resets right after sending it. Those came before the reset,
+     * so they are written to the peer behind everything queued for it, and then the peer closes. Our
+     * channel closes once what is queued for it is written (a reset socket fails that at once),
+     * which also stops the peer's reads into it ({@link #stopSplicingIntoUs}); when the other
+     * direction's splice failed too, its own end does that, behind what its splice left for us.
+     */
     private void end(Channel self, Throwable cause) {
         if (log.isDebugEnabled()) { // resets are routine: no message is built unless asked for
-            log.debug("{}: splice to {} failed: {}; closing both", self, peer, cause.toString());
+            log.debug("{}: splice to {} failed: {}; closing both once the peer has what it took", self, peer, cause.toString());
         }
-        closeBoth(self, peer);
+        if (!opposite.ending) {
+            closeWhenWritten(self);
+        }
+        if (!peer.isActive()) { // the failure was the peer's (a failed write closes it): nothing to deliver
+            peer.close();
+            return;
+        }
+        // Once everything queued for the peer is written, its pipe holds nothing but what the failed splice left.
+        peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) written -> {
+            if (!written.isSuccess()) {
+                peer.close();
+                return;
+            }
+            int left = Splicing.writeLeftover(peer);
+            if (left > 0 && log.isDebugEnabled()) {
+                log.debug("{}: forwarded the {} bytes a failed splice left, closing", peer, left);
+            }
+            closeWhenWritten(peer);
+        });
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (ending) {
-            // Netty's read loop went on after the splice failed: the relay is closing, and these
-            // bytes came after the failed splice's, which the peer never got either.
+            // Netty's read loop went on after the splice failed and the relay is closing. A reset
+            // leaves nothing to read behind the bytes before it; after any other failure these would
+            // land ahead of what the failed splice left in the peer's pipe, so they are dropped.
             ReferenceCountUtil.release(msg);
             return;
         }
@@ -352,8 +379,10 @@ final class RelayHandler extends ChannelInboundHandlerAdapter implements EpollIn
         if (opposite.spliced) {
             stopSplicingIntoUs();
         }
-        // The other side may still have bytes queued for the peer: deliver them, then close.
-        closeWhenWritten(peer);
+        if (!ending) { // else the end of the failed splice closes the peer, behind what the splice left
+            // The other side may still have bytes queued for the peer: deliver them, then close.
+            closeWhenWritten(peer);
+        }
         ctx.fireChannelInactive();
     }
 
@@ -371,6 +400,13 @@ final class RelayHandler extends ChannelInboundHandlerAdapter implements EpollIn
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (ending) { // Netty's read after the failed splice: the end closes both, the peer behind what the splice left
+            if (log.isDebugEnabled()) {
+                log.debug("{}: {} after a failed splice", ctx.channel(), cause.toString());
+            }
+            ctx.channel().close();
+            return;
+        }
         if (log.isDebugEnabled()) { // resets are routine: no message is built unless asked for
             log.debug("{}: {}; closing it, and the peer once what it was sent is written", ctx.channel(), cause.toString());
         }

@@ -23,7 +23,9 @@ import java.net.SocketException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Random;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
@@ -104,6 +106,31 @@ class FailedSpliceTest {
         } finally {
             taker.close();
         }
+    }
+
+    /**
+     * What a reset source sent before its reset reaches the target whole, then the target's end of
+     * stream: Netty's read loop moves the bytes behind its first 2 KiB into the target's pipe and then
+     * meets the reset, without queueing their write.
+     */
+    @Test
+    void whatAResetSourceSentBeforeItsResetReachesTheTarget() throws Exception {
+        EventLoop loop = group.next();
+        Channel source = connect(loop);
+        Socket sourcePeer = accept();
+        Channel target = connect(loop);
+        Socket targetPeer = accept();
+        loop.submit(() -> new SpliceRelay().start(source, target, null)).sync();
+        byte[] sent = new byte[SENT];
+        new Random(5).nextBytes(sent);
+
+        sendAndResetWhileTheLoopIsHeld(loop, sourcePeer, sent);
+        byte[] got = readUntilEndOrReset(targetPeer);
+
+        assertThat(got.length).as("bytes the target received").isEqualTo(SENT);
+        assertThat(Arrays.equals(got, sent)).as("in order").isTrue();
+        assertThat(source.closeFuture().await(5, TimeUnit.SECONDS)).as("the source closed").isTrue();
+        assertThat(target.closeFuture().await(5, TimeUnit.SECONDS)).as("the target closed").isTrue();
     }
 
     private void sendAndResetWhileTheLoopIsHeld(EventLoop loop, Socket peer, byte[] data) throws Exception {
