@@ -215,7 +215,7 @@ final class RelayHandler extends ChannelInboundHandlerAdapter implements EpollIn
                 peer.close();
                 return;
             }
-            int left = Splicing.writeLeftover(peer);
+            long left = Splicing.writeLeftover(peer);
             if (left > 0 && log.isDebugEnabled()) {
                 log.debug("{}: forwarded the {} bytes a failed splice left, closing", peer, left);
             }

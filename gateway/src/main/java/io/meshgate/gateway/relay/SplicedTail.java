@@ -32,28 +32,36 @@ final class SplicedTail {
     private SplicedTail() {}
 
     static void drain(Channel from, Channel to, ChannelFutureListener then) {
-        FileDescriptor fd = ((UnixChannel) from).fd();
-        long drained = 0;
-        int n = 0;
-        while (true) {
-            ByteBuf buf = from.alloc().directBuffer(CHUNK);
-            try {
-                ByteBuffer nio = buf.internalNioBuffer(0, CHUNK);
-                n = fd.read(nio, nio.position(), nio.limit());
-            } catch (IOException e) {
-                n = -1; // reset by the peer: nothing more to take
-            }
-            if (n <= 0) { // -1: end of stream; 0: nothing queued
-                buf.release();
-                break;
-            }
-            buf.writerIndex(n);
-            drained += n;
-            to.write(buf, to.voidPromise());
-        }
+        long drained = forward(((UnixChannel) from).fd(), to);
         if (drained > 0) {
             log.debug("{}: forwarded a spliced stream's tail of {} bytes", from, drained);
         }
         to.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(then);
+    }
+
+    /**
+     * Reads {@code fd} (a socket or a pipe, non-blocking) until it has nothing queued or is at its
+     * end, in buffers of up to 64 KiB, each queued on {@code to} (not flushed); returns the bytes
+     * queued. A failed read (a reset) ends it like the end of stream: nothing more to take.
+     */
+    static long forward(FileDescriptor fd, Channel to) {
+        long total = 0;
+        while (true) {
+            ByteBuf buf = to.alloc().directBuffer(CHUNK);
+            int n;
+            try {
+                ByteBuffer nio = buf.internalNioBuffer(0, CHUNK);
+                n = fd.read(nio, nio.position(), nio.limit());
+            } catch (IOException e) {
+                n = -1;
+            }
+            if (n <= 0) { // -1: end of stream (or a reset); 0: nothing queued
+                buf.release();
+                return total;
+            }
+            buf.writerIndex(n);
+            total += n;
+            to.write(buf, to.voidPromise());
+        }
     }
 }

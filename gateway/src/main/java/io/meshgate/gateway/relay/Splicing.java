@@ -1,14 +1,11 @@
 package io.meshgate.gateway.relay;
 
-import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.epoll.AbstractEpollStreamChannel;
 import io.netty.channel.unix.FileDescriptor;
-import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.nio.ByteBuffer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -62,7 +59,7 @@ final class Splicing {
      * through buffers, not a splice, so that Netty's write path waits for a socket that does not
      * take them all at once.
      */
-    static int writeLeftover(Channel to) {
+    static long writeLeftover(Channel to) {
         if (PIPE_IN == null || !(to instanceof AbstractEpollStreamChannel target) || !target.isOpen()) {
             return 0; // a closed channel's pipe is closed with it: its number may be another's now
         }
@@ -70,25 +67,7 @@ final class Splicing {
         if (pipe == null || !pipe.isOpen()) {
             return 0; // nothing was ever spliced into it
         }
-        int total = 0;
-        while (true) {
-            ByteBuf buf = to.alloc().directBuffer(CHUNK);
-            int n;
-            try {
-                ByteBuffer nio = buf.internalNioBuffer(0, CHUNK);
-                n = pipe.read(nio, nio.position(), nio.limit());
-            } catch (IOException e) {
-                log.debug("{}: reading what a failed splice left failed: {}", to, e.toString());
-                n = 0;
-            }
-            if (n <= 0) { // 0: the pipe is empty
-                buf.release();
-                break;
-            }
-            buf.writerIndex(n);
-            total += n;
-            to.write(buf, to.voidPromise());
-        }
+        long total = SplicedTail.forward(pipe, to);
         if (total > 0) {
             to.flush();
         }

@@ -3,6 +3,7 @@ package io.meshgate.gateway.direct;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.meshgate.gateway.testing.HeldLoop;
 import io.meshgate.gateway.testing.RawBackend;
 import io.meshgate.gateway.testing.RelayMode;
 import io.meshgate.gateway.testing.TlsPeers;
@@ -249,17 +250,7 @@ class DirectPassthroughTest {
                 await().atMost(Duration.ofSeconds(10)).until(() -> backend.connections().size() == 1
                         && backend.connections().get(0).size() == HELLO.length); // relaying
                 RawBackend.Received received = backend.connections().get(0);
-                CountDownLatch held = new CountDownLatch(1);
-                CountDownLatch release = new CountDownLatch(1);
-                server.eventLoop().execute(() -> {
-                    held.countDown();
-                    try {
-                        release.await(30, TimeUnit.SECONDS);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                });
-                assertThat(held.await(10, TimeUnit.SECONDS)).isTrue();
+                HeldLoop hold = HeldLoop.hold(server.eventLoop(), Duration.ofSeconds(30));
                 CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
                     try {
                         out.write(payload);
@@ -272,7 +263,7 @@ class DirectPassthroughTest {
                 } catch (java.util.concurrent.TimeoutException e) {
                     // the rest goes as the gateway reads
                 }
-                release.countDown();
+                hold.close();
                 writer.get(30, TimeUnit.SECONDS);
                 await().atMost(Duration.ofSeconds(20)).until(() -> received.size() == HELLO.length + payload.length);
                 assertThat(Arrays.equals(received.bytes(), concat(HELLO, payload))).isTrue();

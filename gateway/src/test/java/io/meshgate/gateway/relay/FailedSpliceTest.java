@@ -2,6 +2,7 @@ package io.meshgate.gateway.relay;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.meshgate.gateway.testing.HeldLoop;
 import io.meshgate.gateway.transport.Transport;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
@@ -22,11 +23,11 @@ import java.net.Socket;
 import java.net.SocketException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
@@ -134,23 +135,13 @@ class FailedSpliceTest {
     }
 
     private void sendAndResetWhileTheLoopIsHeld(EventLoop loop, Socket peer, byte[] data) throws Exception {
-        CountDownLatch holding = new CountDownLatch(1);
-        CountDownLatch release = new CountDownLatch(1);
-        loop.execute(() -> {
-            holding.countDown();
-            try {
-                release.await(10, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
-        assertThat(holding.await(10, TimeUnit.SECONDS)).isTrue();
+        HeldLoop hold = HeldLoop.hold(loop, Duration.ofSeconds(10));
         peer.getOutputStream().write(data);
         peer.getOutputStream().flush();
         peer.setSoLinger(true, 0);
         peer.close(); // a reset behind the bytes
         Thread.sleep(50);
-        release.countDown();
+        hold.close();
     }
 
     private Channel connect(EventLoop loop) throws InterruptedException {

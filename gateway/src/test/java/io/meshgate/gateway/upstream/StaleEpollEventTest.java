@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.meshgate.gateway.transport.Transport;
 import io.meshgate.gateway.metrics.ListenerMetrics;
 import io.meshgate.gateway.config.GatewaySpec;
+import io.meshgate.gateway.testing.HeldLoop;
 import io.meshgate.routing.AppProtocol;
 import io.meshgate.routing.Endpoint;
 import io.meshgate.routing.EndpointSet;
@@ -36,7 +37,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Assumptions;
@@ -129,24 +129,14 @@ class StaleEpollEventTest {
             x.set(victim);
 
             // Hold the loop while both become readable, T first: the next epoll_wait returns [T, X].
-            CountDownLatch holding = new CountDownLatch(1);
-            CountDownLatch release = new CountDownLatch(1);
-            loop.execute(() -> {
-                holding.countDown();
-                try {
-                    release.await(10, TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            });
-            assertThat(holding.await(10, TimeUnit.SECONDS)).isTrue();
+            HeldLoop hold = HeldLoop.hold(loop, Duration.ofSeconds(10));
             OutputStream tOut = tPeer.getOutputStream();
             tOut.write('t');
             tOut.flush();
             Thread.sleep(50);
             xPeer.shutdownOutput(); // X: EPOLLIN | EPOLLRDHUP, behind T's event
             Thread.sleep(50);
-            release.countDown();
+            hold.close();
 
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             while (dialed.get() == null && System.nanoTime() < deadline) {
