@@ -136,10 +136,9 @@ final class PassthroughCourse implements Warmup.Course {
      * messages) halved the bytes per connection without losing a path: the short ones run the relay's
      * read and write too. Some callers send a last record after the endpoint's FIN (a TLS client's
      * close_notify), which the endpoint's closed socket answers with a reset. Last, the faults a
-     * gateway meets every minute: an endpoint that resets
-     * right after its answer, a caller that resets once it has its answer. Without them the JIT
-     * compiles the relay as if no read ever failed, and the first reset under load sends it back to
-     * the interpreter.
+     * gateway meets every minute: an endpoint that resets right after its answer, a caller that
+     * resets once it has its answer. Without them the JIT compiles the relay as if no read ever
+     * failed, and the first reset under load sends it back to the interpreter.
      */
     private static List<Shape> shapes(byte[] smallHello, byte[] closingHello, byte[] realHello, byte[] answeredHello,
             byte[] resetHello) {
