@@ -419,23 +419,24 @@ final class DirectConnection implements Runnable, IdleTimeout.Target {
 
     /** A system call on {@code side} failed ({@code res}: -errno): a reset or another socket error closes both sides. */
     void failed(Side side, String call, int res) {
-        if (log.isDebugEnabled()) {
-            failed(side, RawSocket.describe(call, res));
-        } else {
-            close();
-        }
+        debugFailure(side, call, res);
+        close();
     }
 
     /** Logs (debug) why a call on {@code side} failed, without closing: the caller decides. */
     void debugFailure(Side side, String call, int res) {
         if (log.isDebugEnabled()) {
-            debug("{} side: {}", side == down ? "downstream" : "upstream", RawSocket.describe(call, res));
+            debugSide(side, RawSocket.describe(call, res));
         }
     }
 
     void failed(Side side, String why) {
-        debug("{} side: {}", side == down ? "downstream" : "upstream", why);
+        debugSide(side, why);
         close();
+    }
+
+    private void debugSide(Side side, String why) {
+        debug("{} side: {}", side == down ? "downstream" : "upstream", why);
     }
 
     /**

@@ -451,7 +451,7 @@ final class RelayHandler extends ChannelInboundHandlerAdapter implements EpollIn
         return ch.shutdownOutput();
     }
 
-    static void closeBoth(Channel a, Channel b) {
+    private static void closeBoth(Channel a, Channel b) {
         a.close();
         b.close();
     }
