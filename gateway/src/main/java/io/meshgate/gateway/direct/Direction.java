@@ -245,7 +245,7 @@ final class Direction {
             spliced.increment(n);
         }
         if (pipe.held() > 0) {
-            to.outReady = false; // full: its next edge says when it takes bytes again
+            to.full(); // its next edge says when it takes bytes again
         }
         return true;
     }
@@ -258,12 +258,12 @@ final class Direction {
                 counted(res);
             }
             if (res < limit - offset) {
-                to.outReady = false; // full: its next edge says when it takes bytes again
+                to.full(); // its next edge says when it takes bytes again
             }
             return res;
         }
         if (RawSocket.again(res)) {
-            to.outReady = false;
+            to.full();
             return 0;
         }
         connection.failed(to, "send", res);

@@ -12,10 +12,17 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One socket of a {@link DirectConnection}: its descriptor, its registration with the loop's epoll
- * handler and what the kernel last told of it. The socket is registered once, edge-triggered, for
- * everything ({@link #ALL}), as nginx does: no interest changes for the hello, the connect,
- * backpressure or a finished input. The kernel reports each change of state once, so the side keeps
- * it ({@link #inReady}, {@link #outReady}) until a system call finds the socket drained or full.
+ * handler and what the kernel last told of it. The socket is registered once, edge-triggered, as
+ * nginx does: no interest changes for the hello, the connect, backpressure or a finished input.
+ * The upstream socket is registered for everything ({@link #ALL}: its connect completes with
+ * EPOLLOUT). The accepted socket is registered for reads only ({@link #READS}) and asked for EPOLLOUT
+ * the first time a send to it falls short ({@link #watchOut()}, one {@code epoll_ctl}): a socket
+ * that always takes what is sent to it, the common case, then reports no EPOLLOUT at all. With
+ * EPOLLOUT in the interest every other report of the socket (a segment read with the one before
+ * it, the ACK of a FIN passed on) comes back as a lone EPOLLOUT, one more pass through the loop
+ * with nothing to do, about one per short connection. The kernel reports each change of state
+ * once, so the side keeps it ({@link #inReady}, {@link #outReady}) until a system call finds the
+ * socket drained or full.
  * Events go to the connection; so does Netty's {@link #close()} of the handle (the loop shuts down,
  * the registration failed): it closes the whole connection. Event loop only.
  */
@@ -26,14 +33,18 @@ final class Side extends FileDescriptor implements EpollIoHandle {
     private final DirectConnection connection;
     /** The interest of every socket, for its whole life. */
     static final EpollIoOps ALL = EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLOUT).with(EpollIoOps.EPOLLRDHUP).with(EpollIoOps.EPOLLET);
+    /** The accepted socket's interest until a send to it falls short. */
+    static final EpollIoOps READS = EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLRDHUP).with(EpollIoOps.EPOLLET);
 
     IoRegistration registration;
     /** Bytes or its end of stream may be read: reported, and no read since found it drained. */
     boolean inReady;
     /** Its end of stream (or a hang-up) was reported: read to the end. */
     boolean rdhup;
-    /** It may take bytes: reported, and no send since found it full. */
+    /** It may take bytes: reported (assumed for the accepted socket), and no send since found it full. */
     boolean outReady;
+    /** EPOLLOUT is in its interest. */
+    private boolean outWatched;
     /** Bytes may be sent to it: always for the downstream, once connected for the upstream. */
     boolean ready;
     /** Its end of stream was read. */
@@ -43,10 +54,16 @@ final class Side extends FileDescriptor implements EpollIoHandle {
     /** Its output was shut down (the peer's FIN passed on). */
     boolean shutOut;
 
-    Side(int fd, DirectConnection connection, boolean ready) {
+    /**
+     * @param accepted the accepted socket: connected and writable from the start, watched for reads
+     *                 only; else the upstream socket, ready once its connect completes
+     */
+    Side(int fd, DirectConnection connection, boolean accepted) {
         super(fd);
         this.connection = connection;
-        this.ready = ready;
+        this.ready = accepted;
+        this.outReady = accepted;
+        this.outWatched = !accepted;
     }
 
     @Override
@@ -67,7 +84,20 @@ final class Side extends FileDescriptor implements EpollIoHandle {
 
     /** Gives the kernel its interest, once (queued until the loop waits again). */
     void watch() {
-        registration.submit(ALL);
+        registration.submit(outWatched ? ALL : READS);
+    }
+
+    /**
+     * A send to it fell short ({@link #outReady} false): from now on the kernel reports when it takes
+     * bytes again. Once per socket, queued until the loop waits again; the kernel then reports
+     * EPOLLOUT at once if the socket took bytes meanwhile.
+     */
+    void full() {
+        outReady = false;
+        if (!outWatched && registration != null) {
+            outWatched = true;
+            registration.submit(ALL);
+        }
     }
 
     /** Closes the descriptor, then cancels the registration (a closed descriptor has left the epoll set: no EPOLL_CTL_DEL). */
