@@ -5,6 +5,7 @@ import static io.meshgate.gateway.warmup.Warmup.CLOSING_PORT;
 import static io.meshgate.gateway.warmup.Warmup.ECHO_PORT;
 import static io.meshgate.gateway.warmup.Warmup.HOST;
 import static io.meshgate.gateway.warmup.Warmup.RESETTING_PORT;
+import static io.meshgate.gateway.warmup.Warmup.SPLITTING_PORT;
 
 import io.meshgate.gateway.config.GatewaySpec.WarmupSpec;
 import io.meshgate.gateway.listener.Listener;
@@ -29,6 +30,8 @@ import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -56,6 +59,10 @@ final class PassthroughCourse implements Warmup.Course {
 
     private final Function<Router, Listener> listeners;
     private final AtomicLong bytes = new AtomicLong();
+    /** Identifies a {@link Ending#CALLER_RESETS_UNDER_THE_ANSWER} connection to its endpoint (in its request). */
+    private final AtomicLong splitIds = new AtomicLong();
+    /** Such connections' endpoints that sent the first part of their answer, by id: the caller asks for the second. */
+    private final Map<Long, Channel> splitAnswers = new ConcurrentHashMap<>();
     private WarmupEndpoints endpoints;
     private List<Shape> shapes;
 
@@ -70,14 +77,16 @@ final class PassthroughCourse implements Warmup.Course {
         byte[] realHello = SyntheticHello.likeARealClient(OutboundSni.format(HOST, ECHO_PORT));
         byte[] answeredHello = SyntheticHello.likeARealClient(OutboundSni.format(HOST, ANSWERING_PORT));
         byte[] resetHello = SyntheticHello.likeARealClient(OutboundSni.format(HOST, RESETTING_PORT));
+        byte[] splitHello = SyntheticHello.likeARealClient(OutboundSni.format(HOST, SPLITTING_PORT));
         endpoints = new WarmupEndpoints(group, transport);
         Channel echo = endpoint(Echo::new);
         Channel closing = endpoint(() -> new ClosingEndpoint(closingHello.length + MESSAGE_BYTES, true, false));
         Channel answering = endpoint(() -> new ClosingEndpoint(answeredHello.length + MESSAGE_BYTES, false, false));
         Channel resetting = endpoint(() -> new ClosingEndpoint(resetHello.length + MESSAGE_BYTES, false, true));
-        shapes = shapes(smallHello, closingHello, realHello, answeredHello, resetHello);
+        Channel splitting = endpoint(() -> new SplittingEndpoint(splitHello.length));
+        shapes = shapes(smallHello, closingHello, realHello, answeredHello, resetHello, splitHello);
         Router router = new Router(List.of(new StaticRoutes(List.of(service(ECHO_PORT, echo), service(CLOSING_PORT, closing),
-                service(ANSWERING_PORT, answering), service(RESETTING_PORT, resetting)))));
+                service(ANSWERING_PORT, answering), service(RESETTING_PORT, resetting), service(SPLITTING_PORT, splitting)))));
         return listeners.apply(router);
     }
 
@@ -137,22 +146,24 @@ final class PassthroughCourse implements Warmup.Course {
      * read and write too. Some callers send a last record after the endpoint's FIN (a TLS client's
      * close_notify), which the endpoint's closed socket answers with a reset. Last, the faults a
      * gateway meets every minute: an endpoint that resets right after its answer, a caller that
-     * resets once it has its answer. Without them the JIT compiles the relay as if no read ever
-     * failed, and the first reset under load sends it back to the interpreter.
+     * resets once it has its answer, and a caller that resets while more of its answer comes, so
+     * that the gateway's send to it fails. Without them the JIT compiles the relay as if no read or
+     * send ever failed, and the first reset under load sends it back to the interpreter.
      */
     private static List<Shape> shapes(byte[] smallHello, byte[] closingHello, byte[] realHello, byte[] answeredHello,
-            byte[] resetHello) {
+            byte[] resetHello, byte[] splitHello) {
         Shape requestAnswered = new Shape(answeredHello, true, 0, 0, Ending.ENDPOINT_CLOSES, MESSAGE_BYTES);
         Shape requestAnsweredNotified = new Shape(answeredHello, true, 0, 0, Ending.ENDPOINT_CLOSES_CALLER_NOTIFIES, MESSAGE_BYTES);
         Shape endpointResets = new Shape(resetHello, true, 0, 0, Ending.ENDPOINT_RESETS, MESSAGE_BYTES);
         Shape callerResets = new Shape(realHello, true, 0, 0, Ending.CALLER_RESETS, realHello.length + MESSAGE_BYTES);
+        Shape callerResetsUnderTheAnswer = new Shape(splitHello, true, 0, 0, Ending.CALLER_RESETS_UNDER_THE_ANSWER, MESSAGE_BYTES);
         Shape callerCloses = new Shape(realHello, true, 0, 0, Ending.CALLER_CLOSES, realHello.length + MESSAGE_BYTES);
         Shape handshake = new Shape(smallHello, false, 2, 0, Ending.CALLER_HALF_CLOSES, smallHello.length);
         Shape handshakeClosing = new Shape(closingHello, false, 1, 0, Ending.ENDPOINT_CLOSES, closingHello.length);
         Shape isLong = new Shape(smallHello, false, MESSAGES, BURST_BYTES, Ending.CALLER_HALF_CLOSES, smallHello.length);
         return List.of(isLong, requestAnswered, handshake, requestAnsweredNotified, callerCloses, requestAnswered, handshakeClosing,
                 requestAnsweredNotified, handshake, requestAnswered, handshakeClosing, requestAnsweredNotified, callerCloses,
-                requestAnswered, handshake, requestAnswered, endpointResets, callerResets);
+                requestAnswered, handshake, requestAnswered, endpointResets, callerResets, callerResetsUnderTheAnswer);
     }
 
     /** The endpoint: sends back what it reads, and its FIN after the client's. */
@@ -245,6 +256,74 @@ final class PassthroughCourse implements Warmup.Course {
         }
     }
 
+    /**
+     * The endpoint of a {@link Ending#CALLER_RESETS_UNDER_THE_ANSWER} connection: once it has read the
+     * hello and a request, it sends a request-sized answer and waits, listed under the id its caller
+     * put first in the request, for the caller to have it send a second one
+     * ({@link #sendSecondPart}). It closes when the gateway ends the connection.
+     */
+    private final class SplittingEndpoint extends ChannelInboundHandlerAdapter {
+        private final int helloLength;
+        private long read;
+        private long id;
+        private boolean answered;
+
+        SplittingEndpoint(int helloLength) {
+            this.helloLength = helloLength;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof ByteBuf buf) {
+                for (int i = buf.readerIndex(); i < buf.writerIndex(); i++, read++) {
+                    if (read >= helloLength && read < helloLength + Long.BYTES) {
+                        id = id << 8 | buf.getByte(i) & 0xff;
+                    }
+                }
+            }
+            ReferenceCountUtil.release(msg);
+            if (!answered && read >= helloLength + MESSAGE_BYTES) {
+                answered = true;
+                splitAnswers.put(id, ctx.channel());
+                ctx.writeAndFlush(ctx.alloc().buffer(MESSAGE_BYTES).writeZero(MESSAGE_BYTES));
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            splitAnswers.remove(id, ctx.channel());
+            ctx.fireChannelInactive();
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ChannelInputShutdownEvent) {
+                ctx.close();
+                return;
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+
+    /**
+     * Has the endpoint listed under {@code id} send the second part of its answer. On the caller's
+     * own event loop (one loop: the warm-up of a one-core gateway) it goes out at once, so the caller's
+     * reset that follows reaches the gateway in the same wait: the gateway reads the second part, and
+     * its send to the caller fails. On another loop it may come later or not at all (the gateway may
+     * have closed the connection by then): the caller's reset is then all the gateway sees.
+     */
+    private void sendSecondPart(long id) {
+        Channel endpoint = splitAnswers.remove(id);
+        if (endpoint != null) {
+            endpoint.writeAndFlush(endpoint.alloc().buffer(MESSAGE_BYTES).writeZero(MESSAGE_BYTES));
+        }
+    }
+
     /** Closes the channel with a reset once the write is out: SO_LINGER 0, then the close. */
     private static final ChannelFutureListener RESET = f -> reset(f.channel());
 
@@ -273,7 +352,13 @@ final class PassthroughCourse implements Warmup.Course {
          */
         ENDPOINT_RESETS,
         /** The caller resets once everything came back. */
-        CALLER_RESETS
+        CALLER_RESETS,
+        /**
+         * The endpoint answers in two parts; the caller has it send the second once the first came
+         * back, and resets at once ({@link #sendSecondPart}): the gateway then has bytes for a caller
+         * that reset. Complete once the first part came back.
+         */
+        CALLER_RESETS_UNDER_THE_ANSWER
     }
 
     /**
@@ -294,6 +379,8 @@ final class PassthroughCourse implements Warmup.Course {
         private long received;
         private int sent;
         private boolean complete;
+        /** {@link Ending#CALLER_RESETS_UNDER_THE_ANSWER}: this connection's id, put first in its request. */
+        private long splitId;
 
         Client(Shape shape) {
             this.shape = shape;
@@ -310,6 +397,10 @@ final class PassthroughCourse implements Warmup.Course {
             ByteBuf first = shape.requestWithHello()
                     ? ctx.alloc().buffer(shape.hello().length + MESSAGE_BYTES).writeBytes(shape.hello()).writeZero(MESSAGE_BYTES)
                     : Unpooled.wrappedBuffer(shape.hello());
+            if (shape.ending() == Ending.CALLER_RESETS_UNDER_THE_ANSWER) {
+                splitId = splitIds.incrementAndGet();
+                first.setLong(shape.hello().length, splitId);
+            }
             ctx.writeAndFlush(first);
         }
 
@@ -333,6 +424,10 @@ final class PassthroughCourse implements Warmup.Course {
             } else if (shape.ending() == Ending.CALLER_RESETS) {
                 complete = received == expected;
                 reset(ctx.channel());
+            } else if (shape.ending() == Ending.CALLER_RESETS_UNDER_THE_ANSWER && !complete) {
+                complete = true; // more may come (the second part): the first is what this caller waits for
+                sendSecondPart(splitId);
+                reset(ctx.channel());
             } else if (shape.ending() == Ending.CALLER_HALF_CLOSES && ctx.channel() instanceof DuplexChannel d
                     && !d.isOutputShutdown()) {
                 d.shutdownOutput();
@@ -355,6 +450,7 @@ final class PassthroughCourse implements Warmup.Course {
             if (evt instanceof ChannelInputShutdownEvent) {
                 complete = shape.ending() == Ending.ENDPOINT_RESETS
                         || shape.ending() != Ending.CALLER_CLOSES && shape.ending() != Ending.CALLER_RESETS
+                        && shape.ending() != Ending.CALLER_RESETS_UNDER_THE_ANSWER
                         && received == expected && sent >= shape.messages();
                 ctx.close();
                 return;

@@ -55,6 +55,11 @@ public final class Warmup {
     static final int ANSWERING_PORT = 8082;
     /** The service port whose endpoint answers as {@link #ANSWERING_PORT}'s does, then resets (SO_LINGER 0) instead of closing. */
     static final int RESETTING_PORT = 8083;
+    /**
+     * The service port whose endpoint answers a real-sized hello and a request in two parts, the
+     * second when its caller asks for it (see {@code PassthroughCourse}).
+     */
+    static final int SPLITTING_PORT = 8084;
 
     /** How often the caller's thread checks whether the warm-up is done. */
     private static final long CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);

@@ -80,7 +80,7 @@ class WarmupTest {
     /**
      * The count, not the clock, ends a warm-up whose time budget is over at once; the cap (a hang
      * guard here) is far away. 24 connections take every kind of warm-up connection at least once
-     * (a round is 16), each of which must complete.
+     * (a round is 19), each of which must complete.
      */
     @Test
     @Timeout(value = 60, unit = TimeUnit.SECONDS)
