@@ -16,7 +16,7 @@ import org.slf4j.LoggerFactory;
  * nginx does: no interest changes for the hello, the connect, backpressure or a finished input.
  * The upstream socket is registered for everything ({@link #ALL}: its connect completes with
  * EPOLLOUT). The accepted socket is registered for reads only ({@link #READS}) and asked for EPOLLOUT
- * the first time a send to it falls short ({@link #watchOut()}, one {@code epoll_ctl}): a socket
+ * the first time a send to it falls short ({@link #full()}, one {@code epoll_ctl}): a socket
  * that always takes what is sent to it, the common case, then reports no EPOLLOUT at all. With
  * EPOLLOUT in the interest every other report of the socket (a segment read with the one before
  * it, the ACK of a FIN passed on) comes back as a lone EPOLLOUT, one more pass through the loop
@@ -31,7 +31,7 @@ final class Side extends FileDescriptor implements EpollIoHandle {
     private static final Logger log = LoggerFactory.getLogger(Side.class);
 
     private final DirectConnection connection;
-    /** The interest of every socket, for its whole life. */
+    /** The upstream socket's interest for its whole life; the accepted socket's once a send to it fell short. */
     static final EpollIoOps ALL = EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLOUT).with(EpollIoOps.EPOLLRDHUP).with(EpollIoOps.EPOLLET);
     /** The accepted socket's interest until a send to it falls short. */
     static final EpollIoOps READS = EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLRDHUP).with(EpollIoOps.EPOLLET);
