@@ -358,7 +358,12 @@ final class PassthroughCourse implements Warmup.Course {
          * back, and resets at once ({@link #sendSecondPart}): the gateway then has bytes for a caller
          * that reset. Complete once the first part came back.
          */
-        CALLER_RESETS_UNDER_THE_ANSWER
+        CALLER_RESETS_UNDER_THE_ANSWER;
+
+        /** The caller ends the connection itself, not on the endpoint's FIN: one that comes is not how it completes. */
+        boolean endedByTheCaller() {
+            return this == CALLER_CLOSES || this == CALLER_RESETS || this == CALLER_RESETS_UNDER_THE_ANSWER;
+        }
     }
 
     /**
@@ -449,9 +454,7 @@ final class PassthroughCourse implements Warmup.Course {
             }
             if (evt instanceof ChannelInputShutdownEvent) {
                 complete = shape.ending() == Ending.ENDPOINT_RESETS
-                        || shape.ending() != Ending.CALLER_CLOSES && shape.ending() != Ending.CALLER_RESETS
-                        && shape.ending() != Ending.CALLER_RESETS_UNDER_THE_ANSWER
-                        && received == expected && sent >= shape.messages();
+                        || !shape.ending().endedByTheCaller() && received == expected && sent >= shape.messages();
                 ctx.close();
                 return;
             }
