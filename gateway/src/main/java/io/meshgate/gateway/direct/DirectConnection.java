@@ -164,9 +164,11 @@ final class DirectConnection implements Runnable, IdleTimeout.Target {
                 }
             }
             pump();
-            if ((ops & ERR) != 0 && side.eof && !side.broken && !closed && reader == null) {
-                // An error on a socket no read will meet (its FIN came before): found here, or never.
-                // Else the reads find it, after the bytes that came before it.
+            // An error on a socket no read will meet (its FIN came before, so the hello is read too):
+            // found here, or never. Else the reads find it, after the bytes that came before it. One
+            // branch on purpose (& and ^, no &&): the JIT has a profile for the whole condition, where
+            // a branch per part would have none for a part a warm-up never varies.
+            if ((ops & ERR) != 0 && side.eof & (side.broken ^ true) & (closed ^ true)) {
                 int err = RawSocket.finishConnect(side.intValue()); // SO_ERROR
                 if (err < 0) {
                     failed(side, "socket", err);
