@@ -79,6 +79,23 @@ public final class LoopDeadlines {
         return d;
     }
 
+    /**
+     * On {@code loop}'s thread (one of meshgate's epoll loops, else a no-op): stops its sweeps as an
+     * idle loop's stop, and starts them again at once if deadlines are pending (else the next one
+     * starts them), so none fires later than it would have. The warm-up's: a gateway's loops go idle
+     * between bursts of connections, and the JIT is to have seen the sweeps start again, or the
+     * first connection after a quiet spell sends the connection path back to the interpreter.
+     */
+    public static void restartTicks(EventLoop loop) {
+        if (loop instanceof UntimedWaitLoop && loop.inEventLoop()) {
+            LoopDeadlines deadlines = of(loop);
+            deadlines.ticks.stop();
+            if (!deadlines.pending.isEmpty()) {
+                deadlines.ticks.atLeastEvery(deadlines.ticks.period());
+            }
+        }
+    }
+
     /** Deadlines pending (loop only). */
     int size() {
         return pending.size();

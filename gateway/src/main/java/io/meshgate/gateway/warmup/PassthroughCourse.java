@@ -5,10 +5,13 @@ import static io.meshgate.gateway.warmup.Warmup.CLOSING_PORT;
 import static io.meshgate.gateway.warmup.Warmup.ECHO_PORT;
 import static io.meshgate.gateway.warmup.Warmup.HOST;
 import static io.meshgate.gateway.warmup.Warmup.RESETTING_PORT;
+import static io.meshgate.gateway.warmup.Warmup.SPLITTING_BURST_PORT;
+import static io.meshgate.gateway.warmup.Warmup.SPLITTING_CLOSE_PORT;
 import static io.meshgate.gateway.warmup.Warmup.SPLITTING_PORT;
 
 import io.meshgate.gateway.config.GatewaySpec.WarmupSpec;
 import io.meshgate.gateway.listener.Listener;
+import io.meshgate.gateway.transport.LoopDeadlines;
 import io.meshgate.gateway.transport.Transport;
 import io.meshgate.routing.AppProtocol;
 import io.meshgate.routing.Endpoint;
@@ -32,6 +35,7 @@ import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -56,13 +60,17 @@ final class PassthroughCourse implements Warmup.Course {
     private static final byte[] CLOSE_NOTIFY = new byte[24];
     /** One burst per long connection, large enough to move an auto-splice relay to the kernel. */
     private static final int BURST_BYTES = 128 * 1024;
+    /** How long a {@link Ending#ENDPOINT_CLOSES_CALLER_NOTIFIES_LATER} caller waits between its last record and its close. */
+    private static final long NOTIFY_TO_CLOSE_MICROS = 1_000;
+    /** Every this many connections, the caller's loop restarts its deadline sweeps, as after a quiet spell. */
+    private static final int TICKS_RESTART_EVERY = 64;
 
     private final Function<Router, Listener> listeners;
     private final AtomicLong bytes = new AtomicLong();
     /** Identifies a {@link Ending#CALLER_RESETS_UNDER_THE_ANSWER} connection to its endpoint (in its request). */
     private final AtomicLong splitIds = new AtomicLong();
     /** Such connections' endpoints that sent the first part of their answer, by id: the caller asks for the second. */
-    private final Map<Long, Channel> splitAnswers = new ConcurrentHashMap<>();
+    private final Map<Long, SplitAnswer> splitAnswers = new ConcurrentHashMap<>();
     private WarmupEndpoints endpoints;
     private List<Shape> shapes;
 
@@ -78,15 +86,20 @@ final class PassthroughCourse implements Warmup.Course {
         byte[] answeredHello = SyntheticHello.likeARealClient(OutboundSni.format(HOST, ANSWERING_PORT));
         byte[] resetHello = SyntheticHello.likeARealClient(OutboundSni.format(HOST, RESETTING_PORT));
         byte[] splitHello = SyntheticHello.likeARealClient(OutboundSni.format(HOST, SPLITTING_PORT));
+        byte[] splitBurstHello = SyntheticHello.likeARealClient(OutboundSni.format(HOST, SPLITTING_BURST_PORT));
+        byte[] splitCloseHello = SyntheticHello.likeARealClient(OutboundSni.format(HOST, SPLITTING_CLOSE_PORT));
         endpoints = new WarmupEndpoints(group, transport);
         Channel echo = endpoint(Echo::new);
         Channel closing = endpoint(() -> new ClosingEndpoint(closingHello.length + MESSAGE_BYTES, true, false));
         Channel answering = endpoint(() -> new ClosingEndpoint(answeredHello.length + MESSAGE_BYTES, false, false));
         Channel resetting = endpoint(() -> new ClosingEndpoint(resetHello.length + MESSAGE_BYTES, false, true));
-        Channel splitting = endpoint(() -> new SplittingEndpoint(splitHello.length));
-        shapes = shapes(smallHello, closingHello, realHello, answeredHello, resetHello, splitHello);
+        Channel splitting = endpoint(() -> new SplittingEndpoint(splitHello.length, MESSAGE_BYTES, false));
+        Channel splittingBursts = endpoint(() -> new SplittingEndpoint(splitBurstHello.length, BURST_BYTES, false));
+        Channel splittingCloses = endpoint(() -> new SplittingEndpoint(splitCloseHello.length, MESSAGE_BYTES, true));
+        shapes = shapes(smallHello, closingHello, realHello, answeredHello, resetHello, splitHello, splitBurstHello, splitCloseHello);
         Router router = new Router(List.of(new StaticRoutes(List.of(service(ECHO_PORT, echo), service(CLOSING_PORT, closing),
-                service(ANSWERING_PORT, answering), service(RESETTING_PORT, resetting), service(SPLITTING_PORT, splitting)))));
+                service(ANSWERING_PORT, answering), service(RESETTING_PORT, resetting), service(SPLITTING_PORT, splitting),
+                service(SPLITTING_BURST_PORT, splittingBursts), service(SPLITTING_CLOSE_PORT, splittingCloses)))));
         return listeners.apply(router);
     }
 
@@ -106,7 +119,7 @@ final class PassthroughCourse implements Warmup.Course {
 
     @Override
     public Warmup.Caller caller(int n) {
-        return new Client(shapes.get(n % shapes.size()));
+        return new Client(shapes.get(n % shapes.size()), n % TICKS_RESTART_EVERY == 0);
     }
 
     @Override
@@ -144,26 +157,35 @@ final class PassthroughCourse implements Warmup.Course {
      * either side, and one long connection with a burst. Fewer long ones than before (one in 16, eight
      * messages) halved the bytes per connection without losing a path: the short ones run the relay's
      * read and write too. Some callers send a last record after the endpoint's FIN (a TLS client's
-     * close_notify), which the endpoint's closed socket answers with a reset. Last, the faults a
-     * gateway meets every minute: an endpoint that resets right after its answer, a caller that
-     * resets once it has its answer, and a caller that resets while more of its answer comes, so
-     * that the gateway's send to it fails. Without them the JIT compiles the relay as if no read or
-     * send ever failed, and the first reset under load sends it back to the interpreter.
+     * close_notify), which the endpoint's closed socket answers with a reset: most close at once
+     * (the gateway has both FINs before the reset comes), one waits a millisecond (the reset comes
+     * first, an error on a socket whose end the gateway read). Last, the faults a gateway meets
+     * every minute: an endpoint that resets right after its answer, a caller that resets once it
+     * has its answer, and a caller that resets while the rest of its answer comes, so that the
+     * gateway's send to it fails (a request-sized answer, copied; a burst, spliced) or so does its
+     * passing the endpoint's FIN on. Without them
+     * the JIT compiles the relay as if no read or send ever failed, and the first reset under load
+     * sends it back to the interpreter.
      */
     private static List<Shape> shapes(byte[] smallHello, byte[] closingHello, byte[] realHello, byte[] answeredHello,
-            byte[] resetHello, byte[] splitHello) {
+            byte[] resetHello, byte[] splitHello, byte[] splitBurstHello, byte[] splitCloseHello) {
         Shape requestAnswered = new Shape(answeredHello, true, 0, 0, Ending.ENDPOINT_CLOSES, MESSAGE_BYTES);
         Shape requestAnsweredNotified = new Shape(answeredHello, true, 0, 0, Ending.ENDPOINT_CLOSES_CALLER_NOTIFIES, MESSAGE_BYTES);
+        Shape requestAnsweredNotifiedLater = new Shape(answeredHello, true, 0, 0, Ending.ENDPOINT_CLOSES_CALLER_NOTIFIES_LATER,
+                MESSAGE_BYTES);
         Shape endpointResets = new Shape(resetHello, true, 0, 0, Ending.ENDPOINT_RESETS, MESSAGE_BYTES);
         Shape callerResets = new Shape(realHello, true, 0, 0, Ending.CALLER_RESETS, realHello.length + MESSAGE_BYTES);
         Shape callerResetsUnderTheAnswer = new Shape(splitHello, true, 0, 0, Ending.CALLER_RESETS_UNDER_THE_ANSWER, MESSAGE_BYTES);
+        Shape callerResetsUnderTheBurst = new Shape(splitBurstHello, true, 0, 0, Ending.CALLER_RESETS_UNDER_THE_ANSWER, BURST_BYTES);
+        Shape callerResetsUnderTheFin = new Shape(splitCloseHello, true, 0, 0, Ending.CALLER_RESETS_UNDER_THE_ANSWER, MESSAGE_BYTES);
         Shape callerCloses = new Shape(realHello, true, 0, 0, Ending.CALLER_CLOSES, realHello.length + MESSAGE_BYTES);
         Shape handshake = new Shape(smallHello, false, 2, 0, Ending.CALLER_HALF_CLOSES, smallHello.length);
         Shape handshakeClosing = new Shape(closingHello, false, 1, 0, Ending.ENDPOINT_CLOSES, closingHello.length);
         Shape isLong = new Shape(smallHello, false, MESSAGES, BURST_BYTES, Ending.CALLER_HALF_CLOSES, smallHello.length);
         return List.of(isLong, requestAnswered, handshake, requestAnsweredNotified, callerCloses, requestAnswered, handshakeClosing,
-                requestAnsweredNotified, handshake, requestAnswered, handshakeClosing, requestAnsweredNotified, callerCloses,
-                requestAnswered, handshake, requestAnswered, endpointResets, callerResets, callerResetsUnderTheAnswer);
+                requestAnsweredNotified, handshake, requestAnswered, handshakeClosing, requestAnsweredNotifiedLater, callerCloses,
+                requestAnswered, handshake, requestAnswered, endpointResets, callerResets, callerResetsUnderTheAnswer,
+                callerResetsUnderTheBurst, callerResetsUnderTheFin);
     }
 
     /** The endpoint: sends back what it reads, and its FIN after the client's. */
@@ -258,18 +280,23 @@ final class PassthroughCourse implements Warmup.Course {
 
     /**
      * The endpoint of a {@link Ending#CALLER_RESETS_UNDER_THE_ANSWER} connection: once it has read the
-     * hello and a request, it sends a request-sized answer and waits, listed under the id its caller
-     * put first in the request, for the caller to have it send a second one
-     * ({@link #sendSecondPart}). It closes when the gateway ends the connection.
+     * hello and a request, it sends the first part of its answer ({@code partBytes}) and waits, listed
+     * under the id its caller put first in the request, for the caller to have it send the rest
+     * ({@link #sendSecondPart}): as many bytes again, or its FIN ({@code closes}). Else it closes when
+     * the gateway ends the connection.
      */
     private final class SplittingEndpoint extends ChannelInboundHandlerAdapter {
         private final int helloLength;
+        private final int partBytes;
+        private final boolean closes;
         private long read;
         private long id;
         private boolean answered;
 
-        SplittingEndpoint(int helloLength) {
+        SplittingEndpoint(int helloLength, int partBytes, boolean closes) {
             this.helloLength = helloLength;
+            this.partBytes = partBytes;
+            this.closes = closes;
         }
 
         @Override
@@ -284,14 +311,14 @@ final class PassthroughCourse implements Warmup.Course {
             ReferenceCountUtil.release(msg);
             if (!answered && read >= helloLength + MESSAGE_BYTES) {
                 answered = true;
-                splitAnswers.put(id, ctx.channel());
-                ctx.writeAndFlush(ctx.alloc().buffer(MESSAGE_BYTES).writeZero(MESSAGE_BYTES));
+                splitAnswers.put(id, new SplitAnswer(ctx.channel(), closes ? 0 : partBytes));
+                ctx.writeAndFlush(ctx.alloc().buffer(partBytes).writeZero(partBytes));
             }
         }
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
-            splitAnswers.remove(id, ctx.channel());
+            splitAnswers.remove(id);
             ctx.fireChannelInactive();
         }
 
@@ -311,18 +338,28 @@ final class PassthroughCourse implements Warmup.Course {
     }
 
     /**
-     * Has the endpoint listed under {@code id} send the second part of its answer. On the caller's
-     * own event loop (one loop: the warm-up of a one-core gateway) it goes out at once, so the caller's
-     * reset that follows reaches the gateway in the same wait: the gateway reads the second part, and
-     * its send to the caller fails. On another loop it may come later or not at all (the gateway may
-     * have closed the connection by then): the caller's reset is then all the gateway sees.
+     * Has the endpoint listed under {@code id} send the rest of its answer. On the caller's own event
+     * loop (one loop: the warm-up of a one-core gateway) it goes out at once, so the caller's reset
+     * that follows reaches the gateway in the same wait: the gateway reads the second part, and its
+     * send to the caller fails; or it reads the endpoint's FIN first, and passing it on fails. On
+     * another loop it may come later or not at all (the gateway may have closed the connection by
+     * then): the caller's reset is then all the gateway sees.
      */
     private void sendSecondPart(long id) {
-        Channel endpoint = splitAnswers.remove(id);
-        if (endpoint != null) {
-            endpoint.writeAndFlush(endpoint.alloc().buffer(MESSAGE_BYTES).writeZero(MESSAGE_BYTES));
+        SplitAnswer answer = splitAnswers.remove(id);
+        if (answer == null) {
+            return;
+        }
+        Channel endpoint = answer.endpoint();
+        if (answer.partBytes() == 0) {
+            endpoint.close();
+        } else {
+            endpoint.writeAndFlush(endpoint.alloc().buffer(answer.partBytes()).writeZero(answer.partBytes()));
         }
     }
+
+    /** A {@link SplittingEndpoint} that sent the first part of its answer, and the size of the second (0: its FIN instead). */
+    private record SplitAnswer(Channel endpoint, int partBytes) {}
 
     /** Closes the channel with a reset once the write is out: SO_LINGER 0, then the close. */
     private static final ChannelFutureListener RESET = f -> reset(f.channel());
@@ -347,6 +384,12 @@ final class PassthroughCourse implements Warmup.Course {
          */
         ENDPOINT_CLOSES_CALLER_NOTIFIES,
         /**
+         * As {@link #ENDPOINT_CLOSES_CALLER_NOTIFIES}, but the caller closes a millisecond after its
+         * last record: the endpoint's reset reaches the gateway first, an error on a socket whose end
+         * it read while the other way is still open, which it answers by closing the connection.
+         */
+        ENDPOINT_CLOSES_CALLER_NOTIFIES_LATER,
+        /**
          * The endpoint resets right after its answer. How much of the answer the caller still gets
          * depends on the race between the two (the reset may overtake it): complete once it ended.
          */
@@ -354,9 +397,9 @@ final class PassthroughCourse implements Warmup.Course {
         /** The caller resets once everything came back. */
         CALLER_RESETS,
         /**
-         * The endpoint answers in two parts; the caller has it send the second once the first came
-         * back, and resets at once ({@link #sendSecondPart}): the gateway then has bytes for a caller
-         * that reset. Complete once the first part came back.
+         * The endpoint answers in two parts; the caller has it send the second (or its FIN) once the
+         * first came back, and resets at once ({@link #sendSecondPart}): the gateway then has bytes (or
+         * a FIN) for a caller that reset. Complete once the first part came back.
          */
         CALLER_RESETS_UNDER_THE_ANSWER;
 
@@ -380,6 +423,8 @@ final class PassthroughCourse implements Warmup.Course {
      */
     private final class Client extends ChannelInboundHandlerAdapter implements Warmup.Caller {
         private final Shape shape;
+        /** Whether this caller has its loop restart its deadline sweeps ({@link LoopDeadlines#restartTicks}). */
+        private final boolean restartsTicks;
         private long expected;
         private long received;
         private int sent;
@@ -387,8 +432,9 @@ final class PassthroughCourse implements Warmup.Course {
         /** {@link Ending#CALLER_RESETS_UNDER_THE_ANSWER}: this connection's id, put first in its request. */
         private long splitId;
 
-        Client(Shape shape) {
+        Client(Shape shape, boolean restartsTicks) {
             this.shape = shape;
+            this.restartsTicks = restartsTicks;
         }
 
         @Override
@@ -397,7 +443,15 @@ final class PassthroughCourse implements Warmup.Course {
         }
 
         @Override
+        public String toString() {
+            return shape.ending() + ", " + received + " of " + expected + " bytes back, " + sent + " messages sent";
+        }
+
+        @Override
         public void channelActive(ChannelHandlerContext ctx) {
+            if (restartsTicks) {
+                LoopDeadlines.restartTicks(ctx.channel().eventLoop());
+            }
             expected = shape.answer();
             ByteBuf first = shape.requestWithHello()
                     ? ctx.alloc().buffer(shape.hello().length + MESSAGE_BYTES).writeBytes(shape.hello()).writeZero(MESSAGE_BYTES)
@@ -450,6 +504,12 @@ final class PassthroughCourse implements Warmup.Course {
             if (evt instanceof ChannelInputShutdownEvent && shape.ending() == Ending.ENDPOINT_CLOSES_CALLER_NOTIFIES) {
                 complete = received == expected;
                 ctx.writeAndFlush(Unpooled.wrappedBuffer(CLOSE_NOTIFY)).addListener(ChannelFutureListener.CLOSE);
+                return;
+            }
+            if (evt instanceof ChannelInputShutdownEvent && shape.ending() == Ending.ENDPOINT_CLOSES_CALLER_NOTIFIES_LATER) {
+                complete = received == expected;
+                ctx.writeAndFlush(Unpooled.wrappedBuffer(CLOSE_NOTIFY));
+                ctx.executor().schedule(() -> ctx.close(), NOTIFY_TO_CLOSE_MICROS, TimeUnit.MICROSECONDS);
                 return;
             }
             if (evt instanceof ChannelInputShutdownEvent) {

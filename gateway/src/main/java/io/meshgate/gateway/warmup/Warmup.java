@@ -60,6 +60,10 @@ public final class Warmup {
      * second when its caller asks for it (see {@code PassthroughCourse}).
      */
     static final int SPLITTING_PORT = 8084;
+    /** The service port whose endpoint answers as {@link #SPLITTING_PORT}'s does, each part a burst (spliced). */
+    static final int SPLITTING_BURST_PORT = 8085;
+    /** The service port whose endpoint answers as {@link #SPLITTING_PORT}'s does, its FIN for the second part. */
+    static final int SPLITTING_CLOSE_PORT = 8086;
 
     /** How often the caller's thread checks whether the warm-up is done. */
     private static final long CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
@@ -279,6 +283,7 @@ public final class Warmup {
                 .addListener((ChannelFutureListener) f -> {
                     if (!f.isSuccess()) {
                         (cut ? cutOff : failed).incrementAndGet();
+                        log.debug("warm-up{}: a connection failed, its lane stops: {}", label, f.cause().toString());
                         lanesDone.countDown(); // the listener is gone or refusing: stop this lane
                         return;
                     }
@@ -292,6 +297,7 @@ public final class Warmup {
                             cutOff.incrementAndGet();
                         } else {
                             failed.incrementAndGet();
+                            log.debug("warm-up{}: a connection did not end as its shape says: {}", label, caller);
                         }
                         lane(gateway, lanesDone);
                     });

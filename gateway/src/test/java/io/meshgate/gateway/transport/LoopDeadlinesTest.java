@@ -67,6 +67,30 @@ class LoopDeadlinesTest {
     }
 
     @Test
+    void restartingTheTicksKeepsPendingDeadlinesOnTime() throws Exception {
+        EventLoop loop = loop(Transport.epoll());
+        CompletableFuture<Long> ran = new CompletableFuture<>();
+        long start = System.nanoTime();
+        loop.submit(() -> {
+            LoopDeadlines.start(loop, TimeUnit.MILLISECONDS.toNanos(200), () -> ran.complete(System.nanoTime()));
+            LoopDeadlines.restartTicks(loop);
+            assertThat(LoopDeadlines.of(loop).ticking()).as("started again at once: a deadline is pending").isTrue();
+        }).sync();
+        long at = ran.get(5, TimeUnit.SECONDS);
+        assertThat(TimeUnit.NANOSECONDS.toMillis(at - start)).as("no later than a sweep after its due time").isBetween(200L, 400L);
+        // Nothing pending: the ticks stay stopped until the next deadline starts them.
+        loop.submit(() -> LoopDeadlines.restartTicks(loop)).sync();
+        assertThat(loop.submit(() -> LoopDeadlines.of(loop).ticking()).get()).isFalse();
+        CompletableFuture<Void> next = new CompletableFuture<>();
+        loop.submit(() -> LoopDeadlines.start(loop, TimeUnit.MILLISECONDS.toNanos(40), () -> next.complete(null))).sync();
+        next.get(5, TimeUnit.SECONDS);
+        // Not on the loop's thread, or not one of meshgate's loops: nothing happens.
+        LoopDeadlines.restartTicks(loop);
+        EventLoop other = loop(Transport.nio());
+        other.submit(() -> LoopDeadlines.restartTicks(other)).sync();
+    }
+
+    @Test
     void aLoopWithNothingPendingStopsItsTicksAndStartsThemAgain() throws Exception {
         EventLoop loop = loop(Transport.epoll());
         CompletableFuture<Void> first = new CompletableFuture<>();

@@ -228,8 +228,9 @@ class WarmupTest {
             logger.addAppender(appender);
         }
 
+        /** The warm-up's own lines (INFO and up), not the debug lines about single connections. */
         java.util.List<ch.qos.logback.classic.spi.ILoggingEvent> lines() {
-            return appender.list;
+            return appender.list.stream().filter(e -> e.getLevel().isGreaterOrEqual(ch.qos.logback.classic.Level.INFO)).toList();
         }
 
         @Override
