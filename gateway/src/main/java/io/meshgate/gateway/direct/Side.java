@@ -1,5 +1,6 @@
 package io.meshgate.gateway.direct;
 
+import io.meshgate.gateway.transport.EpollInterest;
 import io.netty.channel.IoEvent;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.epoll.EpollIoEvent;
@@ -73,6 +74,9 @@ final class Side extends FileDescriptor implements EpollIoHandle {
 
     @Override
     public void handle(IoRegistration registration, IoEvent event) {
+        if (EpollInterest.stale(this.registration)) {
+            return; // an earlier socket's, of the same descriptor number
+        }
         connection.event(this, ((EpollIoEvent) event).ops().value());
     }
 

@@ -57,6 +57,8 @@ public final class EpollInterest implements IoHandler {
     static final int EPOLLONESHOT = 1 << 30;
     private static final EpollIoOps PARKED = EpollIoOps.valueOf(EPOLLONESHOT);
     private static final int NOT_ADDED = -1;
+    /** What Netty's registration returns for a change once it is cancelled. */
+    private static final long CANCELLED = -1;
     private static final int EPOLLIN = EpollIoOps.EPOLLIN.value();
 
     /**
@@ -146,6 +148,8 @@ public final class EpollInterest implements IoHandler {
     private final ThreadAwareExecutor loop;
     /** Registrations whose interest changed this turn (event loop only). */
     private final ArrayDeque<Registration> changed = new ArrayDeque<>();
+    /** Counts the loop's waits: events come from the wait of this turn (event loop only). */
+    private long turn;
 
     private EpollInterest(IoHandler epoll, ThreadAwareExecutor loop) {
         this.epoll = epoll;
@@ -176,6 +180,7 @@ public final class EpollInterest implements IoHandler {
     @Override
     public int run(IoHandlerContext context) {
         applyChanges(); // before the wait, so it reports events for the interest asked for
+        turn++;
         return epoll.run(context);
     }
 
@@ -235,11 +240,27 @@ public final class EpollInterest implements IoHandler {
         return current.new Registration(current.epoll.register(handle), handle, null, null);
     }
 
+    /**
+     * True when an event handed to the holder of {@code registration} (one of this handler's) is
+     * stale: the wait that reported it came before the descriptor was added to the epoll set, so it
+     * was about an earlier socket that had the same descriptor number. A loop turn that closes a
+     * socket and then opens one (an accept, a connect) gets the lowest free number again, and the
+     * closed socket's own events of that turn, later in the batch, are then handed to the new one
+     * (Netty finds the registration by number): a connecting channel closed by a hang-up that was
+     * not its own, a connect taken for finished. Dropping them loses nothing: the new socket's own
+     * state is reported by the next wait, which follows its addition.
+     */
+    public static boolean stale(IoRegistration registration) {
+        return registration instanceof Registration r && r.stale();
+    }
+
     /** What the kernel's events for one channel go to: its hook for plain reads, if any, else the channel. */
     private static final class Hooked implements EpollIoHandle {
         private final EpollIoHandle channel;
         /** Event loop only. */
         private ReadHook hook;
+        /** Set once, right after Netty's registration. */
+        private Registration registration;
 
         Hooked(EpollIoHandle channel) {
             this.channel = channel;
@@ -252,6 +273,9 @@ public final class EpollInterest implements IoHandler {
 
         @Override
         public void handle(IoRegistration registration, IoEvent event) {
+            if (this.registration != null && this.registration.stale()) {
+                return; // an earlier socket's, of the same descriptor number
+            }
             ReadHook h = hook;
             if (h != null && ((EpollIoEvent) event).ops().value() == EPOLLIN && h.readReady()) {
                 return;
@@ -306,6 +330,12 @@ public final class EpollInterest implements IoHandler {
         private final Channel channel;
         /** The interest the kernel has; {@link #NOT_ADDED} until the descriptor is first added. */
         private int kernel = NOT_ADDED;
+        /**
+         * The {@link #turn} in which the descriptor was added (before that turn's wait, or during its
+         * events); {@link Long#MAX_VALUE} until then, {@link Long#MIN_VALUE} if added from another
+         * thread (while the loop may be waiting: its events are never taken for stale).
+         */
+        private long addedTurn = Long.MAX_VALUE;
         /** The interest to give the kernel at the end of the turn ({@code NONE}: not added, or parked). */
         private EpollIoOps wanted = EpollIoOps.NONE;
         private boolean queued;
@@ -315,6 +345,14 @@ public final class EpollInterest implements IoHandler {
             this.handle = handle;
             this.hooked = hooked;
             this.channel = channel;
+            if (hooked != null) {
+                hooked.registration = this;
+            }
+        }
+
+        /** Whether an event of this turn came from a wait before the descriptor was added (see {@link EpollInterest#stale}). */
+        boolean stale() {
+            return addedTurn >= turn;
         }
 
         @Override
@@ -365,11 +403,15 @@ public final class EpollInterest implements IoHandler {
             if (target.value() == kernel) {
                 return ops.value();
             }
+            // Netty returns the interest's value (negative with EPOLLET, bit 31), or -1 once cancelled.
             long submitted = epoll.submit(target);
-            if (submitted >= 0) {
+            if (submitted != CANCELLED) {
+                if (kernel == NOT_ADDED) {
+                    addedTurn = loop.isExecutorThread(Thread.currentThread()) ? turn : Long.MIN_VALUE;
+                }
                 kernel = target.value();
             }
-            return submitted < 0 ? submitted : ops.value();
+            return submitted == CANCELLED ? submitted : ops.value();
         }
 
         private static void close(IoHandle handle) {
