@@ -163,9 +163,8 @@ final class PassthroughCourse implements Warmup.Course {
      * every minute: an endpoint that resets right after its answer, a caller that resets once it
      * has its answer, and a caller that resets while the rest of its answer comes, so that the
      * gateway's send to it fails (a request-sized answer, copied; a burst, spliced) or so does its
-     * passing the endpoint's FIN on. Without them
-     * the JIT compiles the relay as if no read or send ever failed, and the first reset under load
-     * sends it back to the interpreter.
+     * passing the endpoint's FIN on. Without them the JIT compiles the relay as if no read or send
+     * ever failed, and the first reset under load sends it back to the interpreter.
      */
     private static List<Shape> shapes(byte[] smallHello, byte[] closingHello, byte[] realHello, byte[] answeredHello,
             byte[] resetHello, byte[] splitHello, byte[] splitBurstHello, byte[] splitCloseHello) {
@@ -318,7 +317,9 @@ final class PassthroughCourse implements Warmup.Course {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
-            splitAnswers.remove(id);
+            if (answered) {
+                splitAnswers.remove(id); // listed by this endpoint (an earlier close may have read only part of its id)
+            }
             ctx.fireChannelInactive();
         }
 
