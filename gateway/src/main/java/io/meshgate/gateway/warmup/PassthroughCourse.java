@@ -22,6 +22,7 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
@@ -502,15 +503,16 @@ final class PassthroughCourse implements Warmup.Course {
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt instanceof ChannelInputShutdownEvent && shape.ending() == Ending.ENDPOINT_CLOSES_CALLER_NOTIFIES) {
+            boolean notifies = shape.ending() == Ending.ENDPOINT_CLOSES_CALLER_NOTIFIES;
+            boolean notifiesLater = shape.ending() == Ending.ENDPOINT_CLOSES_CALLER_NOTIFIES_LATER;
+            if (evt instanceof ChannelInputShutdownEvent && (notifies || notifiesLater)) {
                 complete = received == expected;
-                ctx.writeAndFlush(Unpooled.wrappedBuffer(CLOSE_NOTIFY)).addListener(ChannelFutureListener.CLOSE);
-                return;
-            }
-            if (evt instanceof ChannelInputShutdownEvent && shape.ending() == Ending.ENDPOINT_CLOSES_CALLER_NOTIFIES_LATER) {
-                complete = received == expected;
-                ctx.writeAndFlush(Unpooled.wrappedBuffer(CLOSE_NOTIFY));
-                ctx.executor().schedule(() -> ctx.close(), NOTIFY_TO_CLOSE_MICROS, TimeUnit.MICROSECONDS);
+                ChannelFuture notified = ctx.writeAndFlush(Unpooled.wrappedBuffer(CLOSE_NOTIFY));
+                if (notifiesLater) {
+                    ctx.executor().schedule(() -> ctx.close(), NOTIFY_TO_CLOSE_MICROS, TimeUnit.MICROSECONDS);
+                } else {
+                    notified.addListener(ChannelFutureListener.CLOSE);
+                }
                 return;
             }
             if (evt instanceof ChannelInputShutdownEvent) {
