@@ -250,6 +250,27 @@ final class Direction {
         return true;
     }
 
+    /**
+     * One send of what waits to a destination whose connect is not known to be complete: bytes taken
+     * (the socket is connected), or -errno: EAGAIN while it connects, else why the connect failed
+     * (nothing is closed here). Nothing waiting: EAGAIN.
+     */
+    int sendBeforeConnected() {
+        if (pending == null) {
+            return RawSocket.EAGAIN;
+        }
+        int res = RawSocket.send(to.intValue(), pending.memoryAddress(), pending.readerIndex(), pending.writerIndex());
+        if (res > 0) {
+            counted(res);
+            pending.skipBytes(res);
+            if (!pending.isReadable()) {
+                pending.release();
+                pending = null;
+            }
+        }
+        return res;
+    }
+
     /** Bytes the destination took (0: none now), or -1 when it failed and the connection is closed. */
     private int send(long memory, int offset, int limit) {
         int res = RawSocket.send(to.intValue(), memory, offset, limit);

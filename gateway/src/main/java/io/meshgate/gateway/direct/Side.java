@@ -15,9 +15,10 @@ import org.slf4j.LoggerFactory;
  * One socket of a {@link DirectConnection}: its descriptor, its registration with the loop's epoll
  * handler and what the kernel last told of it. The socket is registered once, edge-triggered, as
  * nginx does: no interest changes for the hello, the connect, backpressure or a finished input.
- * The upstream socket is registered for everything ({@link #ALL}: its connect completes with
- * EPOLLOUT). The accepted socket is registered for reads only ({@link #READS}) and asked for EPOLLOUT
- * the first time a send to it falls short ({@link #full()}, one {@code epoll_ctl}): a socket
+ * An upstream socket whose connect is in progress is registered for everything ({@link #ALL}: its
+ * connect completes with EPOLLOUT). The accepted socket, and an upstream socket whose connect
+ * completed at once ({@link #connectedAtOnce()}), are registered for reads only ({@link #READS}) and
+ * asked for EPOLLOUT the first time a send to them falls short ({@link #full()}, one {@code epoll_ctl}): a socket
  * that always takes what is sent to it, the common case, then reports no EPOLLOUT at all. With
  * EPOLLOUT in the interest every other report of the socket (a segment read with the one before
  * it, the ACK of a FIN passed on) comes back as a lone EPOLLOUT, one more pass through the loop
@@ -84,6 +85,15 @@ final class Side extends FileDescriptor implements EpollIoHandle {
     @Override
     public void close() {
         connection.close();
+    }
+
+    /**
+     * The upstream's connect completed at once (before its registration): ready, and watched for
+     * reads only, as an accepted socket is, until a send to it falls short.
+     */
+    void connectedAtOnce() {
+        outReady = true;
+        outWatched = false;
     }
 
     /** Gives the kernel its interest, once (queued until the loop waits again). */

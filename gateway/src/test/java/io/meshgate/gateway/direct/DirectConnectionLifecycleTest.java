@@ -110,6 +110,64 @@ class DirectConnectionLifecycleTest {
         }
     }
 
+    /**
+     * A connect still in progress after {@code connect()} (the endpoint's accept queue is full, so its
+     * SYN waits for a retransmission): the hello waits, and goes once the connect completes (its
+     * EPOLLOUT), within {@code timeouts.connect}; the answer reaches the client.
+     */
+    @Test
+    void sendsTheHelloOnceAConnectInProgressCompletes() throws Exception {
+        List<Socket> fillers = new ArrayList<>();
+        try (ServerSocket full = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+             DirectGateway gw = DirectGateway.start(dir, RelayMode.COPY_EPOLL.passthrough("127.0.0.1:" + full.getLocalPort())
+                     .timeout("connect", "10s"))) {
+            boolean queueFull = false;
+            for (int i = 0; i < 8 && !queueFull; i++) { // fill the accept queue (backlog 1): later SYNs are dropped
+                Socket c = new Socket();
+                fillers.add(c);
+                try {
+                    c.connect(full.getLocalSocketAddress(), 200);
+                } catch (SocketTimeoutException e) {
+                    queueFull = true;
+                }
+            }
+            assertThat(queueFull).as("the endpoint's accept queue is full").isTrue();
+            try (Socket s = gw.connect()) {
+                s.getOutputStream().write(HELLO);
+                Thread.sleep(300); // the gateway's SYN was dropped
+                full.setSoTimeout(10_000);
+                byte[] got = null;
+                for (int i = 0; i < fillers.size() + 1 && got == null; i++) { // the queue drains; the retransmitted SYN gets in
+                    Socket accepted = full.accept();
+                    fillers.add(accepted);
+                    accepted.setSoTimeout(200);
+                    try {
+                        byte[] b = new byte[HELLO.length];
+                        new java.io.DataInputStream(accepted.getInputStream()).readFully(b);
+                        got = b;
+                        accepted.getOutputStream().write("answer".getBytes());
+                    } catch (SocketTimeoutException | java.io.EOFException e) {
+                        // a filler: nothing comes from it
+                    }
+                }
+                assertThat(got != null && Arrays.equals(got, HELLO)).as("the endpoint got the hello").isTrue();
+                byte[] answer = new byte[6];
+                new java.io.DataInputStream(s.getInputStream()).readFully(answer);
+                assertThat(new String(answer)).isEqualTo("answer");
+            }
+            for (Socket c : fillers) {
+                c.close(); // the endpoint's side too: the connection ends
+            }
+            await().atMost(Duration.ofSeconds(5)).until(() -> gw.active() == 0);
+            assertThat(gw.outcomes("routed")).isEqualTo(1);
+            assertThat(gw.connectFailures()).isZero();
+        } finally {
+            for (Socket c : fillers) {
+                c.close();
+            }
+        }
+    }
+
     /** {@code timeouts.idle}: nothing moves either way: both sides are closed; traffic keeps a connection open. */
     @Test
     void closesBothSidesOfAnIdleConnection() throws Exception {
@@ -298,6 +356,64 @@ class DirectConnectionLifecycleTest {
                 echo(gw, "over IPv6");
                 assertThat(gw.outcomes("routed")).isEqualTo(1);
             }
+        }
+    }
+
+    /**
+     * A hello that is there when the connection is accepted is read at the accept, and sent at once
+     * to an endpoint on this host (a loopback connect completes inside {@code connect()}): it reaches
+     * the endpoint before either socket had an event, and the upstream socket, watched for reads
+     * only, reports none while nothing comes back. The loop is held while the client connects and
+     * sends, so the hello is there; whether the kernel finished the connect inside the call depends on
+     * its softirq work being done at once, so one connection of three is asked for.
+     */
+    @Test
+    void aHelloThatCameWithTheConnectionGoesOnWithoutAnEvent() throws Exception {
+        try (ServerSocket backend = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
+             DirectGateway gw = DirectGateway.start(dir, RelayMode.COPY_EPOLL.passthrough("127.0.0.1:" + backend.getLocalPort()))) {
+            backend.setSoTimeout(10_000);
+            io.netty.channel.EventLoop acceptor = gw.serverChannel().eventLoop();
+            List<Socket> clients = new ArrayList<>();
+            List<Socket> upstreams = new ArrayList<>();
+            try {
+                for (int i = 0; i < 3; i++) {
+                    java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+                    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+                    acceptor.execute(() -> {
+                        held.countDown();
+                        try {
+                            release.await(10, TimeUnit.SECONDS);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    });
+                    assertThat(held.await(5, TimeUnit.SECONDS)).isTrue();
+                    Socket s = gw.connect();
+                    clients.add(s);
+                    s.getOutputStream().write(HELLO);
+                    Thread.sleep(50); // the hello is in the accepted socket's queue before the loop goes on
+                    release.countDown();
+                    Socket up = backend.accept();
+                    upstreams.add(up);
+                    up.setSoTimeout(10_000);
+                    byte[] got = new byte[HELLO.length];
+                    new java.io.DataInputStream(up.getInputStream()).readFully(got);
+                    assertThat(Arrays.equals(got, HELLO)).as("the endpoint got the hello").isTrue();
+                }
+                Thread.sleep(100); // an EPOLLOUT for a connect that completed would come now
+                Map<DirectConnection, Integer> events = gw.openConnectionEvents();
+                assertThat(events).hasSize(3);
+                assertThat(events.values()).as("events per connection").contains(0);
+            } finally {
+                for (Socket s : clients) {
+                    s.close();
+                }
+                for (Socket s : upstreams) {
+                    s.close();
+                }
+            }
+            await().atMost(Duration.ofSeconds(5)).until(() -> gw.active() == 0);
+            assertThat(gw.outcomes("routed")).isEqualTo(3);
         }
     }
 

@@ -72,6 +72,31 @@ final class DirectGateway implements AutoCloseable {
         return (io.netty.channel.Channel) f.get(listener);
     }
 
+    /**
+     * The listener's open direct connections, each with the number of events it handled so far (read
+     * on its loop).
+     */
+    java.util.Map<DirectConnection, Integer> openConnectionEvents() throws Exception {
+        java.lang.reflect.Field directField = Listener.class.getDeclaredField("direct");
+        directField.setAccessible(true);
+        DirectPassthrough direct = (DirectPassthrough) directField.get(listener);
+        java.lang.reflect.Field openField = DirectPassthrough.class.getDeclaredField("open");
+        openField.setAccessible(true);
+        java.lang.reflect.Field head = OpenConnections.class.getDeclaredField("head");
+        head.setAccessible(true);
+        java.util.Map<DirectConnection, Integer> events = new java.util.LinkedHashMap<>();
+        for (Object o : ((java.util.Map<?, ?>) openField.get(direct)).values()) {
+            OpenConnections connections = (OpenConnections) o;
+            connections.loop.submit(() -> {
+                for (DirectConnection c = (DirectConnection) head.get(connections); c != null; c = c.next) {
+                    events.put(c, c.events);
+                }
+                return null;
+            }).get(5, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        return events;
+    }
+
     InetSocketAddress address() {
         return gw.address();
     }
