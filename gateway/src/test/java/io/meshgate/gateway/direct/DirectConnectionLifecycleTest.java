@@ -83,17 +83,7 @@ class DirectConnectionLifecycleTest {
         try (ServerSocket full = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
              DirectGateway gw = DirectGateway.start(dir, RelayMode.COPY_EPOLL.passthrough("127.0.0.1:" + full.getLocalPort())
                      .timeout("connect", "500ms"))) {
-            boolean queueFull = false;
-            for (int i = 0; i < 8 && !queueFull; i++) { // fill the accept queue (backlog 1): later SYNs are dropped
-                Socket c = new Socket();
-                fillers.add(c);
-                try {
-                    c.connect(full.getLocalSocketAddress(), 200);
-                } catch (SocketTimeoutException e) {
-                    queueFull = true;
-                }
-            }
-            assertThat(queueFull).as("the endpoint's accept queue is full").isTrue();
+            fillAcceptQueue(full, fillers);
             try (Socket s = gw.connect()) {
                 long start = System.nanoTime();
                 s.getOutputStream().write(HELLO);
@@ -121,17 +111,7 @@ class DirectConnectionLifecycleTest {
         try (ServerSocket full = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
              DirectGateway gw = DirectGateway.start(dir, RelayMode.COPY_EPOLL.passthrough("127.0.0.1:" + full.getLocalPort())
                      .timeout("connect", "10s"))) {
-            boolean queueFull = false;
-            for (int i = 0; i < 8 && !queueFull; i++) { // fill the accept queue (backlog 1): later SYNs are dropped
-                Socket c = new Socket();
-                fillers.add(c);
-                try {
-                    c.connect(full.getLocalSocketAddress(), 200);
-                } catch (SocketTimeoutException e) {
-                    queueFull = true;
-                }
-            }
-            assertThat(queueFull).as("the endpoint's accept queue is full").isTrue();
+            fillAcceptQueue(full, fillers);
             try (Socket s = gw.connect()) {
                 s.getOutputStream().write(HELLO);
                 Thread.sleep(300); // the gateway's SYN was dropped
@@ -415,6 +395,21 @@ class DirectConnectionLifecycleTest {
             await().atMost(Duration.ofSeconds(5)).until(() -> gw.active() == 0);
             assertThat(gw.outcomes("routed")).isEqualTo(3);
         }
+    }
+
+    /** Fills the accept queue of {@code full} (backlog 1) with {@code fillers}: SYNs to it are dropped from then on. */
+    private static void fillAcceptQueue(ServerSocket full, List<Socket> fillers) throws Exception {
+        boolean queueFull = false;
+        for (int i = 0; i < 8 && !queueFull; i++) {
+            Socket c = new Socket();
+            fillers.add(c);
+            try {
+                c.connect(full.getLocalSocketAddress(), 200);
+            } catch (SocketTimeoutException e) {
+                queueFull = true;
+            }
+        }
+        assertThat(queueFull).as("the endpoint's accept queue is full").isTrue();
     }
 
     /** Hello, payload, FIN; expects them echoed, then EOF. */
