@@ -7,6 +7,8 @@ import io.meshgate.gateway.relay.Reading;
 import io.meshgate.gateway.upstream.Route;
 import io.meshgate.gateway.upstream.UpstreamFailure;
 import io.meshgate.routing.OutboundSni;
+import io.meshgate.routing.Resolution;
+import io.meshgate.routing.RouteError;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -33,6 +35,7 @@ import io.netty.util.concurrent.Future;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Stage 5 (terminate, HTTP services): proxies HTTP/1.1 exchanges, one at a time, from a verified
@@ -70,6 +73,8 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter impleme
     private final List<HttpObject> waiting = new ArrayList<>();
     private Future<PooledUpstream> acquiring;
     private PooledUpstream upstream;
+    /** The connection's routing name, parsed at its first request (the SNI does not change); empty: not one. */
+    private Optional<OutboundSni> routingName;
 
     public HttpProxyHandler(Connection connection, String forwardedClientCert, HttpUpstreamPool pool) {
         this.connection = connection;
@@ -138,7 +143,12 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter impleme
         waiting.add(req);
         // Endpoints are looked up per request: a long keep-alive connection follows endpoint changes.
         // The picker runs once for the request; the pool reuses or dials exactly what it chose.
-        Route route = Route.of(connection.listener().router().resolve(connection.serverName()));
+        if (routingName == null) {
+            routingName = OutboundSni.parse(connection.serverName());
+        }
+        Route route = Route.of(routingName.isPresent()
+                ? connection.listener().router().resolve(routingName.get())
+                : Resolution.refused(RouteError.BAD_SNI));
         if (route == null) {
             fail(HttpResponseStatus.SERVICE_UNAVAILABLE, Outcome.NO_ROUTE, "no healthy endpoints for " + connection.serverName());
             return;

@@ -14,6 +14,31 @@ class MainTest {
     @TempDir
     Path dir;
 
+    /** The production Netty defaults apply where the command line set nothing, and a {@code -D} wins. */
+    @Test
+    void nettyDefaultsLeaveWhatTheCommandLineSet() {
+        String[] keys = {"io.netty.allocator.type", "io.netty.trackPinnedMemory"};
+        java.util.Map<String, String> saved = new java.util.HashMap<>();
+        for (String k : keys) {
+            saved.put(k, System.getProperty(k));
+        }
+        try {
+            System.clearProperty("io.netty.trackPinnedMemory");
+            System.setProperty("io.netty.allocator.type", "adaptive");
+            Main.nettyDefaults();
+            assertThat(System.getProperty("io.netty.trackPinnedMemory")).isEqualTo("false");
+            assertThat(System.getProperty("io.netty.allocator.type")).isEqualTo("adaptive");
+        } finally {
+            saved.forEach((k, v) -> {
+                if (v == null) {
+                    System.clearProperty(k);
+                } else {
+                    System.setProperty(k, v);
+                }
+            });
+        }
+    }
+
     @Test
     void versionPrintsOneLine() {
         CliRun.Result r = run("version");
