@@ -330,6 +330,10 @@ final class DirectConnection implements Runnable, IdleTimeout.Target {
                 attemptFailed(e.getMessage());
                 return;
             }
+            if (!register(up)) { // before any byte is sent: a failed try must not have taken part of the hello
+                attemptFailed("not registered");
+                return;
+            }
             connectStart = System.nanoTime();
             byte[] native16 = ipv6 ? ip.getAddress() : NativeInetAddress.ipv4MappedIpv6Address(ip.getAddress());
             int res = RawSocket.connect(fd, ipv6, native16, ipv6 ? ((Inet6Address) ip).getScopeId() : 0, address.getPort());
@@ -348,12 +352,6 @@ final class DirectConnection implements Runnable, IdleTimeout.Target {
             }
             if (res >= 0) {
                 up.connectedAtOnce();
-            }
-            if (!register(up)) {
-                attemptFailed("not registered");
-                return;
-            }
-            if (res >= 0) {
                 connected();
             } else if (res == RawSocket.EINPROGRESS) {
                 long nanos = listener.connectTimeoutNanos;

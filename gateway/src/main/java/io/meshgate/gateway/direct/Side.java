@@ -88,12 +88,17 @@ final class Side extends FileDescriptor implements EpollIoHandle {
     }
 
     /**
-     * The upstream's connect completed at once (before its registration): ready, and watched for
-     * reads only, as an accepted socket is, until a send to it falls short.
+     * The upstream's connect completed at once: ready, and watched for reads only, as an accepted
+     * socket is, until a send to it falls short (its interest is still queued: the kernel gets this one).
      */
     void connectedAtOnce() {
         outReady = true;
-        outWatched = false;
+        if (outWatched) {
+            outWatched = false;
+            if (registration != null) {
+                registration.submit(READS);
+            }
+        }
     }
 
     /** Gives the kernel its interest, once (queued until the loop waits again). */
