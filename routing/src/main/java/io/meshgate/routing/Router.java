@@ -71,7 +71,11 @@ public final class Router {
 
     /** Resolves a raw server name; {@link RouteError#BAD_SNI} when it is not a routing name. */
     public Resolution resolve(String sni) {
-        Optional<OutboundSni> parsed = OutboundSni.parse(sni);
+        return resolve(OutboundSni.parse(sni));
+    }
+
+    /** Resolves a server name parsed already (empty: not a routing name, {@link RouteError#BAD_SNI}). */
+    public Resolution resolve(Optional<OutboundSni> parsed) {
         return parsed.isPresent() ? resolve(parsed.get()) : Resolution.refused(RouteError.BAD_SNI);
     }
 

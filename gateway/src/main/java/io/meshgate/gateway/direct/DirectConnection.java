@@ -116,12 +116,7 @@ final class DirectConnection implements Runnable, IdleTimeout.Target {
         // so it is often there by the time the accept is made. Found, it spares the pass through the
         // loop that would report it and the hello's deadline; not there, it costs one recv (EAGAIN).
         down.inReady = true;
-        try {
-            pump();
-        } catch (RuntimeException e) {
-            debug("failed: {}", e.toString());
-            close();
-        }
+        guarded(this::pump);
         long nanos = listener.helloTimeoutNanos;
         if (nanos > 0 && !closed && reader != null) {
             helloTimeout = LoopDeadlines.start(loop, nanos, this::helloTimedOut);

@@ -218,12 +218,9 @@ final class Direction {
             if (taken < 0) {
                 return;
             }
-            pending.skipBytes(taken);
-            if (pending.isReadable()) {
+            if (!sentFromPending(taken)) {
                 return;
             }
-            pending.release();
-            pending = null;
         }
         if (pipe != null && pipe.held() > 0 && (!drainPipe() || pipe.held() > 0)) {
             return;
@@ -262,13 +259,20 @@ final class Direction {
         int res = RawSocket.send(to.intValue(), pending.memoryAddress(), pending.readerIndex(), pending.writerIndex());
         if (res > 0) {
             counted(res);
-            pending.skipBytes(res);
-            if (!pending.isReadable()) {
-                pending.release();
-                pending = null;
-            }
+            sentFromPending(res);
         }
         return res;
+    }
+
+    /** {@code n} bytes of {@link #pending} were sent: true when none are left (then it is freed). */
+    private boolean sentFromPending(int n) {
+        pending.skipBytes(n);
+        if (pending.isReadable()) {
+            return false;
+        }
+        pending.release();
+        pending = null;
+        return true;
     }
 
     /** Bytes the destination took (0: none now), or -1 when it failed and the connection is closed. */

@@ -7,8 +7,6 @@ import io.meshgate.gateway.relay.Reading;
 import io.meshgate.gateway.upstream.Route;
 import io.meshgate.gateway.upstream.UpstreamFailure;
 import io.meshgate.routing.OutboundSni;
-import io.meshgate.routing.Resolution;
-import io.meshgate.routing.RouteError;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -146,9 +144,7 @@ public final class HttpProxyHandler extends ChannelInboundHandlerAdapter impleme
         if (routingName == null) {
             routingName = OutboundSni.parse(connection.serverName());
         }
-        Route route = Route.of(routingName.isPresent()
-                ? connection.listener().router().resolve(routingName.get())
-                : Resolution.refused(RouteError.BAD_SNI));
+        Route route = Route.of(connection.listener().router().resolve(routingName));
         if (route == null) {
             fail(HttpResponseStatus.SERVICE_UNAVAILABLE, Outcome.NO_ROUTE, "no healthy endpoints for " + connection.serverName());
             return;
