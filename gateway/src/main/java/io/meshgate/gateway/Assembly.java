@@ -55,7 +55,8 @@ final class Assembly {
     Assembly(GatewaySpec spec, MeterRegistry registry) {
         this.spec = spec;
         this.registry = registry;
-        this.transport = Transport.select(spec.runtime().transport(), spec.runtime().busyPoll());
+        this.transport = Transport.select(spec.runtime().transport(), spec.runtime().busyPoll(),
+                spec.runtime().adaptivePoll());
         this.relay = relay(spec.runtime(), transport);
         this.picker = new EndpointPicker(spec.balancing().policy());
     }

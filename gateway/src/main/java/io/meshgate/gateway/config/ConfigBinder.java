@@ -93,7 +93,7 @@ public final class ConfigBinder {
         return new GatewaySpec(raw.clusterDomain(), listeners, admin, tls, discovery, timeouts, limits, balancing,
                 runtime.workers() > 0 ? runtime : new RuntimeSpec(java.lang.Runtime.getRuntime().availableProcessors(),
                         runtime.transport(), runtime.splice(), runtime.spliceThreshold(), runtime.warmup(), runtime.busyPoll(),
-                        runtime.directPassthrough()),
+                        runtime.adaptivePoll(), runtime.directPassthrough()),
                 accessLog, http2, federation);
     }
 
@@ -382,14 +382,18 @@ public final class ConfigBinder {
 
     private static RuntimeSpec runtime(MeshgateConfig.Runtime raw) {
         WarmupSpec warmup = warmup(raw);
-        Duration busyPoll = atMost("runtime.busyPoll", duration("runtime.busyPoll", raw.busyPoll(), Defaults.BUSY_POLL),
-                "10ms", "timers wait up to one window");
         TransportKind transport = TransportKind.valueOf(raw.transport().name());
+        String poll = raw.busyPoll() == null ? Defaults.BUSY_POLL : raw.busyPoll().trim();
+        boolean adaptive = poll.equals(Defaults.BUSY_POLL_AUTO);
+        Duration busyPoll = adaptive
+                ? transport == TransportKind.IO_URING ? Duration.ZERO : Defaults.ADAPTIVE_POLL_WINDOW
+                : atMost("runtime.busyPoll", duration("runtime.busyPoll", poll, "0s"),
+                        "10ms", "timers wait up to one window");
         if (!busyPoll.isZero() && transport == TransportKind.IO_URING) {
             throw new ConfigException("runtime.busyPoll: not available with runtime.transport: io_uring (use epoll or nio)");
         }
         return new RuntimeSpec(raw.workers(), transport, SpliceMode.valueOf(raw.splice().name()), raw.spliceThreshold(),
-                warmup, busyPoll, raw.directPassthrough());
+                warmup, busyPoll, adaptive && !busyPoll.isZero(), raw.directPassthrough());
     }
 
     /**

@@ -42,7 +42,14 @@ public final class Defaults {
      */
     public static final boolean DIRECT_PASSTHROUGH = true;
     public static final String WARMUP = "2s";
-    public static final String BUSY_POLL = "0s";
+    /**
+     * {@code runtime.busyPoll}: {@code auto} polls {@link #ADAPTIVE_POLL_WINDOW} before an event loop
+     * blocks, but only while such windows catch events (at least one in eight of the recent ones);
+     * {@code 0s} never polls; a duration polls that long every time.
+     */
+    public static final String BUSY_POLL = "auto";
+    public static final String BUSY_POLL_AUTO = "auto";
+    public static final java.time.Duration ADAPTIVE_POLL_WINDOW = java.time.Duration.ofNanos(1_000);
 
     /**
      * {@code runtime.warmupConnections}: connections the warm-up completes even when that takes longer

@@ -141,11 +141,12 @@ public record GatewaySpec(
 
     /** {@code runtime}; {@code workers} is resolved (0 in the file = available processors). */
     public record RuntimeSpec(int workers, TransportKind transport, SpliceMode splice, int spliceThreshold,
-                              WarmupSpec warmup, Duration busyPoll, boolean directPassthrough) {
+                              WarmupSpec warmup, Duration busyPoll, boolean adaptivePoll, boolean directPassthrough) {
 
         /** The same runtime without the warm-up (tests that start many gateways). */
         public RuntimeSpec withoutWarmup() {
-            return new RuntimeSpec(workers, transport, splice, spliceThreshold, warmup.off(), busyPoll, directPassthrough);
+            return new RuntimeSpec(workers, transport, splice, spliceThreshold, warmup.off(), busyPoll, adaptivePoll,
+                    directPassthrough);
         }
     }
 

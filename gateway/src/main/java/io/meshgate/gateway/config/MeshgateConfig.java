@@ -311,7 +311,8 @@ public record MeshgateConfig(
      * @param splice          how passthrough streams use the kernel's splice (epoll only)
      * @param spliceThreshold read size in bytes that moves a direction to splice under {@code auto}
      * @param warmup          JIT warm-up: the least time it runs before the listeners bind ({@code 0s}: no warm-up)
-     * @param busyPoll        how long an event loop polls without blocking after work ({@code 0s}: off)
+     * @param busyPoll        how long an event loop polls without blocking after work ({@code 0s}: off;
+     *                        {@code auto}: a short window, open only while it catches events)
      * @param warmupConnections warm-up: connections to complete, however long past {@code warmup} that takes
      * @param warmupMax       warm-up: the longest it may delay binding, whatever it has completed
      * @param directPassthrough passthrough and egress listeners on epoll handle their sockets without Netty channels
@@ -328,10 +329,6 @@ public record MeshgateConfig(
 
         public Duration warmupDuration() {
             return Durations.parse(warmup == null ? Defaults.WARMUP : warmup);
-        }
-
-        public Duration busyPollDuration() {
-            return Durations.parse(busyPoll == null ? Defaults.BUSY_POLL : busyPoll);
         }
 
         /** The same runtime without the warm-up (tests that start many gateways). */

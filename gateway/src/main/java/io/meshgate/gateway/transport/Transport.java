@@ -38,7 +38,8 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
                         Class<? extends ServerChannel> serverChannel,
                         Class<? extends DuplexChannel> socketChannel,
                         boolean canSplice,
-                        Duration busyPoll) {
+                        Duration busyPoll,
+                        boolean adaptivePoll) {
 
     /**
      * SO_KEEPALIVE as a raw option ({@code SOL_SOCKET}=1, {@code SO_KEEPALIVE}=9 on Linux): Netty's
@@ -52,59 +53,66 @@ public record Transport(String name, IoHandlerFactory ioHandlerFactory,
             () -> new EpollSocketChannel(SocketProtocolFamily.INET);
 
     public static Transport epoll() {
-        return epoll(Duration.ZERO);
+        return epoll(Duration.ZERO, false);
     }
 
-    /** Native epoll; a positive {@code busyPoll} makes each loop poll that long after work before it blocks. */
-    public static Transport epoll(Duration busyPoll) {
+    /**
+     * Native epoll; a positive {@code busyPoll} makes each loop poll that long after work before it
+     * blocks, every time, or with {@code adaptive} only while such windows catch events.
+     */
+    public static Transport epoll(Duration busyPoll, boolean adaptive) {
         IoHandlerFactory factory = EpollInterest.wrap(busyPoll.isZero() ? EpollIoHandler.newFactory()
-                : EpollIoHandler.newFactory(0, busyPollStrategy(busyPoll)));
-        return new Transport("epoll", factory, EpollServerSocketChannel.class, EpollSocketChannel.class, true, busyPoll);
+                : EpollIoHandler.newFactory(0, busyPollStrategy(busyPoll, adaptive)));
+        return new Transport("epoll", factory, EpollServerSocketChannel.class, EpollSocketChannel.class, true, busyPoll,
+                adaptive && !busyPoll.isZero());
     }
 
     public static Transport ioUring() {
         return new Transport("io_uring", IoUringIoHandler.newFactory(), IoUringServerSocketChannel.class,
-                IoUringSocketChannel.class, false, Duration.ZERO);
+                IoUringSocketChannel.class, false, Duration.ZERO, false);
     }
 
     public static Transport nio() {
-        return nio(Duration.ZERO);
+        return nio(Duration.ZERO, false);
     }
 
-    /** Java NIO; {@code busyPoll} as for {@link #epoll(Duration)}. */
-    public static Transport nio(Duration busyPoll) {
+    /** Java NIO; {@code busyPoll} and {@code adaptive} as for {@link #epoll(Duration, boolean)}. */
+    public static Transport nio(Duration busyPoll, boolean adaptive) {
         IoHandlerFactory factory = busyPoll.isZero() ? NioIoHandler.newFactory()
-                : NioIoHandler.newFactory(SelectorProvider.provider(), busyPollStrategy(busyPoll));
-        return new Transport("nio", factory, NioServerSocketChannel.class, NioSocketChannel.class, false, busyPoll);
+                : NioIoHandler.newFactory(SelectorProvider.provider(), busyPollStrategy(busyPoll, adaptive));
+        return new Transport("nio", factory, NioServerSocketChannel.class, NioSocketChannel.class, false, busyPoll,
+                adaptive && !busyPoll.isZero());
     }
 
-    private static SelectStrategyFactory busyPollStrategy(Duration window) {
+    /** One strategy per event loop (the adaptive one keeps its loop's score). */
+    private static SelectStrategyFactory busyPollStrategy(Duration window, boolean adaptive) {
         long nanos = window.toNanos();
-        return () -> new BusyPollSelectStrategy(nanos);
+        return adaptive ? () -> new AdaptivePollSelectStrategy(nanos) : () -> new BusyPollSelectStrategy(nanos);
     }
 
     /**
      * The transport a config asks for; {@code auto} prefers epoll, then NIO. {@code busyPoll} is zero
      * for io_uring (the config refuses anything else: its loop has no poll strategy to plug into).
      */
-    public static Transport select(GatewaySpec.TransportKind wanted, Duration busyPoll) {
+    public static Transport select(GatewaySpec.TransportKind wanted, Duration busyPoll, boolean adaptive) {
         return switch (wanted) {
             case EPOLL -> {
                 Epoll.ensureAvailability();
-                yield epoll(busyPoll);
+                yield epoll(busyPoll, adaptive);
             }
             case IO_URING -> {
                 IoUring.ensureAvailability();
                 yield ioUring();
             }
-            case NIO -> nio(busyPoll);
-            case AUTO -> Epoll.isAvailable() ? epoll(busyPoll) : nio(busyPoll);
+            case NIO -> nio(busyPoll, adaptive);
+            case AUTO -> Epoll.isAvailable() ? epoll(busyPoll, adaptive) : nio(busyPoll, adaptive);
         };
     }
 
     /** The name as logs show it, with the busy-poll window when there is one. */
     public String describe() {
-        return busyPoll.isZero() ? name : name + " (busy-poll " + busyPoll.toNanos() / 1000 + "us)";
+        return busyPoll.isZero() ? name
+                : name + " (busy-poll " + (adaptivePoll ? "auto, " : "") + busyPoll.toNanos() / 1000 + "us)";
     }
 
     /**

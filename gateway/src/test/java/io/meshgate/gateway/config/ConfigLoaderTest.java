@@ -44,13 +44,25 @@ class ConfigLoaderTest {
         assertThat(c.runtime().spliceThreshold()).isEqualTo(32 * 1024);
         assertThat(c.runtime().warmupDuration()).isEqualTo(Duration.ofSeconds(2));
         assertThat(c.withoutWarmup().runtime().warmupDuration()).isZero();
-        assertThat(c.runtime().busyPollDuration()).isZero();
+        GatewaySpec.RuntimeSpec runtime = ConfigBinder.bind(c, dir, false).runtime();
+        assertThat(runtime.busyPoll()).isEqualTo(Duration.ofNanos(1_000));
+        assertThat(runtime.adaptivePoll()).isTrue();
     }
 
     @Test
     void shouldReadBusyPollAndRefuseWhatCannotWork() throws Exception {
-        assertThat(ConfigLoader.load(write(MINIMAL + "runtime: {busyPoll: 150us}\n")).runtime().busyPollDuration())
-                .isEqualTo(Duration.ofNanos(150_000));
+        GatewaySpec.RuntimeSpec fixed = runtime("runtime: {busyPoll: 150us}\n");
+        assertThat(fixed.busyPoll()).isEqualTo(Duration.ofNanos(150_000));
+        assertThat(fixed.adaptivePoll()).isFalse();
+        GatewaySpec.RuntimeSpec off = runtime("runtime: {busyPoll: 0s}\n");
+        assertThat(off.busyPoll()).isZero();
+        assertThat(off.adaptivePoll()).isFalse();
+        GatewaySpec.RuntimeSpec auto = runtime("runtime: {busyPoll: auto}\n");
+        assertThat(auto.busyPoll()).isEqualTo(Duration.ofNanos(1_000));
+        assertThat(auto.adaptivePoll()).isTrue();
+        GatewaySpec.RuntimeSpec uring = runtime("runtime: {transport: io_uring}\n");
+        assertThat(uring.busyPoll()).as("auto is off where the loop has no poll strategy").isZero();
+        assertThat(uring.adaptivePoll()).isFalse();
         assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "runtime: {busyPoll: 1s}\n")))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.busyPoll").hasMessageContaining("10ms");
         assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "runtime: {warmup: 2m}\n")))
@@ -59,6 +71,10 @@ class ConfigLoaderTest {
                 .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.busyPoll");
         assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "runtime: {busyPoll: 100us, transport: io_uring}\n")))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.busyPoll").hasMessageContaining("io_uring");
+    }
+
+    private GatewaySpec.RuntimeSpec runtime(String yaml) throws Exception {
+        return ConfigBinder.bind(ConfigLoader.load(write(MINIMAL + yaml)), dir, false).runtime();
     }
 
     @Test

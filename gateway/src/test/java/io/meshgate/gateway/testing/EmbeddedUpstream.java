@@ -32,7 +32,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 public final class EmbeddedUpstream extends EmbeddedChannel implements DuplexChannel {
 
     /** A transport whose socket channel is this class (no event loop groups: dials use the caller's loop). */
-    public static final Transport TRANSPORT = new Transport("embedded", null, null, EmbeddedUpstream.class, false, Duration.ZERO);
+    public static final Transport TRANSPORT = new Transport("embedded", null, null, EmbeddedUpstream.class, false, Duration.ZERO, false);
     public static final Set<Integer> REFUSING = ConcurrentHashMap.newKeySet();
     public static final List<EmbeddedUpstream> OPENED = new CopyOnWriteArrayList<>();
 

@@ -11,7 +11,8 @@ public enum RelayMode {
     SPLICE("splice", Map.of("transport", "epoll", "splice", "always", "workers", 2)),
     /** Copies until a read of 1 KiB moves a direction to splice: every bulk test crosses over mid-stream. */
     AUTO_SPLICE("auto", Map.of("transport", "epoll", "splice", "auto", "spliceThreshold", 1024, "workers", 2)),
-    COPY_EPOLL("copy", Map.of("transport", "epoll", "splice", "off", "workers", 2)),
+    /** Copies, with loops that never poll before they block ({@code busyPoll: 0s}; the other modes keep the default, {@code auto}). */
+    COPY_EPOLL("copy", Map.of("transport", "epoll", "splice", "off", "workers", 2, "busyPoll", "0s")),
     COPY_NIO("copy", Map.of("transport", "nio", "workers", 2)),
     /** {@link #AUTO_SPLICE} with event loops that poll 200 µs after work before they block. */
     AUTO_SPLICE_BUSY_POLL("auto", Map.of("transport", "epoll", "splice", "auto", "spliceThreshold", 1024, "workers", 2,
@@ -54,6 +55,17 @@ public enum RelayMode {
     /** True when the event loops busy-poll in this mode. */
     public boolean busyPolls() {
         return this == AUTO_SPLICE_BUSY_POLL || this == COPY_NIO_BUSY_POLL;
+    }
+
+    /** The poll window this mode's loops run with: a fixed window, none, or {@code auto}'s. */
+    public java.time.Duration pollWindow() {
+        return busyPolls() ? java.time.Duration.ofNanos(200_000) : this == COPY_EPOLL ? java.time.Duration.ZERO
+                : java.time.Duration.ofNanos(1_000);
+    }
+
+    /** True when this mode's loops poll only while their windows catch events ({@code busyPoll: auto}). */
+    public boolean adaptivePoll() {
+        return !busyPolls() && this != COPY_EPOLL;
     }
 
     /** The {@code runtime} keys of this mode. */
