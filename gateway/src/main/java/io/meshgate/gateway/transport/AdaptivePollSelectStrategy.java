@@ -38,10 +38,7 @@ final class AdaptivePollSelectStrategy implements SelectStrategy {
     private int untilProbe = PROBE_EVERY;
 
     AdaptivePollSelectStrategy(long windowNanos) {
-        if (windowNanos <= 0) {
-            throw new IllegalArgumentException("poll window must be positive, got " + windowNanos + " ns");
-        }
-        this.windowNanos = windowNanos;
+        this.windowNanos = BusyPollSelectStrategy.positive(windowNanos);
     }
 
     @Override
@@ -57,18 +54,15 @@ final class AdaptivePollSelectStrategy implements SelectStrategy {
             return ready; // there already: not the window's catch (a closed loop probes at its next block)
         }
         untilProbe = PROBE_EVERY;
-        long deadline = System.nanoTime() + windowNanos;
-        do {
-            ready = selectNow.get();
-            if (ready > 0) {
-                score += (ONE - score) >> SHIFT;
-                open |= score >= OPEN_AT;
-                return ready;
-            }
-        } while (System.nanoTime() - deadline < 0);
-        score -= score >> SHIFT;
-        open &= score >= CLOSE_BELOW;
-        return SelectStrategy.SELECT;
+        ready = BusyPollSelectStrategy.window(selectNow, windowNanos);
+        if (ready > 0) {
+            score += (ONE - score) >> SHIFT;
+            open |= score >= OPEN_AT;
+        } else {
+            score -= score >> SHIFT;
+            open &= score >= CLOSE_BELOW;
+        }
+        return ready;
     }
 
     boolean isOpen() {

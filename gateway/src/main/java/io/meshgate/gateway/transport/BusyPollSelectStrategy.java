@@ -18,10 +18,14 @@ final class BusyPollSelectStrategy implements SelectStrategy {
     private final long windowNanos;
 
     BusyPollSelectStrategy(long windowNanos) {
+        this.windowNanos = positive(windowNanos);
+    }
+
+    static long positive(long windowNanos) {
         if (windowNanos <= 0) {
             throw new IllegalArgumentException("busy-poll window must be positive, got " + windowNanos + " ns");
         }
-        this.windowNanos = windowNanos;
+        return windowNanos;
     }
 
     @Override
@@ -30,9 +34,14 @@ final class BusyPollSelectStrategy implements SelectStrategy {
         if (ready > 0 || hasTasks) {
             return ready;
         }
+        return window(selectNow, windowNanos);
+    }
+
+    /** Polls until something is ready (its count) or the window passes ({@link SelectStrategy#SELECT}). */
+    static int window(IntSupplier selectNow, long windowNanos) throws Exception {
         long deadline = System.nanoTime() + windowNanos;
         do {
-            ready = selectNow.get();
+            int ready = selectNow.get();
             if (ready > 0) {
                 return ready;
             }
