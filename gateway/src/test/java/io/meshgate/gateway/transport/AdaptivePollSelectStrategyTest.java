@@ -45,7 +45,7 @@ class AdaptivePollSelectStrategyTest {
     }
 
     @Test
-    void startsClosedAndProbesOneBlockInSixteen() throws Exception {
+    void startsClosedAndProbesOneBlockInSixtyFour() throws Exception {
         int windows = 0;
         for (int i = 0; i < 4 * AdaptivePollSelectStrategy.PROBE_EVERY; i++) {
             int before = polls;
@@ -65,7 +65,7 @@ class AdaptivePollSelectStrategyTest {
             script.clear();
         }
         assertThat(strategy.isOpen()).isTrue();
-        assertThat(caught).as("three catches open it (probes, one block in sixteen)").isEqualTo(3);
+        assertThat(caught).as("three catches open it (probes, one block in sixty-four)").isEqualTo(3);
 
         for (int i = 0; i < 10; i++) {
             assertThat(catching()).isEqualTo(2);
