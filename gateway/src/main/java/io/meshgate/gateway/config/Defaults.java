@@ -44,7 +44,7 @@ public final class Defaults {
     public static final String WARMUP = "2s";
     /**
      * {@code runtime.busyPoll}: {@code auto} polls {@link #ADAPTIVE_POLL_WINDOW} before an event loop
-     * blocks, but only while such windows catch events (at least one in eight of the recent ones);
+     * blocks, but only while such windows catch events (one in sixteen opens it, under one in 32 closes it);
      * {@code 0s} never polls; a duration polls that long every time.
      */
     public static final String BUSY_POLL = "auto";
