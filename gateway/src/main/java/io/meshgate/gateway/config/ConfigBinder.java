@@ -384,10 +384,10 @@ public final class ConfigBinder {
         WarmupSpec warmup = warmup(raw);
         TransportKind transport = TransportKind.valueOf(raw.transport().name());
         String poll = raw.busyPoll() == null ? Defaults.BUSY_POLL : raw.busyPoll().trim();
-        boolean adaptive = poll.equals(Defaults.BUSY_POLL_AUTO);
+        boolean adaptive = poll.equalsIgnoreCase(Defaults.BUSY_POLL_AUTO);
         Duration busyPoll = adaptive
                 ? transport == TransportKind.IO_URING ? Duration.ZERO : Defaults.ADAPTIVE_POLL_WINDOW
-                : atMost("runtime.busyPoll", duration("runtime.busyPoll", poll, "0s"),
+                : atMost("runtime.busyPoll", duration("runtime.busyPoll (auto, 0s or a duration)", poll, "0s"),
                         "10ms", "timers wait up to one window");
         if (!busyPoll.isZero() && transport == TransportKind.IO_URING) {
             throw new ConfigException("runtime.busyPoll: not available with runtime.transport: io_uring (use epoll or nio)");

@@ -68,7 +68,8 @@ class ConfigLoaderTest {
         assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "runtime: {warmup: 2m}\n")))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.warmup: at most 1m");
         assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "runtime: {busyPoll: soon}\n")))
-                .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.busyPoll");
+                .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.busyPoll").hasMessageContaining("auto");
+        assertThat(runtime("runtime: {busyPoll: AUTO}\n").adaptivePoll()).isTrue();
         assertThatThrownBy(() -> ConfigLoader.load(write(MINIMAL + "runtime: {busyPoll: 100us, transport: io_uring}\n")))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("runtime.busyPoll").hasMessageContaining("io_uring");
     }
