@@ -42,13 +42,14 @@ public final class Defaults {
      */
     public static final boolean DIRECT_PASSTHROUGH = true;
     public static final String WARMUP = "2s";
+    /** {@code runtime.busyPoll}'s keyword for the adaptive window. */
+    public static final String BUSY_POLL_AUTO = "auto";
     /**
      * {@code runtime.busyPoll}: {@code auto} polls {@link #ADAPTIVE_POLL_WINDOW} before an event loop
      * blocks, but only while such windows catch events (one in sixteen opens it, under one in 32 closes it);
      * {@code 0s} never polls; a duration polls that long every time.
      */
-    public static final String BUSY_POLL = "auto";
-    public static final String BUSY_POLL_AUTO = "auto";
+    public static final String BUSY_POLL = BUSY_POLL_AUTO;
     public static final java.time.Duration ADAPTIVE_POLL_WINDOW = java.time.Duration.ofNanos(1_000);
 
     /**
